@@ -1,0 +1,1 @@
+"""The bronze layer: a thin Glue entry script and pure DataFrame transforms."""

@@ -1,0 +1,364 @@
+"""Data contracts: one YAML per source dataset, read once into validated, typed objects."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from jobs.common.errors import ContractError
+
+SIMPLE_TYPES = {"string", "int", "bigint", "double", "boolean", "date", "timestamp"}
+DECIMAL_TYPE = re.compile(r"^decimal\((\d{1,2}),(\d{1,2})\)$")
+ROW_RULE_TYPES = {
+    "not_null",
+    "unique",
+    "accepted_values",
+    "range",
+    "regex",
+    "length",
+    "expression",
+    "foreign_key",
+}
+DATASET_RULE_TYPES = {
+    "row_count",
+    "completeness",
+    "uniqueness",
+    "referential_integrity",
+    "freshness",
+    "quarantine_ratio",
+}
+SEVERITIES = {"error", "warn"}
+NULL_POLICIES = {"pass", "fail"}
+FORMATS = {"csv", "jsonl"}
+DEDUPE_STRATEGIES = {"exact", "latest_per_key"}
+IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One source column: its name in the file, its silver name, type and parse format."""
+
+    source: str
+    name: str
+    type: str
+    format: str | None = None
+
+    @property
+    def is_string(self) -> bool:
+        return self.type == "string"
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A silver column computed from the typed columns with a Spark SQL expression."""
+
+    name: str
+    expression: str
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The dataset and column a foreign key points at."""
+
+    dataset: str
+    column: str
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A row rule (quarantine or flag) or a dataset rule (pass, warn or fail the run)."""
+
+    id: str
+    type: str
+    severity: str
+    scope: str
+    column: str | None = None
+    columns: tuple[str, ...] = ()
+    nulls: str = "pass"
+    description: str = ""
+    values: tuple[str, ...] = ()
+    min: float | None = None
+    max: float | None = None
+    pattern: str | None = None
+    expression: str | None = None
+    reference: Reference | None = None
+    where: str | None = None
+    max_fail_ratio: float | None = None
+    min_rows: int | None = None
+    max_rows: int | None = None
+    max_age_days: int | None = None
+
+    @property
+    def target(self) -> str:
+        """The column or columns the rule checks, for reports."""
+        if self.column:
+            return self.column
+        return ",".join(self.columns)
+
+
+@dataclass(frozen=True)
+class Contract:
+    """Everything the jobs know about one source dataset."""
+
+    dataset: str
+    description: str
+    grain: str
+    format: str
+    columns: tuple[Column, ...]
+    derived: tuple[Derived, ...]
+    key: tuple[str, ...]
+    dedupe_strategy: str
+    dedupe_order_by: tuple[str, ...]
+    business_date: str
+    pii: tuple[str, ...]
+    row_rules: tuple[Rule, ...]
+    dataset_rules: tuple[Rule, ...]
+    source_file: str = field(default="", compare=False)
+
+    @property
+    def source_columns(self) -> list[str]:
+        return [c.source for c in self.columns]
+
+    @property
+    def silver_columns(self) -> list[str]:
+        return [c.name for c in self.columns] + [d.name for d in self.derived]
+
+    @property
+    def references(self) -> set[str]:
+        """Datasets this one's rules look up."""
+        rules = self.row_rules + self.dataset_rules
+        return {r.reference.dataset for r in rules if r.reference}
+
+
+class _Reader:
+    """Reads one mapping of a contract, naming the file and place in every error."""
+
+    def __init__(self, source: str, data: Mapping[str, Any], where: str = "") -> None:
+        self.source = source
+        self.data = data
+        self.where = where
+
+    def fail(self, problem: str) -> ContractError:
+        place = f" {self.where}" if self.where else ""
+        return ContractError(f"{self.source}:{place} {problem}")
+
+    def required(self, key: str, kind: type | tuple[type, ...] = str) -> Any:
+        if key not in self.data or self.data[key] is None:
+            raise self.fail(f"missing required field '{key}'")
+        return self._typed(key, kind)
+
+    def optional(self, key: str, kind: type | tuple[type, ...] = str, default: Any = None) -> Any:
+        if key not in self.data or self.data[key] is None:
+            return default
+        return self._typed(key, kind)
+
+    def _typed(self, key: str, kind: type | tuple[type, ...]) -> Any:
+        value = self.data[key]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+            raise self.fail(f"field '{key}' must be {names}, got {value!r}")
+        return value
+
+    def choice(self, key: str, allowed: set[str], default: str | None = None) -> str:
+        value = self.optional(key, str, default) if default is not None else self.required(key)
+        if value not in allowed:
+            raise self.fail(f"field '{key}' is {value!r}; expected one of {sorted(allowed)}")
+        return str(value)
+
+    def unknown_keys(self, allowed: set[str]) -> None:
+        extra = sorted(set(self.data) - allowed)
+        if extra:
+            raise self.fail(f"unknown field(s) {extra}; allowed: {sorted(allowed)}")
+
+
+def _column(source: str, raw: Any, index: int) -> Column:
+    if not isinstance(raw, Mapping):
+        raise ContractError(f"{source}: columns[{index}] must be a mapping")
+    r = _Reader(source, raw, f"columns[{index}]")
+    r.unknown_keys({"source", "name", "type", "format"})
+    name = r.required("name")
+    if not IDENTIFIER.match(name):
+        raise r.fail(f"silver name {name!r} must be snake_case")
+    type_ = r.required("type").replace(" ", "").lower()
+    if type_ not in SIMPLE_TYPES and not DECIMAL_TYPE.match(type_):
+        raise r.fail(f"type {type_!r} is not one of {sorted(SIMPLE_TYPES)} or decimal(p,s)")
+    return Column(r.required("source"), name, type_, r.optional("format"))
+
+
+RULE_FIELDS = {
+    "id", "type", "severity", "column", "columns", "nulls", "description", "values", "min",
+    "max", "pattern", "expression", "reference", "where", "max_fail_ratio", "min_rows",
+    "max_rows", "max_age_days",
+}  # fmt: skip
+
+
+def _rule(source: str, raw: Any, index: int, scope: str, known: set[str]) -> Rule:
+    section = f"{scope}_rules[{index}]"
+    if not isinstance(raw, Mapping):
+        raise ContractError(f"{source}: {section} must be a mapping")
+    r = _Reader(source, raw, section)
+    rule_id = r.required("id")
+    r.where = f"rule '{rule_id}'"
+    r.unknown_keys(RULE_FIELDS)
+    allowed = ROW_RULE_TYPES if scope == "row" else DATASET_RULE_TYPES
+    rule_type = r.choice("type", allowed)
+    reference = None
+    if "reference" in raw:
+        ref = _Reader(source, r.required("reference", dict), f"rule '{rule_id}' reference")
+        reference = Reference(ref.required("dataset"), ref.required("column"))
+    rule = Rule(
+        id=rule_id,
+        type=rule_type,
+        severity=r.choice("severity", SEVERITIES),
+        scope=scope,
+        column=r.optional("column"),
+        columns=tuple(r.optional("columns", list, [])),
+        nulls=r.choice("nulls", NULL_POLICIES, default="pass"),
+        description=r.optional("description", str, ""),
+        values=tuple(str(v) for v in r.optional("values", list, [])),
+        min=r.optional("min", float),
+        max=r.optional("max", float),
+        pattern=r.optional("pattern"),
+        expression=r.optional("expression"),
+        reference=reference,
+        where=r.optional("where"),
+        max_fail_ratio=r.optional("max_fail_ratio", float),
+        min_rows=r.optional("min_rows", int),
+        max_rows=r.optional("max_rows", int),
+        max_age_days=r.optional("max_age_days", int),
+    )
+    _check_rule(r, rule, known)
+    return rule
+
+
+def _check_rule(r: _Reader, rule: Rule, known: set[str]) -> None:
+    """The parameters each rule type needs, and that its columns exist."""
+    needs: dict[str, tuple[str, ...]] = {
+        "not_null": ("column",),
+        "unique": ("column",),
+        "accepted_values": ("column", "values"),
+        "range": ("column",),
+        "regex": ("column", "pattern"),
+        "length": ("column",),
+        "expression": ("expression",),
+        "foreign_key": ("column", "reference"),
+        "row_count": ("min_rows",),
+        "completeness": ("column", "max_fail_ratio"),
+        "uniqueness": ("columns", "max_fail_ratio"),
+        "referential_integrity": ("column", "reference", "max_fail_ratio"),
+        "freshness": ("column", "max_age_days"),
+        "quarantine_ratio": ("max_fail_ratio",),
+    }
+    for name in needs[rule.type]:
+        if not getattr(rule, name):
+            if getattr(rule, name) == 0 and name in {"min_rows", "max_fail_ratio"}:
+                continue
+            raise r.fail(f"type '{rule.type}' needs '{name}'")
+    if rule.type in {"range", "length"} and rule.min is None and rule.max is None:
+        raise r.fail(f"type '{rule.type}' needs 'min' or 'max'")
+    if rule.max_fail_ratio is not None and not 0 <= rule.max_fail_ratio <= 1:
+        raise r.fail(f"max_fail_ratio {rule.max_fail_ratio} must be between 0 and 1")
+    if rule.pattern is not None:
+        try:
+            re.compile(rule.pattern)
+        except re.error as exc:
+            raise r.fail(f"pattern {rule.pattern!r} is not a valid regex: {exc}") from None
+    for column in ([rule.column] if rule.column else []) + list(rule.columns):
+        if column not in known:
+            raise r.fail(f"column '{column}' is not a column of the dataset")
+
+
+def parse_contract(source: str, text: str) -> Contract:
+    """Parse and validate one contract's YAML text; ``source`` names it in errors."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ContractError(f"{source}: not valid YAML: {exc}") from None
+    if not isinstance(data, Mapping):
+        raise ContractError(f"{source}: the contract must be a YAML mapping")
+    r = _Reader(source, data)
+    r.unknown_keys({
+        "dataset", "description", "grain", "format", "columns", "derived", "key",
+        "deduplicate", "business_date", "pii", "row_rules", "dataset_rules",
+    })  # fmt: skip
+    dataset = r.required("dataset")
+    columns = tuple(_column(source, c, i) for i, c in enumerate(r.required("columns", list)))
+    derived = tuple(
+        Derived(
+            _Reader(source, d, f"derived[{i}]").required("name"),
+            _Reader(source, d, f"derived[{i}]").required("expression"),
+        )
+        for i, d in enumerate(r.optional("derived", list, []))
+    )
+    known = {c.name for c in columns} | {d.name for d in derived}
+    if len(known) != len(columns) + len(derived):
+        raise r.fail("silver column names must be unique")
+    dedupe = _Reader(source, r.required("deduplicate", dict), "deduplicate")
+    key = tuple(r.required("key", list))
+    business_date = r.required("business_date")
+    pii = tuple(r.optional("pii", list, []))
+    for name in (*key, business_date, *pii, *dedupe.optional("order_by", list, [])):
+        if name not in known:
+            raise r.fail(f"'{name}' (key, business_date, pii or order_by) is not a column")
+    row_rules = tuple(
+        _rule(source, x, i, "row", known) for i, x in enumerate(r.optional("row_rules", list, []))
+    )
+    dataset_rules = tuple(
+        _rule(source, x, i, "dataset", known)
+        for i, x in enumerate(r.optional("dataset_rules", list, []))
+    )
+    ids = [rule.id for rule in row_rules + dataset_rules]
+    duplicated = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicated:
+        raise r.fail(f"rule ids must be unique; repeated: {duplicated}")
+    return Contract(
+        dataset=dataset,
+        description=r.optional("description", str, ""),
+        grain=r.optional("grain", str, ""),
+        format=r.choice("format", FORMATS),
+        columns=columns,
+        derived=derived,
+        key=key,
+        dedupe_strategy=dedupe.choice("strategy", DEDUPE_STRATEGIES),
+        dedupe_order_by=tuple(dedupe.optional("order_by", list, [])),
+        business_date=business_date,
+        pii=pii,
+        row_rules=row_rules,
+        dataset_rules=dataset_rules,
+        source_file=source,
+    )
+
+
+def load_contracts(texts: Mapping[str, str]) -> dict[str, Contract]:
+    """Parse contracts given as {file name: YAML text}; the file stem must be the dataset."""
+    contracts: dict[str, Contract] = {}
+    for name, text in sorted(texts.items()):
+        contract = parse_contract(name, text)
+        stem = Path(name).stem
+        if contract.dataset != stem:
+            raise ContractError(f"{name}: dataset '{contract.dataset}' must match the file name")
+        contracts[contract.dataset] = contract
+    for contract in contracts.values():
+        for ref in contract.references - set(contracts):
+            raise ContractError(f"{contract.source_file}: references unknown dataset '{ref}'")
+    return contracts
+
+
+def load_contracts_dir(directory: str | Path) -> dict[str, Contract]:
+    """Load every ``*.yaml`` contract in a local directory."""
+    paths = sorted(Path(directory).glob("*.yaml"))
+    if not paths:
+        raise ContractError(f"{directory}: no contracts (*.yaml) found")
+    return load_contracts({str(p): p.read_text(encoding="utf-8") for p in paths})
+
+
+def default_contracts_dir() -> Path:
+    """The contracts/ directory of this checkout, used when no other is given."""
+    return Path(__file__).resolve().parents[2] / "contracts"

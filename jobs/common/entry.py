@@ -1,0 +1,42 @@
+"""What every Glue entry script does around its work: report a summary, or fail clearly."""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from jobs.common.errors import MedallionError
+from jobs.common.runtime import on_glue
+
+SUMMARY_PREFIX = "MEDALLION_SUMMARY "
+ERROR_PREFIX = "MEDALLION_ERROR "
+
+
+def run_main(layer: str, body: Callable[[list[str]], dict[str, Any]]) -> None:
+    """Run a job body; print its summary, or its error in one line and exit non-zero.
+
+    On Glue the error is raised again so the job run's ErrorMessage is that line; locally the
+    process exits with status 1 so the runner marks the run FAILED.
+    """
+    try:
+        summary = body(sys.argv)
+    except MedallionError as exc:
+        _fail(layer, f"{type(exc).__name__}: {exc}", exc)
+    except Exception as exc:  # noqa: BLE001 - anything else is reported, with its traceback
+        traceback.print_exc()
+        _fail(layer, f"{type(exc).__name__}: {_first_line(str(exc))}", exc)
+    print(SUMMARY_PREFIX + json.dumps(summary, sort_keys=True, default=str), flush=True)
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
+def _fail(layer: str, message: str, exc: BaseException) -> None:
+    print(f"{ERROR_PREFIX}{layer} job failed: {message}", file=sys.stderr, flush=True)
+    if on_glue():
+        raise RuntimeError(f"{layer} job failed: {message}") from exc
+    sys.exit(1)

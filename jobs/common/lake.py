@@ -1,0 +1,149 @@
+"""The lake's layout under one root URI, and small-file I/O through Hadoop's FileSystem.
+
+The same code reads and writes ``s3://bucket/`` on Glue and a local directory on a laptop: Spark
+handles the data, and the small JSON files (manifests, quality records) go through the JVM's
+Hadoop FileSystem so no second storage client is needed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from pyspark.sql import SparkSession
+
+LAYERS = ("bronze", "silver", "gold")
+
+
+def normalize_root(root: str) -> str:
+    """A URI with a scheme stays as is; a local path becomes absolute, without a trailing slash."""
+    if "://" in root or root.startswith("file:"):
+        return root.rstrip("/")
+    return os.path.abspath(os.path.expanduser(root)).rstrip("/")
+
+
+@dataclass(frozen=True)
+class LakePaths:
+    """Every location in the lake, derived from its root (see ARCHITECTURE.md, The lake)."""
+
+    root: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", normalize_root(self.root))
+
+    def landing(self, dataset: str) -> str:
+        return f"{self.root}/landing/{dataset}"
+
+    def bronze(self, dataset: str) -> str:
+        return f"{self.root}/bronze/{dataset}"
+
+    def silver(self, dataset: str) -> str:
+        return f"{self.root}/silver/{dataset}"
+
+    def silver_staging(self, dataset: str, run_id: str) -> str:
+        return f"{self.root}/_staging/silver/{dataset}/run_id={run_id}"
+
+    def quarantine(self, dataset: str) -> str:
+        return f"{self.root}/quarantine/{dataset}"
+
+    def gold(self, mart: str) -> str:
+        return f"{self.root}/gold/{mart}"
+
+    @property
+    def quality_results(self) -> str:
+        return f"{self.root}/quality/results"
+
+    @property
+    def quality_runs(self) -> str:
+        return f"{self.root}/quality/runs"
+
+    def ingest_manifest(self, dataset: str) -> str:
+        return f"{self.root}/_meta/ingested/{dataset}"
+
+    def gold_state(self) -> str:
+        return f"{self.root}/_meta/gold/state.json"
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """A file as listed: its URI, size in bytes and modification time in epoch milliseconds."""
+
+    path: str
+    size: int
+    modified_ms: int
+
+
+class LakeFiles:
+    """Small-file operations on any Hadoop-supported URI, through the session's JVM."""
+
+    def __init__(self, spark: SparkSession) -> None:
+        self._jvm = spark.sparkContext._jvm  # type: ignore[attr-defined]
+        self._conf = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[attr-defined]
+
+    def _path(self, uri: str) -> Any:
+        return self._jvm.org.apache.hadoop.fs.Path(uri)
+
+    def _fs(self, uri: str) -> Any:
+        return self._path(uri).getFileSystem(self._conf)
+
+    def exists(self, uri: str) -> bool:
+        return bool(self._fs(uri).exists(self._path(uri)))
+
+    def list_files(self, uri: str) -> list[FileInfo]:
+        """Every file below ``uri``, recursively, skipping hidden and Spark marker files."""
+        if not self.exists(uri):
+            return []
+        found = []
+        iterator = self._fs(uri).listFiles(self._path(uri), True)
+        while iterator.hasNext():
+            status = iterator.next()
+            path = status.getPath()
+            name = path.getName()
+            if name.startswith((".", "_")):
+                continue
+            found.append(FileInfo(path.toString(), status.getLen(), status.getModificationTime()))
+        return sorted(found, key=lambda f: f.path)
+
+    def list_dirs(self, uri: str) -> list[str]:
+        """Names of the direct subdirectories of ``uri``."""
+        if not self.exists(uri):
+            return []
+        return sorted(
+            s.getPath().getName() for s in self._fs(uri).listStatus(self._path(uri)) if s.isDirectory()
+        )
+
+    def read_text(self, uri: str) -> str:
+        stream = self._fs(uri).open(self._path(uri))
+        try:
+            scanner = self._jvm.java.util.Scanner(stream, "UTF-8").useDelimiter("\\A")
+            return str(scanner.next()) if scanner.hasNext() else ""
+        finally:
+            stream.close()
+
+    def write_text(self, uri: str, text: str) -> None:
+        """Write a whole file; the object store or a local rename makes it appear at once."""
+        stream = self._fs(uri).create(self._path(uri), True)
+        try:
+            stream.write(bytearray(text.encode("utf-8")))
+        finally:
+            stream.close()
+
+    def delete(self, uri: str) -> None:
+        if self.exists(uri):
+            self._fs(uri).delete(self._path(uri), True)
+
+    def read_json_lines(self, uri: str) -> list[dict[str, Any]]:
+        """Every JSON record of every file below ``uri`` (empty when there is none)."""
+        records: list[dict[str, Any]] = []
+        for info in self.list_files(uri):
+            if info.path.endswith(".json"):
+                text = self.read_text(info.path)
+                records.extend(json.loads(line) for line in text.splitlines() if line.strip())
+        return records
+
+    def write_json_lines(self, uri: str, records: Iterable[dict[str, Any]]) -> None:
+        text = "".join(json.dumps(r, sort_keys=True, default=str) + "\n" for r in records)
+        self.write_text(uri, text)

@@ -1,0 +1,1 @@
+"""The silver layer: a thin Glue entry script and pure DataFrame transforms."""
