@@ -111,9 +111,8 @@ class LakeFiles:
         """Names of the direct subdirectories of ``uri``."""
         if not self.exists(uri):
             return []
-        return sorted(
-            s.getPath().getName() for s in self._fs(uri).listStatus(self._path(uri)) if s.isDirectory()
-        )
+        statuses = self._fs(uri).listStatus(self._path(uri))
+        return sorted(s.getPath().getName() for s in statuses if s.isDirectory())
 
     def read_text(self, uri: str) -> str:
         stream = self._fs(uri).open(self._path(uri))

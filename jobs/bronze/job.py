@@ -1,0 +1,180 @@
+"""Glue entry script of the bronze job: new landing files to append-only Parquet, every line."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script (Glue, local runner): make `jobs` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from jobs.bronze.transforms import (
+    add_ingest_metadata,
+    parse_csv_lines,
+    parse_json_lines,
+    split_into_lines,
+)
+from jobs.common.args import JobArgs
+from jobs.common.config import read_contracts, select_datasets
+from jobs.common.contracts import Contract
+from jobs.common.entry import run_main
+from jobs.common.lake import FileInfo, LakeFiles, LakePaths
+from jobs.common.runtime import get_spark
+
+# Above this many new bytes, spread the parsing over every core instead of one task per file.
+REPARTITION_BYTES = 8 * 1024 * 1024
+
+
+def main() -> None:
+    run_main("bronze", ingest)
+
+
+def ingest(argv: list[str]) -> dict[str, Any]:
+    """Ingest every dataset's new landing files; returns the run summary."""
+    args = JobArgs.from_argv(argv)
+    spark = get_spark("medallion-bronze")
+    files = LakeFiles(spark)
+    lake = LakePaths(args.lake_root)
+    contracts = read_contracts(files, args.contracts_root)
+    ingested_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    summary: dict[str, Any] = {"run_id": args.run_id, "datasets": {}, "absent": []}
+    for dataset in select_datasets(contracts, args.datasets):
+        landing = f"{args.landing_root}/{dataset}"
+        found = files.list_files(landing)
+        if not found:
+            print(f"bronze: no landing files for {dataset} under {landing}; skipped", flush=True)
+            summary["absent"].append(dataset)
+            continue
+        summary["datasets"][dataset] = ingest_dataset(
+            spark, files, lake, contracts[dataset], found, args.run_id, ingested_at
+        )
+    return summary
+
+
+def ingest_dataset(
+    spark: SparkSession,
+    files: LakeFiles,
+    lake: LakePaths,
+    contract: Contract,
+    found: list[FileInfo],
+    run_id: str,
+    ingested_at: datetime,
+) -> dict[str, Any]:
+    """Append one dataset's new files to bronze and record them in the ingestion manifest."""
+    dataset = contract.dataset
+    manifest_dir = lake.ingest_manifest(dataset)
+    manifest = files.read_json_lines(manifest_dir)
+    batches = {entry["run_id"] for entry in manifest}
+    remove_orphan_batches(files, lake.bronze(dataset), batches)
+    taken = {(e["path"], e["size"], e["modified_ms"]) for e in manifest}
+    new = [f for f in found if (f.path, f.size, f.modified_ms) not in taken]
+    result: dict[str, Any] = {"files_found": len(found), "files_new": len(new), "rows": 0}
+    if not new:
+        print(f"bronze: {dataset}: no new files ({len(found)} already ingested)", flush=True)
+        return result
+    batch_id = next_batch_id(run_id, batches)
+    with_data = [f for f in new if f.size > 0]
+    counts: dict[str, dict[str, Any]] = {}
+    if with_data:
+        rows = read_lines(spark, contract, with_data)
+        rows = add_ingest_metadata(rows, batch_id, ingested_at)
+        rows.write.mode("append").partitionBy("ingest_date", "run_id").parquet(
+            lake.bronze(dataset)
+        )
+        counts = count_batch(spark, lake.bronze(dataset), ingested_at, batch_id)
+    entries = [manifest_entry(f, counts, batch_id, contract.format, ingested_at) for f in new]
+    files.write_json_lines(f"{manifest_dir}/{batch_id}.json", entries)
+    result.update(
+        batch=batch_id,
+        rows=sum(e["rows"] for e in entries),
+        malformed=sum(e["malformed"] for e in entries),
+        skipped={e["path"]: e["status"] for e in entries if e["status"] != "ingested"},
+    )
+    print(
+        f"bronze: {dataset}: {len(new)} new file(s), {result['rows']} rows "
+        f"({result['malformed']} malformed) in batch {batch_id}",
+        flush=True,
+    )
+    return result
+
+
+def read_lines(spark: SparkSession, contract: Contract, new: list[FileInfo]):
+    """The new files' data lines as bronze rows (source columns as strings)."""
+    raw = spark.read.format("binaryFile").load([f.path for f in new])
+    lines = split_into_lines(raw)
+    if sum(f.size for f in new) > REPARTITION_BYTES:
+        lines = lines.repartition(spark.sparkContext.defaultParallelism)
+    if contract.format == "csv":
+        return parse_csv_lines(lines, contract.source_columns)
+    return parse_json_lines(lines, contract.source_columns)
+
+
+def count_batch(
+    spark: SparkSession, bronze: str, ingested_at: datetime, batch_id: str
+) -> dict[str, dict[str, Any]]:
+    """Rows and malformed rows per file, read back from what was written."""
+    path = f"{bronze}/ingest_date={ingested_at.date().isoformat()}/run_id={batch_id}"
+    grouped = (
+        spark.read.parquet(path)
+        .groupBy("_ingest_file", "_ingest_encoding")
+        .agg(F.count("*").alias("rows"), F.count("_corrupt_record").alias("malformed"))
+        .collect()
+    )
+    return {r["_ingest_file"]: r.asDict() for r in grouped}
+
+
+def manifest_entry(
+    info: FileInfo,
+    counts: dict[str, dict[str, Any]],
+    batch_id: str,
+    file_format: str,
+    ingested_at: datetime,
+) -> dict[str, Any]:
+    """What the manifest remembers of one file; empty and header-only files are recorded too."""
+    count = counts.get(info.path, {})
+    rows = int(count.get("rows", 0))
+    if info.size == 0:
+        status = "skipped_empty"
+    elif rows == 0:
+        status = "skipped_header_only" if file_format == "csv" else "skipped_empty"
+    else:
+        status = "ingested"
+    return {
+        "path": info.path,
+        "size": info.size,
+        "modified_ms": info.modified_ms,
+        "status": status,
+        "rows": rows,
+        "malformed": int(count.get("malformed", 0)),
+        "encoding": count.get("_ingest_encoding"),
+        "run_id": batch_id,
+        "ingested_at": ingested_at.isoformat(),
+    }
+
+
+def next_batch_id(run_id: str, batches: set[str]) -> str:
+    """The run id, or run id .2, .3 ... when a re-run of the same run finds new files."""
+    if run_id not in batches:
+        return run_id
+    attempt = 2
+    while f"{run_id}.{attempt}" in batches:
+        attempt += 1
+    return f"{run_id}.{attempt}"
+
+
+def remove_orphan_batches(files: LakeFiles, bronze: str, batches: set[str]) -> None:
+    """Delete bronze batches a crashed run wrote but never recorded, so nothing lands twice."""
+    for ingest_date in files.list_dirs(bronze):
+        for batch in files.list_dirs(f"{bronze}/{ingest_date}"):
+            if batch.startswith("run_id=") and batch.removeprefix("run_id=") not in batches:
+                print(f"bronze: removing unrecorded batch {bronze}/{ingest_date}/{batch}")
+                files.delete(f"{bronze}/{ingest_date}/{batch}")
+
+
+if __name__ == "__main__":
+    main()

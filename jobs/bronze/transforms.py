@@ -1,0 +1,165 @@
+"""Bronze transforms: landing file bytes to one string row per line, malformed lines kept whole."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+# Enough positional slots for the contract's columns plus a few extra ones, so that a line with
+# too many fields is still recognised and the file's own column order can be mapped by name.
+EXTRA_SLOTS = 8
+REPLACEMENT_CHAR = "\ufffd"
+BOM = "\ufeff"
+# Commas inside double-quoted fields are not separators; "" is an escaped quote.
+QUOTED_FIELD = r'"(?:[^"]|"")*"'
+
+
+def decode_text(content: Column) -> tuple[Column, Column]:
+    """Decode file bytes as UTF-8 (BOM dropped) or, when that is not valid, as Latin-1.
+
+    Returns the text and the name of the encoding used. Invalid UTF-8 shows up as U+FFFD after
+    decoding; Latin-1 maps every byte to a character, so it never loses one.
+    """
+    utf8 = F.decode(content, "UTF-8")
+    is_utf8 = F.instr(utf8, REPLACEMENT_CHAR) == 0
+    has_bom = F.substring(utf8, 1, 1) == F.lit(BOM)
+    text = F.when(is_utf8, F.regexp_replace(utf8, f"^{BOM}", "")).otherwise(
+        F.decode(content, "ISO-8859-1")
+    )
+    encoding = (
+        F.when(is_utf8 & has_bom, F.lit("UTF-8-BOM"))
+        .when(is_utf8, F.lit("UTF-8"))
+        .otherwise(F.lit("ISO-8859-1"))
+    )
+    return text, encoding
+
+
+def split_into_lines(files: DataFrame) -> DataFrame:
+    """One row per line of each file: ``_ingest_file``, ``_ingest_line`` (1-based), ``_line``.
+
+    Lines end with LF or CRLF; the empty string after a final line end is not a line.
+    """
+    text, encoding = decode_text(F.col("content"))
+    decoded = files.select(
+        F.col("path").alias("_ingest_file"),
+        encoding.alias("_ingest_encoding"),
+        F.split(text, "\r?\n").alias("_lines"),
+    )
+    exploded = decoded.select(
+        "_ingest_file",
+        "_ingest_encoding",
+        F.size("_lines").alias("_line_count"),
+        F.posexplode("_lines").alias("_pos", "_line"),
+    )
+    is_trailing_empty = (F.col("_pos") == F.col("_line_count") - 1) & (F.col("_line") == "")
+    return exploded.where(~is_trailing_empty).select(
+        "_ingest_file",
+        "_ingest_encoding",
+        (F.col("_pos") + 1).cast("long").alias("_ingest_line"),
+        "_line",
+    )
+
+
+def csv_field_count(line: Column) -> Column:
+    """Number of comma-separated fields, counting a quoted field with commas in it once."""
+    unquoted = F.regexp_replace(line, QUOTED_FIELD, "")
+    return F.size(F.split(unquoted, ",", -1))
+
+
+def _positional_fields(line: Column, slots: int) -> Column:
+    schema = ", ".join(f"c{i} string" for i in range(slots))
+    parsed = F.from_csv(line, schema, {"mode": "PERMISSIVE"})
+    return F.array(*[parsed[f"c{i}"] for i in range(slots)])
+
+
+def parse_csv_lines(lines: DataFrame, source_columns: list[str]) -> DataFrame:
+    """Map each data line's fields to the contract's source columns by the file's own header.
+
+    The header (line 1 of each file) decides which position holds which column, so files with
+    the columns in another order still load. A line whose field count differs from its header's,
+    or a file whose header lacks a contract column, keeps the whole line in ``_corrupt_record``
+    with the reason in ``_corrupt_reason``; its columns hold what could be parsed.
+    """
+    slots = len(source_columns) + EXTRA_SLOTS
+    parsed = lines.select(
+        "*",
+        _positional_fields(F.col("_line"), slots).alias("_fields"),
+        csv_field_count(F.col("_line")).alias("_field_count"),
+    )
+    headers = parsed.where(F.col("_ingest_line") == 1).select(
+        "_ingest_file",
+        F.transform("_fields", lambda f: F.lower(F.trim(f))).alias("_header"),
+        F.col("_field_count").alias("_header_count"),
+    )
+    data = parsed.where(F.col("_ingest_line") > 1).join(
+        F.broadcast(headers), "_ingest_file", "left"
+    )
+    positions = {name: F.array_position("_header", name.lower()) for name in source_columns}
+    columns = [
+        F.when(pos > 0, F.element_at("_fields", pos.cast("int"))).alias(name)
+        for name, pos in positions.items()
+    ]
+    missing = F.array_compact(
+        F.array(*[F.when(pos == 0, F.lit(name)) for name, pos in positions.items()])
+    )
+    reason = (
+        F.when(
+            F.size(missing) > 0,
+            F.concat(F.lit("file header lacks column(s) "), F.array_join(missing, ", ")),
+        )
+        .when(F.trim(F.col("_line")) == "", F.lit("blank line"))
+        .when(
+            F.col("_field_count") != F.col("_header_count"),
+            F.format_string(
+                "line has %d fields, the header has %d",
+                F.col("_field_count"),
+                F.col("_header_count"),
+            ),
+        )
+    )
+    return data.select(
+        *columns,
+        F.when(reason.isNotNull(), F.col("_line")).alias("_corrupt_record"),
+        reason.alias("_corrupt_reason"),
+        "_ingest_file",
+        "_ingest_line",
+        "_ingest_encoding",
+    )
+
+
+def parse_json_lines(lines: DataFrame, source_columns: list[str]) -> DataFrame:
+    """Parse JSON Lines into the contract's source columns as strings; bad lines kept whole."""
+    schema = ", ".join(f"`{name}` string" for name in source_columns)
+    parsed = F.from_json(
+        F.col("_line"),
+        f"{schema}, _corrupt_record string",
+        {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": "_corrupt_record"},
+    )
+    is_object = F.trim(F.col("_line")).startswith("{")
+    reason = (
+        F.when(F.trim(F.col("_line")) == "", F.lit("blank line"))
+        .when(~is_object, F.lit("line is not a JSON object"))
+        .when(parsed["_corrupt_record"].isNotNull(), F.lit("line is not valid JSON"))
+    )
+    keep = F.when(reason.isNull(), parsed)
+    return lines.select(
+        *[keep[name].alias(name) for name in source_columns],
+        F.when(reason.isNotNull(), F.col("_line")).alias("_corrupt_record"),
+        reason.alias("_corrupt_reason"),
+        "_ingest_file",
+        "_ingest_line",
+        "_ingest_encoding",
+    )
+
+
+def add_ingest_metadata(rows: DataFrame, batch_id: str, ingested_at: datetime) -> DataFrame:
+    """Stamp the batch, the time and the ingest-date partition on every row."""
+    return rows.select(
+        "*",
+        F.lit(batch_id).alias("_ingest_run_id"),
+        F.lit(ingested_at).cast("timestamp").alias("_ingest_at"),
+        F.lit(ingested_at.date().isoformat()).alias("ingest_date"),
+        F.lit(batch_id).alias("run_id"),
+    )
