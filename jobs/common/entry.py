@@ -25,7 +25,7 @@ def run_main(layer: str, body: Callable[[list[str]], dict[str, Any]]) -> None:
         summary = body(sys.argv)
     except MedallionError as exc:
         _fail(layer, f"{type(exc).__name__}: {exc}", exc)
-    except Exception as exc:  # noqa: BLE001 - anything else is reported, with its traceback
+    except Exception as exc:
         traceback.print_exc()
         _fail(layer, f"{type(exc).__name__}: {_first_line(str(exc))}", exc)
     print(SUMMARY_PREFIX + json.dumps(summary, sort_keys=True, default=str), flush=True)

@@ -1,0 +1,418 @@
+"""Glue entry script of the silver job: typed, checked, deduplicated, PII-hashed datasets."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script (Glue, local runner): make `jobs` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from jobs.common.args import JobArgs
+from jobs.common.config import read_contracts, select_datasets
+from jobs.common.contracts import Contract, Rule
+from jobs.common.entry import run_main
+from jobs.common.errors import ConfigurationError, QualityGateFailed
+from jobs.common.lake import LakeFiles, LakePaths
+from jobs.common.quality import (
+    RowCheck,
+    Verdict,
+    freshness_verdict,
+    gate_failures,
+    ratio_verdict,
+    ref_flag,
+    row_count_verdict,
+    row_rule_check,
+    row_verdict,
+    skipped_verdict,
+)
+from jobs.common.runtime import get_spark, on_glue
+from jobs.silver.transforms import (
+    PARTITIONS,
+    add_date_partitions,
+    apply_row_checks,
+    hash_pii,
+    keep_first_of_exact_duplicates,
+    keep_latest_per_key,
+    parse_checks,
+    partition_filter,
+    quarantine_columns,
+    raw_name,
+    silver_columns,
+    type_columns,
+    unparsed_flags,
+)
+
+LOCAL_SALT = "medallion-local-development-salt"
+
+
+def main() -> None:
+    run_main("silver", refine)
+
+
+def refine(argv: list[str]) -> dict[str, Any]:
+    """Process every dataset's pending bronze batches; fail at the end if a gate failed."""
+    args = JobArgs.from_argv(argv)
+    spark = get_spark("medallion-silver")
+    files = LakeFiles(spark)
+    lake = LakePaths(args.lake_root)
+    contracts = read_contracts(files, args.contracts_root)
+    salt = pii_salt(args.pii_salt_secret)
+    summary: dict[str, Any] = {"run_id": args.run_id, "datasets": {}, "absent": []}
+    failures: list[str] = []
+    for dataset in select_datasets(contracts, args.datasets):
+        contract = contracts[dataset]
+        job = DatasetRun(spark, files, lake, contract, args.run_id, salt, args.full_refresh)
+        result = job.run()
+        if result is None:
+            summary["absent"].append(dataset)
+            continue
+        summary["datasets"][dataset] = result
+        failures += result.get("failed_rules", [])
+    if failures:
+        raise QualityGateFailed(failures)
+    return summary
+
+
+def pii_salt(secret_id: str) -> str:
+    """The PII salt: $MEDALLION_PII_SALT, else the secret, else (local runs only) a default."""
+    if os.environ.get("MEDALLION_PII_SALT"):
+        return os.environ["MEDALLION_PII_SALT"]
+    if secret_id:
+        import boto3
+
+        return str(
+            boto3.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
+        )
+    if on_glue():
+        raise ConfigurationError(
+            "no PII salt: set --pii_salt_secret to a Secrets Manager secret id "
+            "(the stack does) or MEDALLION_PII_SALT"
+        )
+    return LOCAL_SALT
+
+
+@dataclass
+class DatasetRun:
+    """One dataset's silver run: pending bronze batches in, silver partitions rewritten."""
+
+    spark: SparkSession
+    files: LakeFiles
+    lake: LakePaths
+    contract: Contract
+    run_id: str
+    salt: str
+    full_refresh: bool
+    started_at: str = field(default_factory=lambda: _now())
+    reference_flags: set[str] = field(default_factory=set)
+
+    @property
+    def name(self) -> str:
+        return self.contract.dataset
+
+    def log(self, message: str) -> None:
+        print(f"silver: {self.name}: {message}", flush=True)
+
+    def run(self) -> dict[str, Any] | None:
+        batches = self.pending_batches()
+        if batches is None:
+            self.log("no bronze data; skipped")
+            return None
+        if not batches:
+            self.log("no new bronze batches")
+            return {"rows_in": 0, "bronze_runs": [], "status": "unchanged"}
+        bronze = self.spark.read.parquet(self.lake.bronze(self.name)).where(
+            F.col("run_id").isin(batches)
+        )
+        references = self.reference_keys()
+        self.reference_flags = set(references)
+        evaluated, checks = self.evaluate(bronze, references)
+        stats = self.measure(evaluated, checks)
+        verdicts = self.verdicts(stats, checks, references)
+        failed = gate_failures(verdicts)
+        self.write_quarantine(evaluated)
+        if failed:
+            written = {"rows_silver": stats["clean"], "rows_duplicate": 0, "partitions": []}
+            self.log("quality gate failed, batch not published: " + "; ".join(failed))
+        else:
+            written = self.publish(evaluated, stats, batches)
+        return self.record(batches, stats, verdicts, written, failed)
+
+    # --- inputs -------------------------------------------------------------------------------
+    def pending_batches(self) -> list[str] | None:
+        """Bronze batches not yet published to silver (all of them on a full refresh)."""
+        manifests = self.files.read_json_lines(self.lake.ingest_manifest(self.name))
+        ingested = sorted({m["run_id"] for m in manifests if m.get("rows", 0) > 0})
+        if not ingested:
+            return None
+        if self.full_refresh:
+            return ingested
+        done = {
+            batch
+            for summary in self.files.read_json_lines(
+                f"{self.lake.quality_runs}/dataset={self.name}"
+            )
+            if summary.get("published")
+            for batch in summary.get("bronze_runs", [])
+        }
+        return [b for b in ingested if b not in done]
+
+    def reference_keys(self) -> dict[str, DataFrame]:
+        """For each foreign key, the distinct keys of the referenced silver dataset, if present."""
+        keys: dict[str, DataFrame] = {}
+        for rule in self.contract.row_rules + self.contract.dataset_rules:
+            if rule.reference is None or ref_flag(rule) in keys:
+                continue
+            path = self.lake.silver(rule.reference.dataset)
+            if not self.files.exists(path):
+                continue
+            column = rule.reference.column
+            keys[ref_flag(rule)] = (
+                self.spark.read.parquet(path).select(F.col(column).alias("_ref_key")).distinct()
+            )
+        return keys
+
+    # --- checks -------------------------------------------------------------------------------
+    def evaluate(
+        self, bronze: DataFrame, references: dict[str, DataFrame]
+    ) -> tuple[DataFrame, list[RowCheck]]:
+        typed = type_columns(bronze, self.contract)
+        for flag, keys in references.items():
+            column = flag.removeprefix("_ref_").split("__")[0]
+            matched = keys.select("_ref_key", F.lit(True).alias(flag))
+            typed = typed.join(F.broadcast(matched), typed[column] == matched["_ref_key"], "left")
+            typed = typed.drop("_ref_key").withColumn(flag, F.coalesce(F.col(flag), F.lit(False)))
+        pii = set(self.contract.pii)
+        checks = parse_checks(self.contract, pii)
+        unparsed = unparsed_flags(self.contract)
+        for rule in self.contract.row_rules:
+            has_ref = rule.reference is not None and ref_flag(rule) in references
+            check = row_rule_check(rule, pii, unparsed, has_ref)
+            if check is not None:
+                checks.append(check)
+        evaluated = apply_row_checks(typed, checks)
+        return add_date_partitions(evaluated, self.contract.business_date), checks
+
+    def measure(self, evaluated: DataFrame, checks: list[RowCheck]) -> dict[str, Any]:
+        """Every count the verdicts need, in one pass over the batch."""
+        clean = F.size("dq_failed_rules") == 0
+        aggs = [
+            F.count(F.lit(1)).alias("rows_in"),
+            F.sum(F.when(~clean, 1).otherwise(0)).alias("quarantined"),
+            F.sum(F.when(clean & (F.size("dq_warnings") > 0), 1).otherwise(0)).alias("flagged"),
+            F.collect_set(F.when(clean, F.struct(*PARTITIONS))).alias("touched"),
+        ]
+        for i, check in enumerate(checks):
+            rule_failed = F.array_contains(
+                "dq_failed_rules" if check.severity == "error" else "dq_warnings", check.rule_id
+            )
+            aggs.append(F.sum(F.when(rule_failed, 1).otherwise(0)).alias(f"row_{i}"))
+        for i, rule in enumerate(self.contract.dataset_rules):
+            aggs += self.dataset_rule_aggregates(i, rule, clean)
+        row = evaluated.agg(*aggs).collect()[0].asDict()
+        row["rows_in"] = int(row["rows_in"])
+        row["quarantined"] = int(row["quarantined"] or 0)
+        row["flagged"] = int(row["flagged"] or 0)
+        row["clean"] = row["rows_in"] - row["quarantined"]
+        row["touched"] = sorted(
+            (t["year"], t["month"], t["day"]) for t in row["touched"] if t["year"] is not None
+        )
+        return row
+
+    def dataset_rule_aggregates(self, i: int, rule: Rule, clean: Any) -> list[Any]:
+        where = F.coalesce(F.expr(rule.where), F.lit(False)) if rule.where else F.lit(True)
+        scope = clean & where
+        if rule.type == "completeness":
+            return [
+                F.sum(F.when(scope, 1).otherwise(0)).alias(f"ds_{i}_checked"),
+                F.sum(F.when(scope & F.col(rule.column or "").isNull(), 1).otherwise(0)).alias(
+                    f"ds_{i}_failed"
+                ),
+            ]
+        if rule.type == "uniqueness":
+            key = F.struct(*[F.col(c) for c in rule.columns])
+            return [
+                F.sum(F.when(scope, 1).otherwise(0)).alias(f"ds_{i}_checked"),
+                F.count_distinct(F.when(scope, key)).alias(f"ds_{i}_distinct"),
+            ]
+        if rule.type == "referential_integrity":
+            if rule.reference is None:
+                return []
+            flag = ref_flag(rule)
+            column = F.col(rule.column or "")
+            checked = scope & column.isNotNull()
+            if flag not in self.reference_flags:
+                return [F.sum(F.when(checked, 1).otherwise(0)).alias(f"ds_{i}_checked")]
+            return [
+                F.sum(F.when(checked, 1).otherwise(0)).alias(f"ds_{i}_checked"),
+                F.sum(F.when(checked & ~F.col(flag), 1).otherwise(0)).alias(f"ds_{i}_failed"),
+            ]
+        if rule.type == "freshness":
+            return [F.max(F.when(scope, F.to_date(rule.column or ""))).alias(f"ds_{i}_latest")]
+        return []
+
+    def verdicts(
+        self, stats: dict[str, Any], checks: list[RowCheck], references: dict[str, DataFrame]
+    ) -> list[Verdict]:
+        rows_in, clean = stats["rows_in"], stats["clean"]
+        out = [
+            row_verdict(c, "parse" if c.rule_type in {"well_formed", "parseable"} else "row",
+                        rows_in, int(stats[f"row_{i}"] or 0))
+            for i, c in enumerate(checks)
+        ]  # fmt: skip
+        ran = {c.rule_id for c in checks}
+        for rule in self.contract.row_rules:
+            if rule.id not in ran:
+                out.append(
+                    skipped_verdict(rule, f"skipped: {rule.reference.dataset} is not in silver")
+                )  # type: ignore[union-attr]
+        for i, rule in enumerate(self.contract.dataset_rules):
+            out.append(self.dataset_verdict(i, rule, stats, rows_in, clean, references))
+        return out
+
+    def dataset_verdict(
+        self,
+        i: int,
+        rule: Rule,
+        stats: dict[str, Any],
+        rows_in: int,
+        clean: int,
+        references: dict[str, DataFrame],
+    ) -> Verdict:
+        def value(name: str) -> int:
+            return int(stats.get(f"ds_{i}_{name}") or 0)
+
+        if rule.type == "row_count":
+            return row_count_verdict(rule, clean)
+        if rule.type == "quarantine_ratio":
+            return ratio_verdict(rule, rows_in, stats["quarantined"], "rows quarantined")
+        if rule.type == "completeness":
+            return ratio_verdict(rule, value("checked"), value("failed"), f"{rule.column} missing")
+        if rule.type == "uniqueness":
+            dupes = value("checked") - value("distinct")
+            return ratio_verdict(rule, value("checked"), dupes, f"repeated {rule.target}")
+        if rule.type == "referential_integrity":
+            if ref_flag(rule) not in references:
+                return skipped_verdict(rule, f"skipped: {rule.reference.dataset} is not in silver")  # type: ignore[union-attr]
+            what = f"{rule.column} not in {rule.reference.dataset}"  # type: ignore[union-attr]
+            return ratio_verdict(rule, value("checked"), value("failed"), what)
+        if rule.type == "freshness":
+            return freshness_verdict(rule, stats.get(f"ds_{i}_latest"), datetime.now(UTC).date())
+        raise ValueError(rule.type)  # pragma: no cover
+
+    # --- outputs ------------------------------------------------------------------------------
+    def write_quarantine(self, evaluated: DataFrame) -> None:
+        rejected = evaluated.where(F.size("dq_failed_rules") > 0)
+        pii_sources = [c.source for c in self.contract.columns if c.name in self.contract.pii]
+        if pii_sources:
+            # A rejected line of a PII dataset could hold PII anywhere: keep it only hashed.
+            hashed = [raw_name(s) for s in pii_sources]
+            rejected = hash_pii(rejected, [*hashed, "_corrupt_record"], self.salt)
+        rejected.select(
+            *quarantine_columns(self.contract),
+            F.lit(self.run_id).alias("silver_run_id"),
+            F.current_timestamp().alias("quarantined_at"),
+        ).write.mode("overwrite").partitionBy("ingest_date", "run_id").parquet(
+            self.lake.quarantine(self.name)
+        )
+
+    def publish(
+        self, evaluated: DataFrame, stats: dict[str, Any], batches: list[str]
+    ) -> dict[str, Any]:
+        """Rewrite the touched partitions with existing and new rows, deduplicated."""
+        contract = self.contract
+        columns = silver_columns(contract)
+        new = hash_pii(evaluated.where(F.size("dq_failed_rules") == 0), contract.pii, self.salt)
+        new = new.select(*columns, *PARTITIONS)
+        path = self.lake.silver(self.name)
+        existing = None
+        touched = list(stats["touched"])
+        if self.files.exists(path) and not self.full_refresh:
+            existing = self.spark.read.parquet(path).where(~F.col("_ingest_run_id").isin(batches))
+            if contract.dedupe_strategy == "latest_per_key":
+                keys = new.select(*contract.key).distinct()
+                moved = existing.join(keys, list(contract.key), "left_semi").select(*PARTITIONS)
+                touched = sorted(set(touched) | {tuple(r) for r in moved.distinct().collect()})
+            existing = existing.where(partition_filter(touched)).select(*columns, *PARTITIONS)
+        before = existing.count() if existing is not None else 0
+        candidates = new if existing is None else existing.unionByName(new)
+        if contract.dedupe_strategy == "exact":
+            result = keep_first_of_exact_duplicates(candidates, contract.silver_columns)
+        else:
+            result = keep_latest_per_key(candidates, contract.key, contract.dedupe_order_by)
+        result = result.select(*columns, *PARTITIONS)
+        if before:
+            # Never overwrite a path while reading it: stage the rewritten partitions first.
+            staging = self.lake.silver_staging(self.name, self.run_id)
+            result.write.mode("overwrite").parquet(staging)
+            result = self.spark.read.parquet(staging)
+        writer = result.repartition(*PARTITIONS).write.mode("overwrite").partitionBy(*PARTITIONS)
+        if self.full_refresh:
+            writer = writer.option("partitionOverwriteMode", "static")
+        writer.parquet(path)
+        if before:
+            self.files.delete(self.lake.silver_staging(self.name, self.run_id))
+        after = self.spark.read.parquet(path).where(partition_filter(touched)).count()
+        duplicates = stats["clean"] + before - after
+        return {
+            "rows_silver": stats["clean"] - duplicates,
+            "rows_duplicate": duplicates,
+            "partitions": [f"{y:04d}-{m:02d}-{d:02d}" for y, m, d in touched],
+        }
+
+    def record(
+        self,
+        batches: list[str],
+        stats: dict[str, Any],
+        verdicts: list[Verdict],
+        written: dict[str, Any],
+        failed: list[str],
+    ) -> dict[str, Any]:
+        """Write this run's rule results and ledger summary to quality/."""
+        finished = _now()
+        base = f"dataset={self.name}/run_id={self.run_id}"
+        self.files.write_json_lines(
+            f"{self.lake.quality_results}/{base}/results.json",
+            [v.record(self.run_id, self.name, finished) for v in verdicts],
+        )
+        warned = any(v.status == "warn" for v in verdicts)
+        status = "failed" if failed else ("warned" if warned else "passed")
+        summary = {
+            "run_id": self.run_id,
+            "dataset": self.name,
+            "bronze_runs": batches,
+            "rows_in": stats["rows_in"],
+            "rows_silver": written["rows_silver"],
+            "rows_quarantined": stats["quarantined"],
+            "rows_duplicate": written["rows_duplicate"],
+            "rows_flagged": stats["flagged"],
+            "status": status,
+            "published": not failed,
+            "failed_rules": failed,
+            "warned_rules": [v.rule_id for v in verdicts if v.status == "warn"],
+            "partitions_written": written["partitions"],
+            "started_at": self.started_at,
+            "finished_at": finished,
+        }
+        self.files.write_json_lines(f"{self.lake.quality_runs}/{base}/summary.json", [summary])
+        self.log(
+            f"{summary['rows_in']} in = {summary['rows_silver']} silver + "
+            f"{summary['rows_quarantined']} quarantined + {summary['rows_duplicate']} duplicates "
+            f"({status})"
+        )
+        return summary
+
+
+def _now() -> str:
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0).isoformat()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,206 @@
+"""Silver transforms: type, check, hash and deduplicate bronze rows as their contract says."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from jobs.common.contracts import Column as ContractColumn
+from jobs.common.contracts import Contract
+from jobs.common.quality import RowCheck, parse_rule_id, well_formed_rule_id
+
+LINEAGE = ["_ingest_run_id", "_ingest_file", "_ingest_line", "_ingest_at"]
+PARTITIONS = ["year", "month", "day"]
+TRUE_WORDS = ["true", "t", "yes", "y", "1"]
+FALSE_WORDS = ["false", "f", "no", "n", "0"]
+
+
+def raw_name(source: str) -> str:
+    """Bronze columns are renamed on the way in: Spark names are case-insensitive, and a source
+    column such as Quantity would otherwise collide with its silver name quantity."""
+    return f"_raw__{source}"
+
+
+def raw_value(source: str) -> Column:
+    """The bronze string, trimmed, with empty meaning missing."""
+    trimmed = F.trim(F.col(f"`{raw_name(source)}`"))
+    return F.when(trimmed != "", trimmed)
+
+
+def parse_value(raw: Column, column: ContractColumn) -> Column:
+    """Parse a trimmed string into the column's type; NULL when it does not parse."""
+    kind = column.type
+    if kind == "string":
+        return raw
+    if kind in ("int", "bigint"):
+        # Integers written as 17850.0 (spreadsheet exports) are still integers.
+        number = raw.cast("decimal(38,6)")
+        whole = F.when(number == F.floor(number), number)
+        return whole.cast(kind)
+    if kind == "double":
+        return raw.cast("double")
+    if kind.startswith("decimal"):
+        return raw.cast(kind)
+    if kind == "date":
+        return F.to_date(raw, column.format or "yyyy-MM-dd")
+    if kind == "timestamp":
+        return F.to_timestamp(raw, column.format) if column.format else raw.cast("timestamp")
+    if kind == "boolean":
+        word = F.lower(raw)
+        return F.when(word.isin(TRUE_WORDS), True).when(word.isin(FALSE_WORDS), False)
+    raise ValueError(f"unsupported type {kind}")  # pragma: no cover - validated on load
+
+
+def type_columns(bronze: DataFrame, contract: Contract) -> DataFrame:
+    """Add the typed silver columns, a ``_unparsed_<name>`` flag for each, and derived columns.
+
+    The bronze source columns stay, so a quarantined row keeps its raw values.
+    """
+    typed = [parse_value(raw_value(c.source), c).alias(c.name) for c in contract.columns]
+    flags = [
+        (raw_value(c.source).isNotNull() & parse_value(raw_value(c.source), c).isNull()).alias(
+            f"_unparsed_{c.name}"
+        )
+        for c in contract.columns
+        if not c.is_string
+    ]
+    sources = set(contract.source_columns)
+    renamed = [
+        F.col(f"`{name}`").alias(raw_name(name)) if name in sources else F.col(f"`{name}`")
+        for name in bronze.columns
+    ]
+    frame = bronze.select(*renamed).select("*", *typed, *flags)
+    for derived in contract.derived:
+        frame = frame.withColumn(derived.name, F.expr(derived.expression))
+    return frame
+
+
+def unparsed_flags(contract: Contract) -> dict[str, Column]:
+    return {c.name: F.col(f"_unparsed_{c.name}") for c in contract.columns if not c.is_string}
+
+
+def parse_checks(contract: Contract, pii: set[str]) -> list[RowCheck]:
+    """The implicit rules: every line well formed, every typed value parseable."""
+    checks = [
+        RowCheck(
+            well_formed_rule_id(contract), "well_formed", "error", "_corrupt_record",
+            F.col("_corrupt_record").isNotNull(),
+            F.concat(F.lit("malformed line: "), F.coalesce("_corrupt_reason", F.lit("?"))),
+        )
+    ]  # fmt: skip
+    for c in contract.columns:
+        if c.is_string:
+            continue
+        shown = F.lit("<pii>") if c.name in pii else raw_value(c.source)
+        expected = f"{c.type} ({c.format})" if c.format else c.type
+        checks.append(
+            RowCheck(
+                parse_rule_id(contract, c), "parseable", "error", c.name,
+                F.col(f"_unparsed_{c.name}"),
+                F.format_string(f"{c.source} '%s' is not a valid {expected}", shown),
+            )
+        )  # fmt: skip
+    return checks
+
+
+def apply_row_checks(frame: DataFrame, checks: Sequence[RowCheck]) -> DataFrame:
+    """Add ``dq_failed_rules``/``dq_reasons`` (error rules) and ``dq_warnings`` (warn rules).
+
+    A malformed line is judged by the well-formed rule alone: its other values mean nothing.
+    """
+    malformed = F.col("_corrupt_record").isNotNull()
+
+    def failed(check: RowCheck) -> Column:
+        if check.rule_type == "well_formed":
+            return check.failed
+        return ~malformed & F.coalesce(check.failed, F.lit(False))
+
+    errors = [c for c in checks if c.severity == "error"]
+    warnings = [c for c in checks if c.severity == "warn"]
+    return frame.select(
+        "*",
+        F.array_compact(F.array(*[F.when(failed(c), F.lit(c.rule_id)) for c in errors])).alias(
+            "dq_failed_rules"
+        ),
+        F.array_compact(F.array(*[F.when(failed(c), _labelled(c)) for c in errors])).alias(
+            "dq_reasons"
+        ),
+        F.array_compact(F.array(*[F.when(failed(c), F.lit(c.rule_id)) for c in warnings])).alias(
+            "dq_warnings"
+        ),
+    )
+
+
+def _labelled(check: RowCheck) -> Column:
+    return F.concat(F.lit(f"{check.rule_id}: "), check.reason)
+
+
+def hash_pii(frame: DataFrame, columns: Sequence[str], salt: str) -> DataFrame:
+    """Replace each PII column by the lower-case hex SHA-256 of salt + value (NULL stays NULL)."""
+    for name in columns:
+        value = F.col(f"`{name}`").cast("string")
+        hashed = F.sha2(F.concat(F.lit(salt), value), 256)
+        frame = frame.withColumn(name, F.when(value.isNotNull(), hashed))
+    return frame
+
+
+def add_date_partitions(frame: DataFrame, business_date: str) -> DataFrame:
+    """year/month/day partition columns from the business-date column."""
+    day = F.to_date(F.col(business_date))
+    return frame.select(
+        "*",
+        F.year(day).alias("year"),
+        F.month(day).alias("month"),
+        F.dayofmonth(day).alias("day"),
+    )
+
+
+def silver_columns(contract: Contract) -> list[str]:
+    return [*contract.silver_columns, "dq_warnings", *LINEAGE]
+
+
+def quarantine_columns(contract: Contract) -> list[Column]:
+    """What a quarantined row keeps: raw values, the reasons, lineage, and its bronze batch."""
+    return [
+        *[F.col(f"`{raw_name(name)}`").alias(name) for name in contract.source_columns],
+        F.col("_corrupt_record"),
+        F.col("dq_failed_rules"),
+        F.col("dq_reasons"),
+        *[F.col(name) for name in LINEAGE],
+        F.col("ingest_date"),
+        F.col("run_id"),
+    ]
+
+
+def keep_first_of_exact_duplicates(rows: DataFrame, data_columns: Sequence[str]) -> DataFrame:
+    """One row per distinct set of data values; the earliest ingested copy keeps its lineage."""
+    first = F.min(F.struct(*[F.col(c) for c in LINEAGE[:-1]], F.col("_ingest_at")))
+    kept = rows.groupBy(*data_columns, *PARTITIONS).agg(
+        first.alias("_first"), F.first("dq_warnings").alias("dq_warnings")
+    )
+    return kept.select(
+        *data_columns,
+        "dq_warnings",
+        *[F.col(f"_first.{c}").alias(c) for c in LINEAGE],
+        *PARTITIONS,
+    )
+
+
+def keep_latest_per_key(rows: DataFrame, key: Sequence[str], order_by: Sequence[str]) -> DataFrame:
+    """One row per key: the latest by the contract's order, then by ingestion (newest wins)."""
+    ordering = [F.col(c).desc_nulls_last() for c in order_by] + [
+        F.col("_ingest_at").desc(),
+        F.col("_ingest_file").desc(),
+        F.col("_ingest_line").desc(),
+    ]
+    window = Window.partitionBy(*key).orderBy(*ordering)
+    return rows.withColumn("_rank", F.row_number().over(window)).where("_rank = 1").drop("_rank")
+
+
+def partition_filter(touched: Sequence[tuple[int, int, int]]) -> Column:
+    """True for rows in the given (year, month, day) partitions; prunes files when read."""
+    keys = [f"{y:04d}-{m:02d}-{d:02d}" for y, m, d in touched]
+    label = F.format_string("%04d-%02d-%02d", F.col("year"), F.col("month"), F.col("day"))
+    return label.isin(keys) if keys else F.lit(False)
