@@ -1,0 +1,64 @@
+-- v_monthly_revenue: monthly revenue and month-over-month growth by country
+-- grain: one row per calendar month and country with sales
+-- key: sales_month, country
+-- Growth compares with the previous calendar month of the same country (not the previous row), and
+-- is NULL when that month had no sales or no net revenue. Ratios are computed in double: Athena
+-- divides decimals and integers differently from DuckDB. Counts are cast back to bigint because
+-- DuckDB sums bigints into 128-bit integers.
+
+with
+
+sales as (
+
+    select
+        date_trunc('month', sales_date) as sales_month,
+        country,
+        orders,
+        units,
+        gross_revenue,
+        cancelled_value,
+        net_revenue
+    from sales_daily
+
+),
+
+monthly as (
+
+    select
+        sales_month,
+        country,
+        cast(sum(orders) as bigint) as orders,
+        cast(sum(units) as bigint) as units,
+        sum(gross_revenue) as gross_revenue,
+        sum(cancelled_value) as cancelled_value,
+        sum(net_revenue) as net_revenue
+    from sales
+    group by sales_month, country
+
+),
+
+final as (
+
+    select
+        cur.sales_month,
+        cur.country,
+        cur.orders,
+        cur.units,
+        cur.gross_revenue,
+        cur.cancelled_value,
+        cur.net_revenue,
+        cast(
+            round(cast(cur.net_revenue as double) / nullif(cast(cur.orders as double), 0), 2)
+            as decimal(18, 2)
+        ) as avg_order_value,
+        prev.net_revenue as previous_net_revenue,
+        cast(cur.net_revenue - prev.net_revenue as double)
+            / nullif(cast(prev.net_revenue as double), 0) as mom_growth
+    from monthly as cur
+    left join monthly as prev
+        on prev.country = cur.country
+        and date_add('month', 1, prev.sales_month) = cur.sales_month
+
+)
+
+select * from final

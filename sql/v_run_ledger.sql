@@ -1,0 +1,47 @@
+-- v_run_ledger: rows in, clean, quarantined and duplicate per silver run and dataset
+-- grain: one row per silver run and dataset
+-- key: run_id, dataset
+-- Reads the quality_runs table (quality/runs/ JSON Lines, in the gold database). is_balanced checks
+-- the silver invariant rows_in = rows_clean + rows_quarantined + rows_duplicate.
+
+with
+
+runs as (
+
+    select
+        run_id,
+        dataset,
+        status,
+        rows_in,
+        rows_silver,
+        rows_quarantined,
+        rows_duplicate,
+        rows_flagged,
+        failed_rules,
+        started_at,
+        finished_at
+    from quality_runs
+
+),
+
+final as (
+
+    select
+        run_id,
+        dataset,
+        status as run_status,
+        rows_in,
+        rows_silver as rows_clean,
+        rows_quarantined,
+        rows_duplicate,
+        rows_flagged,
+        rows_in = rows_silver + rows_quarantined + rows_duplicate as is_balanced,
+        cast(rows_quarantined as double) / nullif(cast(rows_in as double), 0) as quarantine_ratio,
+        cardinality(failed_rules) as failed_rule_count,
+        started_at,
+        finished_at
+    from runs
+
+)
+
+select * from final
