@@ -1,0 +1,163 @@
+"""Glue entry script of the gold layer: silver tables in, business marts out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from functools import reduce
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from jobs.common.args import JobArgs
+from jobs.common.entry import run_main
+from jobs.common.lake import LakeFiles, LakePaths
+from jobs.common.runtime import get_spark
+from jobs.gold import transforms as t
+
+# Only the columns the marts use, so a silver schema gaining columns changes nothing here.
+SILVER_COLUMNS: dict[str, tuple[str, ...]] = {
+    "order_lines": (
+        "invoice_no", "stock_code", "description", "quantity", "invoiced_at", "customer_id",
+        "country", "is_cancellation", "is_product", "line_amount",
+    ),
+    "products": ("stock_code", "description", "category"),
+    "inventory": ("snapshot_date", "stock_code", "warehouse", "on_hand", "on_order"),
+    "reviews": ("stock_code", "rating", "created_at"),
+}  # fmt: skip
+
+Inputs = Mapping[str, DataFrame | None]
+
+
+@dataclass(frozen=True)
+class Mart:
+    """A gold mart: the silver datasets it cannot do without, its grain and how it is built."""
+
+    name: str
+    needs: tuple[str, ...]
+    grain: tuple[str, ...]
+    build: Callable[[Inputs, date], DataFrame]
+
+
+def _need(inputs: Inputs, dataset: str) -> DataFrame:
+    frame = inputs[dataset]
+    assert frame is not None, dataset  # build_marts checked Mart.needs first
+    return frame
+
+
+MARTS: tuple[Mart, ...] = (
+    Mart(
+        "sales_daily",
+        ("order_lines",),
+        ("sales_date", "country"),
+        lambda i, _: t.daily_sales_by_country(_need(i, "order_lines")),
+    ),
+    Mart(
+        "product_monthly",
+        ("order_lines",),
+        ("stock_code", "month"),
+        lambda i, _: t.product_performance_by_month(
+            _need(i, "order_lines"), i.get("products"), i.get("reviews")
+        ),
+    ),
+    Mart(
+        "inventory_health",
+        ("inventory", "order_lines"),
+        ("stock_code", "warehouse", "snapshot_date"),
+        lambda i, _: t.inventory_days_of_cover(_need(i, "inventory"), _need(i, "order_lines")),
+    ),
+    Mart(
+        "customer_rfm",
+        ("order_lines",),
+        ("customer_id",),
+        lambda i, end: t.customer_rfm_segments(_need(i, "order_lines"), end),
+    ),
+    Mart(
+        "customer_lifetime",
+        ("order_lines",),
+        ("customer_id",),
+        lambda i, end: t.customer_lifetime_summary(_need(i, "order_lines"), end),
+    ),
+    Mart(
+        "cohort_retention",
+        ("order_lines",),
+        ("cohort_month", "months_since"),
+        lambda i, end: t.monthly_cohort_retention(_need(i, "order_lines"), end),
+    ),
+)
+
+
+def read_silver(spark: SparkSession, paths: LakePaths, dataset: str) -> DataFrame | None:
+    """The silver table of a dataset, or None when it has no Parquet files yet."""
+    root = paths.silver(dataset)
+    if not any(f.path.endswith(".parquet") for f in LakeFiles(spark).list_files(root)):
+        return None
+    return spark.read.parquet(root).select(*SILVER_COLUMNS[dataset])
+
+
+def build_marts(
+    inputs: Inputs, observation_end: date | None
+) -> tuple[dict[str, DataFrame], dict[str, str]]:
+    """The marts buildable from the inputs present, and why each of the others was skipped."""
+    marts: dict[str, DataFrame] = {}
+    skipped: dict[str, str] = {}
+    for mart in MARTS:
+        missing = [d for d in mart.needs if inputs.get(d) is None]
+        if missing:
+            skipped[mart.name] = "needs " + " and ".join(missing)
+        elif observation_end is None:
+            skipped[mart.name] = "needs order_lines with at least one row"
+        else:
+            marts[mart.name] = mart.build(inputs, observation_end)
+    return marts, skipped
+
+
+def write_mart(frame: DataFrame, path: str, grain: tuple[str, ...]) -> None:
+    """Replace a mart with one file sorted by its grain, so a re-run writes the same rows."""
+    frame.repartition(1).sortWithinPartitions(*grain).write.mode("overwrite").parquet(path)
+
+
+def count_rows(spark: SparkSession, paths: LakePaths, names: list[str]) -> dict[str, int]:
+    """Rows per written mart, in one Spark job reading only the Parquet footers' counts."""
+    if not names:
+        return {}
+    tagged = [spark.read.parquet(paths.gold(n)).select(F.lit(n).alias("mart")) for n in names]
+    counted = reduce(DataFrame.unionByName, tagged).groupBy("mart").count().collect()
+    found = {row["mart"]: int(row["count"]) for row in counted}
+    return {n: found.get(n, 0) for n in names}
+
+
+def body(argv: list[str]) -> dict[str, Any]:
+    """Read silver, build every mart its inputs allow, overwrite them in gold, summarise."""
+    args = JobArgs.from_argv(argv)
+    spark = get_spark("medallion-gold")
+    paths = LakePaths(args.lake_root)
+    inputs = {dataset: read_silver(spark, paths, dataset) for dataset in SILVER_COLUMNS}
+    observation_end = args.observation_end
+    order_lines = inputs["order_lines"]
+    if observation_end is None and order_lines is not None:
+        observation_end = t.last_sales_date(order_lines).first()["observation_end"]
+    marts, skipped = build_marts(inputs, observation_end)
+    grains = {m.name: m.grain for m in MARTS}
+    for name, frame in marts.items():
+        write_mart(frame, paths.gold(name), grains[name])
+    return {
+        "run_id": args.run_id,
+        "observation_end": observation_end.isoformat() if observation_end else None,
+        # Gold always recomputes from the whole of silver: the customer marts need all history.
+        "full_refresh": True,
+        "inputs": {d: inputs[d] is not None for d in SILVER_COLUMNS},
+        "marts": count_rows(spark, paths, list(marts)),
+        "skipped": skipped,
+    }
+
+
+def main() -> None:
+    """Glue entry point: run the gold job and print its summary (or its error)."""
+    run_main("gold", body)
+
+
+if __name__ == "__main__":
+    main()

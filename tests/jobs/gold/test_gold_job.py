@@ -1,0 +1,163 @@
+"""End-to-end tests of the gold Glue entry script, run as a subprocess on a tiny silver lake."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from pyspark.sql import DataFrame, SparkSession
+
+from medallion.jobrunner import run_job
+
+ALL_MARTS = {
+    "sales_daily",
+    "product_monthly",
+    "inventory_health",
+    "customer_rfm",
+    "customer_lifetime",
+    "cohort_retention",
+}
+ORDER_LINES = (
+    "invoice_no string, stock_code string, description string, quantity int, "
+    "invoiced_at timestamp, unit_price decimal(12,3), customer_id bigint, country string, "
+    "is_cancellation boolean, is_product boolean, line_amount decimal(18,3), "
+    "dq_warnings array<string>, _ingest_run_id string"
+)
+
+
+def _ts(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def _line(invoice: str, code: str, qty: int, at: str, price: str, customer: int | None,
+          country: str = "United Kingdom") -> tuple:
+    amount = (qty * Decimal(price)).quantize(Decimal("0.001"))
+    return (invoice, code, f"item {code}", qty, _ts(at), Decimal(price), customer, country,
+            invoice.startswith("C"), code != "POST", amount, [], "bronze-1")
+
+
+LINES = [
+    _line("536365", "85123A", 6, "2024-01-30 08:26:00", "2.550", 17850),
+    _line("536365", "POST", 1, "2024-01-30 08:26:00", "18.000", 17850),
+    _line("536366", "22633", 2, "2024-01-30 23:59:00", "1.850", 13047, "France"),
+    _line("C536367", "85123A", -2, "2024-02-01 09:00:00", "2.550", 17850),
+    _line("536368", "22633", 4, "2024-02-02 10:00:00", "1.850", None),
+    _line("536369", "85123A", 3, "2024-02-03 11:00:00", "2.550", 13047, "France"),
+]
+
+
+def _write_silver(spark: SparkSession, frame: DataFrame, root: Path, dataset: str,
+                  date_column: str) -> None:
+    """Write a silver table the way the silver job lays it out: hive year/month/day partitions."""
+    from pyspark.sql import functions as F
+
+    day = F.to_date(date_column)
+    (
+        frame.withColumn("year", F.year(day))
+        .withColumn("month", F.month(day))
+        .withColumn("day", F.dayofmonth(day))
+        .write.partitionBy("year", "month", "day")
+        .mode("overwrite")
+        .parquet(str(root / "silver" / dataset))
+    )
+
+
+@pytest.fixture(scope="module")
+def full_lake(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("gold_full_lake")
+    _write_silver(spark, spark.createDataFrame(LINES, ORDER_LINES), root, "order_lines",
+                  "invoiced_at")
+    products = spark.createDataFrame(
+        [("85123A", "WHITE HANGING HEART", "Home", _ts("2023-01-01 00:00:00")),
+         ("22633", "HAND WARMER", "Gifts", _ts("2023-01-01 00:00:00"))],
+        "stock_code string, description string, category string, updated_at timestamp",
+    )
+    _write_silver(spark, products, root, "products", "updated_at")
+    inventory = spark.createDataFrame(
+        [(date(2024, 2, 3), "85123A", "LON", 0, 0), (date(2024, 2, 3), "22633", "LON", 60, 0)],
+        "snapshot_date date, stock_code string, warehouse string, on_hand int, on_order int",
+    )
+    _write_silver(spark, inventory, root, "inventory", "snapshot_date")
+    reviews = spark.createDataFrame(
+        [("r1", "85123A", 17850, 5, _ts("2024-01-31 12:00:00")),
+         ("r2", "85123A", 13047, 4, _ts("2024-01-31 13:00:00"))],
+        "review_id string, stock_code string, customer_id bigint, rating int, "
+        "created_at timestamp",
+    )
+    _write_silver(spark, reviews, root, "reviews", "created_at")
+    return root
+
+
+def _mart(root: Path, name: str) -> pd.DataFrame:
+    frame = pd.read_parquet(root / "gold" / name)
+    return frame.sort_values(list(frame.columns[:2])).reset_index(drop=True)
+
+
+def test_full_lake_builds_every_mart_and_a_rerun_changes_nothing(full_lake: Path) -> None:
+    first = run_job("gold", {"lake_root": str(full_lake), "run_id": "gold-1"})
+    assert first.state == "SUCCEEDED", first.error_message
+    assert first.summary["skipped"] == {}
+    assert first.summary["observation_end"] == "2024-02-03"
+    assert set(first.summary["marts"]) == ALL_MARTS
+    before = {name: _mart(full_lake, name) for name in ALL_MARTS}
+    assert first.summary["marts"] == {name: len(frame) for name, frame in before.items()}
+
+    sales = before["sales_daily"]
+    assert list(zip(sales.sales_date.astype(str), sales.country, strict=True)) == [
+        ("2024-01-30", "France"),
+        ("2024-01-30", "United Kingdom"),
+        ("2024-02-01", "United Kingdom"),
+        ("2024-02-02", "United Kingdom"),
+        ("2024-02-03", "France"),
+    ]
+    # 6 x 2.55 + 18.00 postage on 30 Jan in the UK; the cancellation books on 1 Feb.
+    assert sales.gross_revenue.tolist()[1] == Decimal("33.30")
+    assert sales.cancelled_value.tolist()[2] == Decimal("5.10")
+    assert sales.orders.tolist()[2] == 0
+    inventory = before["inventory_health"].set_index("stock_code")
+    assert bool(inventory.loc["85123A", "needs_reorder"]) is True  # out, nothing on order
+    assert inventory.loc["22633", "units_sold_28d"] == 6
+    product = before["product_monthly"].set_index(["stock_code", "month"])
+    assert product.loc[("85123A", date(2024, 1, 1)), "review_count"] == 2
+    assert product.loc[("85123A", date(2024, 1, 1)), "category"] == "Home"
+    rfm = before["customer_rfm"].set_index("customer_id")
+    assert sorted(rfm.index) == [13047, 17850]
+
+    second = run_job("gold", {"lake_root": str(full_lake), "run_id": "gold-2"})
+    assert second.state == "SUCCEEDED", second.error_message
+    for name in ALL_MARTS:
+        pd.testing.assert_frame_equal(_mart(full_lake, name), before[name])
+
+
+def test_only_order_lines_builds_what_it_can_and_says_what_it_skipped(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    _write_silver(spark, spark.createDataFrame(LINES, ORDER_LINES), tmp_path, "order_lines",
+                  "invoiced_at")
+    result = run_job(
+        "gold",
+        {"lake_root": str(tmp_path), "run_id": "gold-only-lines", "observation_end": "2024-02-01"},
+    )
+    assert result.state == "SUCCEEDED", result.error_message
+    assert result.summary["skipped"] == {"inventory_health": "needs inventory"}
+    assert set(result.summary["marts"]) == ALL_MARTS - {"inventory_health"}
+    assert not (tmp_path / "gold" / "inventory_health").exists()
+    product = _mart(tmp_path, "product_monthly")
+    assert product.category.isna().all()
+    assert (product.review_count == 0).all()
+    assert product.avg_rating.isna().all()
+    lifetime = _mart(tmp_path, "customer_lifetime").set_index("customer_id")
+    # Lines after the given observation end (2 and 3 Feb) are left out of the customer marts.
+    assert lifetime.loc[13047, ["frequency", "recency", "T"]].tolist() == [0, 0, 2]
+    assert (lifetime.observation_end == date(2024, 2, 1)).all()
+
+
+def test_a_bad_argument_fails_with_a_message(tmp_path: Path) -> None:
+    result = run_job(
+        "gold", {"lake_root": str(tmp_path), "run_id": "g", "observation_end": "yesterday"}
+    )
+    assert result.state == "FAILED"
+    assert "observation_end" in result.error_message
