@@ -1,0 +1,1 @@
+"""The troposphere stack: one CloudFormation template per environment of the pipeline."""

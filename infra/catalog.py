@@ -1,0 +1,152 @@
+"""The Glue Data Catalog: a database and a crawler per layer, and Glue encryption."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from troposphere import GetAtt, Join, Ref, Sub, Template, glue, iam
+
+from infra import iam as policies
+from infra.common import LAYERS, name, s3_uri, tags
+from infra.storage import Storage
+
+# Never delete a column or table: a file that lacks a column must not erase it for every reader.
+CRAWLER_CONFIGURATION = {
+    "Version": 1.0,
+    "CrawlerOutput": {
+        "Partitions": {"AddOrUpdateBehavior": "InheritFromTable"},
+        "Tables": {"AddOrUpdateBehavior": "MergeNewColumns"},
+    },
+    "Grouping": {"TableGroupingPolicy": "CombineCompatibleSchemas", "TableLevelConfiguration": 3},
+}
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The catalog resources other parts of the stack refer to."""
+
+    databases: dict[str, glue.Database]
+    database_names: dict[str, Join]
+    crawlers: dict[str, glue.Crawler]
+    security_configuration: glue.SecurityConfiguration
+
+
+def database_name(layer: str, prefix: Ref) -> Join:
+    """The Glue database of a layer: ``<DatabasePrefix><layer>`` (``gold`` by default)."""
+    return Join("", [prefix, layer])
+
+
+def add_security_configuration(template: Template, storage: Storage) -> glue.SecurityConfiguration:
+    """Add the Glue security configuration: S3 output, logs and bookmarks encrypted with the key.
+
+    Parameters
+    ----------
+    template : Template
+        The template to add to.
+    storage : Storage
+        Where the key is.
+
+    Returns
+    -------
+    glue.SecurityConfiguration
+        The configuration jobs and crawlers name.
+    """
+    key_arn = GetAtt(storage.key, "Arn")
+    return template.add_resource(
+        glue.SecurityConfiguration(
+            "GlueSecurityConfiguration",
+            Name=name("glue"),
+            EncryptionConfiguration=glue.EncryptionConfiguration(
+                S3Encryptions=[glue.S3Encryption(S3EncryptionMode="SSE-KMS", KmsKeyArn=key_arn)],
+                CloudWatchEncryption=glue.CloudWatchEncryption(
+                    CloudWatchEncryptionMode="SSE-KMS", KmsKeyArn=key_arn
+                ),
+                JobBookmarksEncryption=glue.JobBookmarksEncryption(
+                    JobBookmarksEncryptionMode="CSE-KMS", KmsKeyArn=key_arn
+                ),
+            ),
+        )
+    )
+
+
+def add_catalog(template: Template, storage: Storage, prefix: Ref) -> Catalog:
+    """Add the three databases, the crawlers' role and one crawler per layer.
+
+    Parameters
+    ----------
+    template : Template
+        The template to add to.
+    storage : Storage
+        The lake bucket and key.
+    prefix : Ref
+        The DatabasePrefix parameter.
+
+    Returns
+    -------
+    Catalog
+        The resources added.
+    """
+    security = add_security_configuration(template, storage)
+    names = {layer: database_name(layer, prefix) for layer in LAYERS}
+    databases = {
+        layer: template.add_resource(
+            glue.Database(
+                f"{layer.capitalize()}Database",
+                CatalogId=Ref("AWS::AccountId"),
+                DatabaseInput=glue.DatabaseInput(
+                    Name=names[layer],
+                    Description=f"medallion {layer} layer",
+                    LocationUri=s3_uri(storage.lake, f"{layer}/"),
+                ),
+            )
+        )
+        for layer in LAYERS
+    }
+    role = template.add_resource(
+        iam.Role(
+            "CrawlerRole",
+            Description=Sub("medallion ${Environment}: the Glue crawlers"),
+            AssumeRolePolicyDocument=policies.assume_role_policy("glue.amazonaws.com"),
+            Policies=[
+                iam.Policy(
+                    PolicyName="crawl-lake-layers",
+                    PolicyDocument=policies.crawler_policy(
+                        lake_bucket_arn=GetAtt(storage.lake, "Arn"),
+                        key_arn=GetAtt(storage.key, "Arn"),
+                        database_names=list(names.values()),
+                        layers=LAYERS,
+                    ),
+                )
+            ],
+            Tags=tags(),
+        )
+    )
+    crawlers = {
+        layer: template.add_resource(
+            glue.Crawler(
+                f"{layer.capitalize()}Crawler",
+                Name=name(f"{layer}-crawler"),
+                Description=f"Registers the {layer} layer's tables and partitions",
+                Role=GetAtt(role, "Arn"),
+                DatabaseName=Ref(databases[layer]),
+                Targets=glue.Targets(
+                    S3Targets=[
+                        glue.S3Target(
+                            Path=s3_uri(storage.lake, f"{layer}/"),
+                            Exclusions=["**/_SUCCESS", "**/_temporary/**", "**/.*"],
+                        )
+                    ]
+                ),
+                SchemaChangePolicy=glue.SchemaChangePolicy(
+                    UpdateBehavior="UPDATE_IN_DATABASE", DeleteBehavior="LOG"
+                ),
+                RecrawlPolicy=glue.RecrawlPolicy(RecrawlBehavior="CRAWL_EVERYTHING"),
+                Configuration=json.dumps(CRAWLER_CONFIGURATION, sort_keys=True),
+                CrawlerSecurityConfiguration=Ref(security),
+                Tags={"project": "medallion", "environment": Ref("Environment")},
+            )
+        )
+        for layer in LAYERS
+    }
+    return Catalog(databases, names, crawlers, security)

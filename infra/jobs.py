@@ -1,0 +1,134 @@
+"""The three Glue 5.1 jobs, bronze, silver and gold, each with a least-privilege role."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from troposphere import GetAtt, Ref, Sub, Template, glue, iam
+
+from infra import iam as policies
+from infra.catalog import Catalog
+from infra.common import LAYERS, name, s3_uri, tags
+from infra.storage import Storage
+
+GLUE_VERSION = "5.1"
+
+
+@dataclass(frozen=True)
+class Jobs:
+    """The job resources and their names."""
+
+    jobs: dict[str, glue.Job]
+    names: dict[str, Sub]
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    """The stack parameters that size and bound the jobs."""
+
+    worker_type: Ref
+    max_workers: Ref
+    timeout_minutes: Ref
+
+
+def default_arguments(layer: str, storage: Storage) -> dict[str, object]:
+    """A job's DefaultArguments: Glue features, the package zip and the job interface's options.
+
+    Parameters
+    ----------
+    layer : str
+        ``bronze``, ``silver`` or ``gold``.
+    storage : Storage
+        The lake and scripts buckets and the PII salt secret.
+
+    Returns
+    -------
+    dict
+        Argument name to value, as Glue takes them.
+    """
+    args: dict[str, object] = {
+        "--job-language": "python",
+        "--extra-py-files": s3_uri(storage.scripts, "jobs.zip"),
+        "--TempDir": s3_uri(storage.scripts, f"temporary/{layer}/"),
+        "--enable-auto-scaling": "true",
+        "--enable-metrics": "true",
+        "--enable-observability-metrics": "true",
+        "--enable-continuous-cloudwatch-log": "true",
+        "--enable-continuous-log-filter": "true",
+        "--enable-spark-ui": "false",
+        "--lake_root": s3_uri(storage.lake),
+    }
+    if layer in ("bronze", "silver"):
+        args["--contracts_root"] = s3_uri(storage.scripts, "contracts/")
+    if layer == "silver":
+        args["--pii_salt_secret"] = Ref(storage.pii_salt)
+    return args
+
+
+def add_jobs(template: Template, storage: Storage, catalog: Catalog, settings: JobSettings) -> Jobs:
+    """Add a role and a Glue job per layer.
+
+    Parameters
+    ----------
+    template : Template
+        The template to add to.
+    storage : Storage
+        Buckets, key and secret.
+    catalog : Catalog
+        The Glue security configuration.
+    settings : JobSettings
+        Worker type, maximum workers and timeout parameters.
+
+    Returns
+    -------
+    Jobs
+        The jobs added and their names.
+    """
+    jobs: dict[str, glue.Job] = {}
+    names: dict[str, Sub] = {}
+    for layer in LAYERS:
+        title = layer.capitalize()
+        role = template.add_resource(
+            iam.Role(
+                f"{title}JobRole",
+                Description=Sub(f"medallion ${{Environment}}: the {layer} Glue job"),
+                AssumeRolePolicyDocument=policies.assume_role_policy("glue.amazonaws.com"),
+                Policies=[
+                    iam.Policy(
+                        PolicyName=f"{layer}-job",
+                        PolicyDocument=policies.glue_job_policy(
+                            layer,
+                            lake_bucket_arn=GetAtt(storage.lake, "Arn"),
+                            scripts_bucket_arn=GetAtt(storage.scripts, "Arn"),
+                            key_arn=GetAtt(storage.key, "Arn"),
+                            secret_arn=Ref(storage.pii_salt) if layer == "silver" else None,
+                        ),
+                    )
+                ],
+                Tags=tags(),
+            )
+        )
+        names[layer] = name(layer)
+        jobs[layer] = template.add_resource(
+            glue.Job(
+                f"{title}Job",
+                Name=names[layer],
+                Description=f"medallion {layer} layer (jobs/{layer}/job.py)",
+                Role=GetAtt(role, "Arn"),
+                GlueVersion=GLUE_VERSION,
+                Command=glue.JobCommand(
+                    Name="glueetl",
+                    PythonVersion="3",
+                    ScriptLocation=s3_uri(storage.scripts, f"jobs/{layer}/job.py"),
+                ),
+                WorkerType=settings.worker_type,
+                NumberOfWorkers=settings.max_workers,
+                ExecutionProperty=glue.ExecutionProperty(MaxConcurrentRuns=1),
+                MaxRetries=0,
+                Timeout=settings.timeout_minutes,
+                SecurityConfiguration=Ref(catalog.security_configuration),
+                DefaultArguments=default_arguments(layer, storage),
+                Tags={"project": "medallion", "environment": Ref("Environment")},
+            )
+        )
+    return Jobs(jobs, names)

@@ -1,0 +1,199 @@
+"""The pipeline's state machine, from statemachine/pipeline.asl.json, with its role and logs."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from troposphere import AWSHelperFn, GetAtt, Ref, Sub, Template, iam, logs, stepfunctions
+
+from infra import iam as policies
+from infra.catalog import Catalog
+from infra.common import name, s3_uri, tags
+from infra.jobs import Jobs
+from infra.query import Query
+from infra.storage import Storage
+
+# Integer placeholders are fixed here: a JSON number cannot come from a string parameter.
+CRAWLER_POLL_SECONDS = 30
+CRAWLER_MAX_POLLS = 120  # one hour for the three crawlers together
+EXECUTION_TIMEOUT_SECONDS = 12 * 3600  # three jobs at the longest GlueTimeoutMinutes, then crawl
+
+_TOKEN = re.compile(r"\$\{([^}!]*)\}")
+
+
+class OrchestrationError(ValueError):
+    """The state machine definition cannot be embedded in the template."""
+
+
+@dataclass(frozen=True)
+class Orchestration:
+    """The state machine."""
+
+    state_machine: stepfunctions.StateMachine
+
+
+def placeholder_values(
+    storage: Storage, catalog: Catalog, jobs: Jobs, query: Query, topic: object
+) -> dict[str, AWSHelperFn]:
+    """What each ``${Placeholder}`` of the definition is in this stack.
+
+    Parameters
+    ----------
+    storage, catalog, jobs, query : dataclasses
+        The stack's resources.
+    topic : sns.Topic
+        The alert topic.
+
+    Returns
+    -------
+    dict
+        Placeholder name to a CloudFormation value (a ``Fn::Sub`` variable).
+    """
+    values: dict[str, AWSHelperFn] = {
+        "AlertTopicArn": Ref(topic),
+        "AthenaWorkGroup": query.workgroup_name,
+        "GoldDatabase": catalog.database_names["gold"],
+        "LakeRoot": s3_uri(storage.lake),
+        "LandingRoot": s3_uri(storage.lake, "landing"),
+        "ContractsRoot": s3_uri(storage.scripts, "contracts/"),
+        "PiiSaltSecretId": Ref(storage.pii_salt),
+    }
+    for layer, job_name in jobs.names.items():
+        values[f"{layer.capitalize()}JobName"] = job_name
+    for layer in catalog.crawlers:
+        values[f"{layer.capitalize()}CrawlerName"] = name(f"{layer}-crawler")
+    return values
+
+
+def definition_string(values: Mapping[str, AWSHelperFn], parameters: set[str]) -> Sub:
+    """The rendered definition as one ``Fn::Sub``: the ASL file, its views, this stack's values.
+
+    Parameters
+    ----------
+    values : mapping
+        Placeholder name to a CloudFormation value, from :func:`placeholder_values`.
+    parameters : set of str
+        Template parameters a ``${Name}`` may refer to directly (Environment).
+
+    Returns
+    -------
+    Sub
+        ``Fn::Sub [definition, values]``; moto and CloudFormation both resolve it.
+
+    Raises
+    ------
+    OrchestrationError
+        When the definition refers to something the stack does not provide.
+    """
+    from medallion.definition import render_definition
+    from medallion.views import view_statements
+
+    substitutions = {key: f"${{{key}}}" for key in values}
+    substitutions["Environment"] = "${Environment}"
+    substitutions["CrawlerPollSeconds"] = str(CRAWLER_POLL_SECONDS)
+    substitutions["CrawlerMaxPolls"] = str(CRAWLER_MAX_POLLS)
+    substitutions["ExecutionTimeoutSeconds"] = str(EXECUTION_TIMEOUT_SECONDS)
+    text = render_definition(substitutions, view_statements())
+    # Compact: the definition is most of the template, which CloudFormation caps in size.
+    text = json.dumps(json.loads(text), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    known = set(values) | parameters
+    used = set(_TOKEN.findall(text))
+    unknown = sorted(t for t in used if t not in known and not t.startswith("AWS::"))
+    if unknown:
+        raise OrchestrationError(
+            "the definition uses ${...} the stack does not provide: " + ", ".join(unknown)
+        )
+    return Sub(text, {key: value for key, value in sorted(values.items()) if key in used})
+
+
+def add_orchestration(
+    template: Template,
+    *,
+    storage: Storage,
+    catalog: Catalog,
+    jobs: Jobs,
+    query: Query,
+    topic: object,
+    log_retention_days: Ref,
+) -> Orchestration:
+    """Add the state machine, its role and its encrypted log group.
+
+    Parameters
+    ----------
+    template : Template
+        The template to add to.
+    storage, catalog, jobs, query : dataclasses
+        The resources the pipeline drives.
+    topic : sns.Topic
+        The alert topic.
+    log_retention_days : Ref
+        The LogRetentionDays parameter.
+
+    Returns
+    -------
+    Orchestration
+        The state machine.
+    """
+    log_group = template.add_resource(
+        logs.LogGroup(
+            "PipelineLogGroup",
+            LogGroupName=Sub("/aws/vendedlogs/states/medallion-${Environment}-pipeline"),
+            RetentionInDays=log_retention_days,
+            KmsKeyId=GetAtt(storage.key, "Arn"),
+            Tags=tags(),
+        )
+    )
+    role = template.add_resource(
+        iam.Role(
+            "PipelineRole",
+            Description=Sub("medallion ${Environment}: the pipeline state machine"),
+            AssumeRolePolicyDocument=policies.assume_role_policy("states.amazonaws.com"),
+            Policies=[
+                iam.Policy(
+                    PolicyName="run-pipeline",
+                    PolicyDocument=policies.state_machine_policy(
+                        job_names=list(jobs.names.values()),
+                        crawler_names=[name(f"{layer}-crawler") for layer in catalog.crawlers],
+                        workgroup_name=query.workgroup_name,
+                        gold_database=catalog.database_names["gold"],
+                        results_bucket_arn=GetAtt(storage.results, "Arn"),
+                        topic_arn=Ref(topic),
+                        key_arn=GetAtt(storage.key, "Arn"),
+                    ),
+                )
+            ],
+            Tags=tags(),
+        )
+    )
+    values = placeholder_values(storage, catalog, jobs, query, topic)
+    state_machine = template.add_resource(
+        stepfunctions.StateMachine(
+            "PipelineStateMachine",
+            StateMachineName=name("pipeline"),
+            StateMachineType="STANDARD",
+            RoleArn=GetAtt(role, "Arn"),
+            DefinitionString=definition_string(values, set(template.parameters)),
+            LoggingConfiguration=stepfunctions.LoggingConfiguration(
+                Level="ALL",
+                IncludeExecutionData=True,
+                Destinations=[
+                    stepfunctions.LogDestination(
+                        CloudWatchLogsLogGroup=stepfunctions.CloudWatchLogsLogGroup(
+                            LogGroupArn=GetAtt(log_group, "Arn")
+                        )
+                    )
+                ],
+            ),
+            TracingConfiguration=stepfunctions.TracingConfiguration(Enabled=True),
+            DependsOn=[
+                *(job.title for job in jobs.jobs.values()),
+                *(crawler.title for crawler in catalog.crawlers.values()),
+                query.workgroup.title,
+            ],
+            Tags=tags(),
+        )
+    )
+    return Orchestration(state_machine)

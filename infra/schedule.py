@@ -1,0 +1,63 @@
+"""The optional EventBridge schedule that starts the pipeline."""
+
+from __future__ import annotations
+
+import json
+
+from troposphere import GetAtt, Ref, Sub, Template, events, iam
+
+from infra import iam as policies
+from infra.common import name, tags
+
+HAS_SCHEDULE = "HasSchedule"
+
+# A scheduled run: all datasets, incremental; the run id defaults to the execution name.
+SCHEDULED_INPUT = json.dumps({"datasets": "", "full_refresh": "false"}, sort_keys=True)
+
+
+def add_schedule(template: Template, state_machine: object, expression: Ref) -> None:
+    """Add the rule (and its role) that starts the state machine on a schedule.
+
+    Parameters
+    ----------
+    template : Template
+        The template to add to.
+    state_machine : StateMachine
+        The pipeline.
+    expression : Ref
+        The Schedule parameter (``cron(...)`` or ``rate(...)``); nothing is added to the running
+        stack when it is empty.
+    """
+    role = template.add_resource(
+        iam.Role(
+            "ScheduleRole",
+            Condition=HAS_SCHEDULE,
+            Description=Sub("medallion ${Environment}: EventBridge starts the pipeline"),
+            AssumeRolePolicyDocument=policies.assume_role_policy("events.amazonaws.com"),
+            Policies=[
+                iam.Policy(
+                    PolicyName="start-pipeline",
+                    PolicyDocument=policies.schedule_policy(Ref(state_machine)),
+                )
+            ],
+            Tags=tags(),
+        )
+    )
+    template.add_resource(
+        events.Rule(
+            "PipelineSchedule",
+            Condition=HAS_SCHEDULE,
+            Name=name("schedule"),
+            Description="Starts the medallion pipeline",
+            ScheduleExpression=expression,
+            State="ENABLED",
+            Targets=[
+                events.Target(
+                    Id="pipeline",
+                    Arn=Ref(state_machine),
+                    RoleArn=GetAtt(role, "Arn"),
+                    Input=SCHEDULED_INPUT,
+                )
+            ],
+        )
+    )
