@@ -78,6 +78,22 @@ QUALITY_TABLES: dict[str, tuple[str, dict[str, str]]] = {
 }
 
 
+def quality_table_definitions() -> list[tuple[str, str, list[Column]]]:
+    """The quality tables as Glue should define them in the gold database on AWS.
+
+    Returns
+    -------
+    list[tuple[str, str, list[Column]]]
+        ``(table name, folder under the lake root, Glue-typed columns)``: JSON Lines tables with
+        no partition keys, because the records carry ``dataset`` and ``run_id`` themselves and a
+        partition key of the same name as a column makes the table unreadable in Athena.
+    """
+    return [
+        (name, f"quality/{subdir}/", [Column(c, glue_type(t)) for c, t in declared.items()])
+        for name, (subdir, declared) in QUALITY_TABLES.items()
+    ]
+
+
 class QueryError(Exception):
     """A query that could not be parsed or run; ``str()`` is one line, ``line L:C: message``."""
 
@@ -457,7 +473,8 @@ def execute(lake_root: str, sql: str, database: str = "gold") -> pd.DataFrame:
         for original, duck in zip(statements, translated, strict=True):
             try:
                 cursor = con.execute(duck)
-                result = cursor.df() if cursor.description else pd.DataFrame()
+                # Dates stay dates (not midnight timestamps), as Athena returns them.
+                result = cursor.df(date_as_object=True) if cursor.description else pd.DataFrame()
             except duckdb.Error as err:
                 raise _query_error(
                     err, sql if len(statements) == 1 else original.sql(), duck

@@ -1,6 +1,7 @@
 -- v_monthly_revenue: monthly revenue and month-over-month growth by country
 -- grain: one row per calendar month and country with sales
 -- key: sales_month, country
+-- avg_order_value is gross revenue per order, as in gold.sales_daily.
 -- Growth compares with the previous calendar month of the same country (not the previous row), and
 -- is NULL when that month had no sales or no net revenue. Ratios are computed in double: Athena
 -- divides decimals and integers differently from DuckDB. Counts are cast back to bigint because
@@ -48,7 +49,7 @@ final as (
         cur.cancelled_value,
         cur.net_revenue,
         cast(
-            round(cast(cur.net_revenue as double) / nullif(cast(cur.orders as double), 0), 2)
+            round(cast(cur.gross_revenue as double) / nullif(cast(cur.orders as double), 0), 2)
             as decimal(18, 2)
         ) as avg_order_value,
         prev.net_revenue as previous_net_revenue,
