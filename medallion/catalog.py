@@ -360,17 +360,28 @@ def list_tables(lake_root: str) -> pd.DataFrame:
 # --- translating and running Athena SQL -----------------------------------------------------------
 
 
+def _syntax_error(err: ParseError) -> QueryError:
+    """sqlglot's first error, worded for an analyst, positioned at the start of the bad token."""
+    first = err.errors[0] if err.errors else {}
+    detail = str(first.get("description") or str(err).splitlines()[0])
+    incomplete = re.search(r"Required keyword: .* for <class '[\w.]*?(\w+)'>", detail)
+    if incomplete:
+        detail = f"incomplete {incomplete.group(1).upper()} expression"
+    highlight = str(first.get("highlight") or "")
+    line = int(first.get("line") or 1)
+    # sqlglot points at the last character of the token; Trino at the first
+    column = max(int(first.get("col") or 1) - len(highlight) + 1, 1)
+    near = f" near {highlight!r}" if highlight else ""
+    return QueryError(f"syntax error: {detail}{near}", line, column)
+
+
 def _parse(sql: str) -> list[exp.Expr]:
     try:
         statements = [s for s in sqlglot.parse(sql, read="athena") if s is not None]
     except ParseError as err:
-        first = err.errors[0] if err.errors else {}
-        detail = first.get("description") or str(err).splitlines()[0]
-        highlight = first.get("highlight")
-        near = f" near {highlight!r}" if highlight else ""
-        raise QueryError(f"{detail}{near}", first.get("line") or 1, first.get("col") or 1) from None
+        raise _syntax_error(err) from None
     except TokenError as err:
-        raise QueryError(str(err)) from None
+        raise QueryError(f"syntax error: {err}") from None
     if not statements:
         raise QueryError("empty SQL statement")
     return statements

@@ -164,6 +164,10 @@ def run_athena(
         ) from None
     except botocore.exceptions.BotoCoreError as err:
         raise QueryError(str(err)) from None
+    except (KeyError, TypeError, ValueError) as err:
+        # awswrangler reads responses by key: an endpoint answering oddly (a missing workgroup
+        # on moto) surfaces as a KeyError, which the analyst should see as one line too.
+        raise QueryError(f"unexpected Athena response ({type(err).__name__}: {err})") from None
     metadata = getattr(frame, "query_metadata", None) or {}
     stats = metadata.get("Statistics", {})
     scanned = stats.get("DataScannedInBytes")

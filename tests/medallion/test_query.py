@@ -1,0 +1,201 @@
+"""medallion query and medallion report: locally on a test lake, and --aws on moto's Athena."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from dashboard.demo_lake import DemoLake, build_demo_lake  # noqa: E402
+from medallion.catalog import QueryError  # noqa: E402
+from medallion.cli import app  # noqa: E402
+from medallion.query import QueryResult, athena_error  # noqa: E402
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory: pytest.TempPathFactory) -> DemoLake:
+    return build_demo_lake(tmp_path_factory.mktemp("lake"))
+
+
+def query(lake: DemoLake, *args: str) -> object:
+    return runner.invoke(app, ["query", "--lake", str(lake.root), *args])
+
+
+def test_table_output_shows_the_rows(lake: DemoLake) -> None:
+    result = query(lake, "select segment, customer_count from v_customer_segments order by 1")
+    assert result.exit_code == 0, result.output
+    assert "Champions" in result.stdout and "customer_count" in result.stdout
+    assert "5 rows (local DuckDB catalog)" in result.output
+
+
+def test_csv_output_matches_the_mart(lake: DemoLake) -> None:
+    result = query(lake, "--format", "csv", "select customer_id, segment from customer_rfm")
+    assert result.exit_code == 0, result.output
+    got = pd.read_csv(io.StringIO(result.stdout))
+    expected = lake.marts["customer_rfm"][["customer_id", "segment"]]
+    pd.testing.assert_frame_equal(
+        got.sort_values("customer_id").reset_index(drop=True),
+        expected.sort_values("customer_id").reset_index(drop=True),
+        check_dtype=False,
+    )
+
+
+def test_json_keeps_dates_arrays_and_nulls(lake: DemoLake) -> None:
+    sql = "select date '2024-01-31' as d, array['a', 'b'] as tags, cast(null as integer) as n"
+    result = query(lake, "--format", "json", sql)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == [{"d": "2024-01-31", "tags": ["a", "b"], "n": None}]
+
+
+def test_parquet_needs_and_writes_a_file(lake: DemoLake, tmp_path: Path) -> None:
+    assert query(lake, "--format", "parquet", "select 1 as x").exit_code == 1
+    out = tmp_path / "result.parquet"
+    result = query(lake, "--format", "parquet", "--output", str(out), "select * from v_run_ledger")
+    assert result.exit_code == 0, result.output
+    assert len(pd.read_parquet(out)) == len(lake.quality_runs)
+
+
+def test_a_bad_column_is_one_line_with_its_position(lake: DemoLake) -> None:
+    result = query(lake, "select segment,\n       segmnt\nfrom v_customer_segments")
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert lines == [lines[0]] and lines[0].startswith("error: line 2:8: ")
+    assert "segmnt" in lines[0] and "Traceback" not in result.output
+
+
+def test_a_syntax_error_is_one_line_with_its_position(lake: DemoLake) -> None:
+    result = query(lake, "select *\nfrom v_run_ledger\nwhere rows_in >")
+    assert result.exit_code == 1
+    assert result.output.startswith("error: line 3:")
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_missing_table_names_it(lake: DemoLake) -> None:
+    result = query(lake, "select * from no_such_mart")
+    assert result.exit_code == 1
+    assert "error: line 1:15:" in result.output and "no_such_mart" in result.output
+
+
+def test_a_missing_lake_is_a_clear_error(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["query", "--lake", str(tmp_path / "nope"), "select 1"])
+    assert result.exit_code == 1
+    assert "no lake at" in result.output
+
+
+def test_athena_positions_are_kept() -> None:
+    err = athena_error("COLUMN_NOT_FOUND: line 3:12: Column 'segmnt' cannot be resolved")
+    assert (err.line, err.column) == (3, 12)
+    assert str(err) == "line 3:12: Column 'segmnt' cannot be resolved"
+    assert isinstance(athena_error("Access denied"), QueryError)
+
+
+def test_cost_is_five_dollars_per_terabyte_with_a_10_mb_minimum() -> None:
+    frame = pd.DataFrame()
+    assert QueryResult(frame, "athena", 1024**4).cost_usd == pytest.approx(5.0)
+    assert QueryResult(frame, "athena", 0).cost_usd == pytest.approx(10 * 1024**2 / 1024**4 * 5)
+    assert QueryResult(frame, "local").cost_usd is None
+
+
+def test_report_prints_every_headline(lake: DemoLake) -> None:
+    result = runner.invoke(app, ["report", "--lake", str(lake.root)], env={"COLUMNS": "160"})
+    assert result.exit_code == 0, result.output
+    for title in ("Monthly revenue", "Customer segments", "Inventory alerts", "Data quality"):
+        assert title in result.stdout
+    assert "not available" not in result.stdout
+    assert "stock_out" in result.stdout and "order_lines" in result.stdout
+
+
+# --- --aws against moto ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def moto_athena(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    moto = pytest.importorskip("moto")
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with moto.mock_aws():
+        import boto3
+
+        boto3.client("s3").create_bucket(Bucket="athena-results")
+        boto3.client("athena").create_work_group(
+            Name="medallion-dev-analysts",
+            Configuration={
+                "ResultConfiguration": {"OutputLocation": "s3://athena-results/results/"},
+                "EnforceWorkGroupConfiguration": True,
+            },
+        )
+        yield
+
+
+def seed_athena_results(rows: list[list[str]], types: list[str]) -> None:
+    """Queue one result for the next Athena query in moto (the header row comes first)."""
+    from moto.athena.models import QueryResults, athena_backends
+    from moto.core import DEFAULT_ACCOUNT_ID
+
+    column_info = [
+        {"Name": name, "Label": name, "Type": kind, "Nullable": "UNKNOWN"}
+        for name, kind in zip(rows[0], types, strict=True)
+    ]
+    data = [{"Data": [{"VarCharValue": v} for v in row]} for row in rows]
+    backend = athena_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
+    backend.query_results_queue.append(QueryResults(rows=data, column_info=column_info))
+
+
+def test_aws_reads_athena_results_and_prints_the_cost(moto_athena: None) -> None:
+    seed_athena_results(
+        [["segment", "customer_count"], ["Champions", "32"], ["Lost", "22"]], ["varchar", "bigint"]
+    )
+    result = runner.invoke(
+        app,
+        [
+            "query",
+            "--aws",
+            "--workgroup",
+            "medallion-dev-analysts",
+            "--database",
+            "gold",
+            "--region",
+            "us-east-1",
+            "--format",
+            "csv",
+            "select segment, customer_count from v_customer_segments",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    got = pd.read_csv(io.StringIO(result.stdout))
+    assert got.to_dict("list") == {"segment": ["Champions", "Lost"], "customer_count": [32, 22]}
+    assert "scanned 0 B (0 bytes)" in result.output
+    assert "cost $0.000048 at $5/TB" in result.output  # the 10 MB minimum
+
+
+def test_aws_needs_a_workgroup() -> None:
+    result = runner.invoke(app, ["query", "--aws", "select 1"], env={"MEDALLION_WORKGROUP": ""})
+    assert result.exit_code == 1
+    assert "--workgroup" in result.output
+
+
+def test_aws_unknown_workgroup_is_one_line(moto_athena: None) -> None:
+    result = runner.invoke(
+        app, ["query", "--aws", "--workgroup", "nope", "--region", "us-east-1", "select 1"]
+    )
+    assert result.exit_code == 1
+    assert result.output.startswith("error: line 1:1: ")
+    assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
