@@ -181,7 +181,7 @@ def create_change_set(
     Raises
     ------
     NoChangesError
-        The stack already matches; the empty change set is deleted.
+        The stack already matches (no resource changes); the empty change set is deleted.
     ChangeSetError
         The change set failed for another reason.
     """
@@ -207,7 +207,10 @@ def create_change_set(
     try:
         created = cfn.create_change_set(**request)
     except ClientError as exc:
-        raise ChangeSetError(f"{stack_name}: {exc.response['Error']['Message']}") from exc
+        message = exc.response["Error"]["Message"]
+        if any(marker in message for marker in NO_CHANGES):
+            raise NoChangesError(f"{stack_name} is up to date") from exc
+        raise ChangeSetError(f"{stack_name}: {message}") from exc
     change_set_id = created["Id"]
     while True:
         described = cfn.describe_change_set(ChangeSetName=change_set_id, StackName=stack_name)
@@ -221,6 +224,9 @@ def create_change_set(
                 raise NoChangesError(f"{stack_name} is up to date")
             raise ChangeSetError(f"{stack_name}: change set failed: {reason}")
         time.sleep(poll_seconds)
+    if change_set_type == "UPDATE" and not described.get("Changes"):
+        cfn.delete_change_set(ChangeSetName=change_set_id, StackName=stack_name)
+        raise NoChangesError(f"{stack_name} is up to date")
     return ChangeSet(
         name=change_set_id,
         stack_name=stack_name,
