@@ -25,6 +25,16 @@ EndpointUrl = Annotated[
     ),
 ]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")]
+PollSeconds = Annotated[
+    float,
+    typer.Option(
+        "--poll-seconds",
+        min=0.01,
+        help="Seconds between two progress polls.",
+        envvar="MEDALLION_POLL_SECONDS",
+        hidden=True,
+    ),
+]
 
 
 def parse_parameters(pairs: list[str]) -> dict[str, str]:
@@ -59,11 +69,12 @@ def deploy_command(
         ),
     ] = None,
     yes: Yes = False,
+    poll_seconds: PollSeconds = 5.0,
 ) -> None:
     """Package the jobs, upload scripts, contracts and views, and create or update the stack
     medallion-<env> through a change set shown before it is applied; print the outputs."""
     console = Console()
-    target = Target(env=env, region=region, endpoint_url=endpoint_url)
+    target = Target(env=env, region=region, endpoint_url=endpoint_url, poll_seconds=poll_seconds)
     try:
         deploy(
             target,

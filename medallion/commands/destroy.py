@@ -6,16 +6,20 @@ import typer
 from rich.console import Console
 
 from medallion.aws import AwsError
-from medallion.commands.deploy import EndpointUrl, Env, Region, Yes
+from medallion.commands.deploy import EndpointUrl, Env, PollSeconds, Region, Yes
 from medallion.deploy import Target, destroy
 
 
 def destroy_command(
-    env: Env = "dev", region: Region = None, endpoint_url: EndpointUrl = None, yes: Yes = False
+    env: Env = "dev",
+    region: Region = None,
+    endpoint_url: EndpointUrl = None,
+    yes: Yes = False,
+    poll_seconds: PollSeconds = 5.0,
 ) -> None:
     """Delete every object version in the stack's buckets, then the stack medallion-<env>."""
     console = Console()
-    target = Target(env=env, region=region, endpoint_url=endpoint_url)
+    target = Target(env=env, region=region, endpoint_url=endpoint_url, poll_seconds=poll_seconds)
     try:
         destroy(
             target,
