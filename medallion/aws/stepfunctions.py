@@ -1,0 +1,331 @@
+"""Step Functions: start, follow, list, redrive and backfill pipeline executions."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+STACK_OUTPUT = "PipelineStateMachineArn"
+_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.:-]+")
+
+
+class StepFunctionsError(RuntimeError):
+    """A pipeline operation on Step Functions could not be done."""
+
+
+class StateMachineNotFound(StepFunctionsError):
+    """No state machine ARN given and none found in the stack outputs."""
+
+
+class ExecutionNotFound(StepFunctionsError):
+    """The execution named does not exist."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """The execution input: the options every job receives as arguments.
+
+    Empty strings mean "not set" (Glue job arguments cannot be null).
+    """
+
+    run_id: str = ""
+    datasets: str = ""
+    observation_end: str = ""
+    full_refresh: bool = False
+
+    def to_input(self) -> dict[str, Any]:
+        """The execution input JSON object; unset options are left to the definition's defaults."""
+        payload: dict[str, Any] = {"full_refresh": "true" if self.full_refresh else "false"}
+        for key in ("run_id", "datasets", "observation_end"):
+            value = getattr(self, key)
+            if value:
+                payload[key] = value
+        return payload
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    """A state entered or left, from the execution history."""
+
+    kind: str  # entered | exited | failed | succeeded | execution_failed | ...
+    state: str
+    state_type: str
+    timestamp: datetime
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def _session(session: boto3.Session | None) -> boto3.Session:
+    return session or boto3.Session()
+
+
+def client(session: boto3.Session | None = None, endpoint_url: str | None = None) -> Any:
+    """A Step Functions client from the session (default: a new default session)."""
+    return _session(session).client("stepfunctions", endpoint_url=endpoint_url)
+
+
+def state_machine_arn_from_stack(
+    environment: str, session: boto3.Session | None = None, endpoint_url: str | None = None
+) -> str:
+    """The ``PipelineStateMachineArn`` output of the stack ``medallion-<environment>``.
+
+    Parameters
+    ----------
+    environment
+        dev, prod, ...
+    session
+        boto3 session; default session when None.
+    endpoint_url
+        Another CloudFormation endpoint (moto in tests).
+
+    Raises
+    ------
+    StateMachineNotFound
+        When the stack or its output does not exist.
+    """
+    cfn = _session(session).client("cloudformation", endpoint_url=endpoint_url)
+    stack = f"medallion-{environment}"
+    try:
+        stacks = cfn.describe_stacks(StackName=stack)["Stacks"]
+    except ClientError as exc:
+        raise StateMachineNotFound(f"stack {stack} not found: {exc}") from exc
+    for output in stacks[0].get("Outputs", []) if stacks else []:
+        if output["OutputKey"] == STACK_OUTPUT:
+            return str(output["OutputValue"])
+    raise StateMachineNotFound(f"stack {stack} has no output {STACK_OUTPUT}")
+
+
+def execution_name(run_id: str = "") -> str:
+    """The execution name: the run id when given, else ``run-<UTC time>-<random>``.
+
+    Execution names are the jobs' run ids, so they keep to the alphabet both accept.
+    """
+    if run_id:
+        name = _NAME_UNSAFE.sub("-", run_id).strip("-")
+        if name:
+            return name[:80]
+    return f"run-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+
+
+def start(
+    state_machine_arn: str,
+    options: RunOptions,
+    name: str | None = None,
+    session: boto3.Session | None = None,
+    sfn: Any = None,
+) -> str:
+    """Start one execution.
+
+    Parameters
+    ----------
+    state_machine_arn
+        The pipeline state machine.
+    options
+        The run options; the execution name is the run id when one is given.
+    name
+        The execution name; derived from the run id when None.
+    session, sfn
+        boto3 session, or a ready Step Functions client.
+
+    Returns
+    -------
+    str
+        The execution ARN.
+    """
+    sfn = sfn or client(session)
+    response = sfn.start_execution(
+        stateMachineArn=state_machine_arn,
+        name=name or execution_name(options.run_id),
+        input=json.dumps(options.to_input()),
+    )
+    return str(response["executionArn"])
+
+
+def describe(execution_arn: str, session: boto3.Session | None = None, sfn: Any = None) -> dict:
+    """DescribeExecution, without the response metadata."""
+    sfn = sfn or client(session)
+    try:
+        described: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
+    except ClientError as exc:
+        raise ExecutionNotFound(f"{execution_arn}: {exc}") from exc
+    described.pop("ResponseMetadata", None)
+    return described
+
+
+def list_executions(
+    state_machine_arn: str,
+    status: str | None = None,
+    limit: int = 20,
+    session: boto3.Session | None = None,
+    sfn: Any = None,
+) -> list[dict[str, Any]]:
+    """The most recent executions, newest first."""
+    sfn = sfn or client(session)
+    kwargs: dict[str, Any] = {"stateMachineArn": state_machine_arn, "maxResults": limit}
+    if status:
+        kwargs["statusFilter"] = status
+    executions: list[dict[str, Any]] = sfn.list_executions(**kwargs)["executions"]
+    return sorted(executions, key=lambda e: e["startDate"], reverse=True)[:limit]
+
+
+def history(execution_arn: str, session: boto3.Session | None = None, sfn: Any = None) -> list:
+    """Every history event of an execution, oldest first."""
+    sfn = sfn or client(session)
+    events: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
+    while True:
+        page = sfn.get_execution_history(**kwargs)
+        events.extend(page["events"])
+        if not page.get("nextToken"):
+            return events
+        kwargs["nextToken"] = page["nextToken"]
+
+
+def step_events(events: list[dict[str, Any]]) -> Iterator[StepEvent]:
+    """The state transitions of a history: which state was entered or left, and when."""
+    for event in events:
+        kind = event["type"]
+        if kind.endswith("StateEntered"):
+            details = event.get("stateEnteredEventDetails", {})
+            yield StepEvent(
+                "entered", details.get("name", ""), kind[: -len("StateEntered")], event["timestamp"]
+            )
+        elif kind.endswith("StateExited"):
+            details = event.get("stateExitedEventDetails", {})
+            yield StepEvent(
+                "exited", details.get("name", ""), kind[: -len("StateExited")], event["timestamp"]
+            )
+        elif kind == "TaskFailed":
+            details = event.get("taskFailedEventDetails", {})
+            yield StepEvent("task_failed", "", "Task", event["timestamp"], dict(details))
+        elif kind.startswith("Execution") and kind != "ExecutionStarted":
+            detail: dict[str, Any] = next(
+                (v for k, v in event.items() if k.endswith("EventDetails")), {}
+            )
+            yield StepEvent(kind, "", "Execution", event["timestamp"], dict(detail or {}))
+
+
+def follow(
+    execution_arn: str,
+    on_event: Callable[[StepEvent], None],
+    poll_seconds: float = 2.0,
+    timeout: float | None = None,
+    session: boto3.Session | None = None,
+    sfn: Any = None,
+) -> dict[str, Any]:
+    """Report each new state transition until the execution ends.
+
+    Returns
+    -------
+    dict
+        The final DescribeExecution.
+    """
+    sfn = sfn or client(session)
+    seen = 0
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        described = describe(execution_arn, sfn=sfn)
+        events = list(step_events(history(execution_arn, sfn=sfn)))
+        for event in events[seen:]:
+            on_event(event)
+        seen = len(events)
+        if described["status"] in TERMINAL:
+            # The last events may land after the status changes; one more read gets them.
+            for event in list(step_events(history(execution_arn, sfn=sfn)))[seen:]:
+                on_event(event)
+            return described
+        if deadline is not None and time.monotonic() > deadline:
+            raise StepFunctionsError(
+                f"{execution_arn} still {described['status']} after {timeout} s"
+            )
+        time.sleep(poll_seconds)
+
+
+def rerun(execution_arn: str, session: boto3.Session | None = None, sfn: Any = None) -> str:
+    """Redrive a failed execution when Step Functions allows, else start one with its input.
+
+    Redrive restarts from the failed state, so the jobs that succeeded are not run again.
+    Executions that cannot be redriven (succeeded, older than 14 days, not redrivable) get a new
+    execution with the same input and a new name.
+
+    Returns
+    -------
+    str
+        The ARN of the execution now running (the same ARN after a redrive).
+    """
+    sfn = sfn or client(session)
+    described = describe(execution_arn, sfn=sfn)
+    if described["status"] in {"FAILED", "TIMED_OUT", "ABORTED"} and hasattr(
+        sfn, "redrive_execution"
+    ):
+        try:
+            sfn.redrive_execution(executionArn=execution_arn)
+            return execution_arn
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if (
+                code
+                not in {
+                    "ExecutionNotRedrivable",
+                    "ExecutionLimitExceeded",
+                    "InvalidAction",
+                    "InvalidArn",
+                    "UnknownOperationException",
+                    "ValidationException",
+                }
+                and "not" not in str(exc).lower()
+            ):
+                raise
+    base = described.get("name", "run")
+    name = f"{base[:50]}-rerun-{datetime.now():%Y%m%dT%H%M%S}"[:80]
+    response = sfn.start_execution(
+        stateMachineArn=described["stateMachineArn"], name=name, input=described.get("input", "{}")
+    )
+    return str(response["executionArn"])
+
+
+def backfill_options(first: date, last: date, datasets: str = "") -> RunOptions:
+    """The options of a backfill over ``first``..``last``: one full refresh as of ``last``.
+
+    One execution, not one per day: the jobs have no lower date bound (bronze takes whatever
+    landing holds, silver rewrites the partitions it touches, gold recomputes every mart from all
+    of silver), so per-day executions would each overwrite gold and end where a single full
+    refresh with ``observation_end = last`` ends, at N times the cost. ``first`` names the run.
+    """
+    if last < first:
+        raise StepFunctionsError(f"--to {last} is before --from {first}")
+    return RunOptions(
+        run_id=f"backfill-{first.isoformat()}-to-{last.isoformat()}",
+        datasets=datasets,
+        observation_end=last.isoformat(),
+        full_refresh=True,
+    )
+
+
+def backfill(
+    state_machine_arn: str,
+    first: date,
+    last: date,
+    datasets: str = "",
+    session: boto3.Session | None = None,
+    sfn: Any = None,
+) -> str:
+    """Start the one execution that backfills ``first``..``last`` (see :func:`backfill_options`).
+
+    Returns
+    -------
+    str
+        The execution ARN.
+    """
+    options = backfill_options(first, last, datasets)
+    name = f"{options.run_id}-{datetime.now():%Y%m%dT%H%M%S}"
+    return start(state_machine_arn, options, name=name, session=session, sfn=sfn)

@@ -1,0 +1,178 @@
+"""Following a pipeline execution on the terminal: states as they pass, then a summary table."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from medallion.aws.stepfunctions import StepEvent
+
+JOB_STATES = {"Bronze job": "bronze", "Silver job": "silver", "Gold job": "gold"}
+_QUIET_TYPES = {"Pass", "Choice", "Wait"}
+
+
+def _seconds(start: datetime, end: datetime) -> float:
+    return max((end - start).total_seconds(), 0.0)
+
+
+class ProgressPrinter:
+    """Prints each state as the execution enters and leaves it, with the time since the start."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.started: datetime | None = None
+        self.entered: dict[str, datetime] = {}
+
+    def __call__(self, event: StepEvent) -> None:
+        """Print one event."""
+        if self.started is None:
+            self.started = event.timestamp
+        clock = f"[dim]{_seconds(self.started, event.timestamp):7.1f}s[/dim]"
+        name = escape(event.state)
+        quiet = event.state_type in _QUIET_TYPES
+        if event.kind == "entered":
+            self.entered[event.state] = event.timestamp
+            style = "dim" if quiet else "bold"
+            self.console.print(f"{clock} [cyan]>[/cyan] [{style}]{name}[/{style}]")
+        elif event.kind == "exited":
+            took = _seconds(self.entered.get(event.state, event.timestamp), event.timestamp)
+            style = "dim" if quiet else "green"
+            self.console.print(f"{clock} [{style}]< {name}[/{style}] [dim]({took:.1f} s)[/dim]")
+        elif event.kind == "task_failed":
+            error = escape(str(event.detail.get("error", "")))
+            self.console.print(f"{clock} [red]! task failed: {error}[/red]")
+        elif event.kind == "ExecutionSucceeded":
+            self.console.print(f"{clock} [bold green]execution SUCCEEDED[/bold green]")
+        elif event.kind.startswith("Execution"):
+            status = event.kind.removeprefix("Execution").upper()
+            error = escape(str(event.detail.get("error", "")))
+            cause = escape(str(event.detail.get("cause", "")))
+            self.console.print(f"{clock} [bold red]execution {status}[/bold red] {error}: {cause}")
+
+
+@dataclass
+class StateRow:
+    """One line of the summary table."""
+
+    state: str
+    state_type: str
+    status: str
+    seconds: float
+    entries: int
+
+
+def state_rows(events: Sequence[StepEvent], failed_state: str | None) -> list[StateRow]:
+    """Per state, in order of first entry: status, total time inside and how often entered."""
+    rows: dict[str, StateRow] = {}
+    open_since: dict[str, datetime] = {}
+    last_time: datetime | None = None
+    for event in events:
+        last_time = event.timestamp
+        if event.kind == "entered":
+            # A state left without an exit event (a caught failure) ends when the next begins.
+            for state, since in list(open_since.items()):
+                rows[state].seconds += _seconds(since, event.timestamp)
+                del open_since[state]
+            row = rows.setdefault(
+                event.state, StateRow(event.state, event.state_type, "RUNNING", 0.0, 0)
+            )
+            row.entries += 1
+            open_since[event.state] = event.timestamp
+        elif event.kind == "exited" and event.state in open_since:
+            rows[event.state].seconds += _seconds(open_since.pop(event.state), event.timestamp)
+            rows[event.state].status = "SUCCEEDED"
+    for state, since in open_since.items():
+        if last_time is not None:
+            rows[state].seconds += _seconds(since, last_time)
+        rows[state].status = "FAILED" if rows[state].state_type == "Fail" else "ENDED"
+    if failed_state and failed_state in rows:
+        rows[failed_state].status = "FAILED"
+    return list(rows.values())
+
+
+def _sum(values: Any) -> int | None:
+    numbers = [int(v) for v in values if isinstance(v, int | float)]
+    return sum(numbers) if numbers else None
+
+
+def layer_rows(layer: str, summary: Mapping[str, Any]) -> tuple[int | None, int | None]:
+    """Rows in and out of one layer's job, from its ``MEDALLION_SUMMARY``.
+
+    bronze: landing lines read, bronze rows written; silver: bronze rows read, silver rows
+    published; gold: the rows of the marts written (in is left empty: gold reads all of silver).
+    """
+    datasets = summary.get("datasets")
+    if layer == "bronze" and isinstance(datasets, Mapping):
+        rows = _sum(d.get("rows") for d in datasets.values() if isinstance(d, Mapping))
+        return rows, rows
+    if layer == "silver" and isinstance(datasets, Mapping):
+        values = [d for d in datasets.values() if isinstance(d, Mapping)]
+        return _sum(d.get("rows_in") for d in values), _sum(d.get("rows_silver") for d in values)
+    marts = summary.get("marts")
+    if layer == "gold" and isinstance(marts, Mapping):
+        return None, _sum(marts.values())
+    return None, None
+
+
+def _count(value: int | None) -> str:
+    return "" if value is None else f"{value:,}"
+
+
+def summary_table(
+    events: Sequence[StepEvent],
+    summaries: Mapping[str, Mapping[str, Any]],
+    failed_state: str | None = None,
+    quiet: bool = True,
+) -> Table:
+    """The run's summary: state, status, duration, rows in and out of each layer's job.
+
+    Parameters
+    ----------
+    events
+        The execution's state transitions.
+    summaries
+        ``MEDALLION_SUMMARY`` of each layer's job run, by layer (local runs only).
+    failed_state
+        The state the alert names, marked FAILED.
+    quiet
+        Leave out Pass, Choice and Wait states that succeeded.
+    """
+    table = Table(title="Pipeline run", title_justify="left")
+    table.add_column("state")
+    table.add_column("status")
+    table.add_column("duration", justify="right")
+    table.add_column("rows in", justify="right")
+    table.add_column("rows out", justify="right")
+    colours = {"SUCCEEDED": "green", "FAILED": "red", "ENDED": "yellow", "RUNNING": "yellow"}
+    for row in state_rows(events, failed_state):
+        if quiet and row.state_type in _QUIET_TYPES and row.status == "SUCCEEDED":
+            continue
+        rows_in, rows_out = (None, None)
+        layer = JOB_STATES.get(row.state)
+        if layer and layer in summaries:
+            rows_in, rows_out = layer_rows(layer, summaries[layer])
+        polls = f" x{row.entries}" if row.entries > 1 else ""
+        colour = colours.get(row.status, "white")
+        table.add_row(
+            escape(row.state) + polls,
+            f"[{colour}]{row.status}[/{colour}]",
+            f"{row.seconds:.1f} s",
+            _count(rows_in),
+            _count(rows_out),
+        )
+    return table
+
+
+def history_json(history: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The execution history with timestamps as ISO 8601 text, for ``--json``."""
+    out = []
+    for event in history:
+        item = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in event.items()}
+        out.append(item)
+    return out
