@@ -73,15 +73,20 @@ def client(session: boto3.Session | None = None, endpoint_url: str | None = None
     return _session(session).client("stepfunctions", endpoint_url=endpoint_url)
 
 
-def state_machine_arn_from_stack(
-    environment: str, session: boto3.Session | None = None, endpoint_url: str | None = None
+def state_machine_arn(
+    environment: str,
+    explicit: str | None = None,
+    session: boto3.Session | None = None,
+    endpoint_url: str | None = None,
 ) -> str:
-    """The ``PipelineStateMachineArn`` output of the stack ``medallion-<environment>``.
+    """The pipeline's state machine: ``explicit`` when given, else the stack output.
 
     Parameters
     ----------
     environment
-        dev, prod, ...
+        dev, prod, ...: the stack ``medallion-<environment>``.
+    explicit
+        An ARN given on the command line.
     session
         boto3 session; default session when None.
     endpoint_url
@@ -90,18 +95,20 @@ def state_machine_arn_from_stack(
     Raises
     ------
     StateMachineNotFound
-        When the stack or its output does not exist.
+        When the stack or its ``PipelineStateMachineArn`` output does not exist.
     """
-    cfn = _session(session).client("cloudformation", endpoint_url=endpoint_url)
-    stack = f"medallion-{environment}"
+    if explicit:
+        return explicit
+    from medallion.aws.cloudformation import StackNotFoundError
+    from medallion.aws.stack import stack_outputs
+
     try:
-        stacks = cfn.describe_stacks(StackName=stack)["Stacks"]
-    except ClientError as exc:
-        raise StateMachineNotFound(f"stack {stack} not found: {exc}") from exc
-    for output in stacks[0].get("Outputs", []) if stacks else []:
-        if output["OutputKey"] == STACK_OUTPUT:
-            return str(output["OutputValue"])
-    raise StateMachineNotFound(f"stack {stack} has no output {STACK_OUTPUT}")
+        outputs = stack_outputs(environment, session=session, endpoint_url=endpoint_url)
+    except StackNotFoundError as exc:
+        raise StateMachineNotFound(str(exc)) from exc
+    if STACK_OUTPUT not in outputs:
+        raise StateMachineNotFound(f"stack medallion-{environment} has no output {STACK_OUTPUT}")
+    return outputs[STACK_OUTPUT]
 
 
 def execution_name(run_id: str = "") -> str:
@@ -148,6 +155,14 @@ def start(
         input=json.dumps(options.to_input()),
     )
     return str(response["executionArn"])
+
+
+def execution_arn(state_machine_arn: str, execution: str) -> str:
+    """An execution's ARN from its ARN or its name (names are unique per state machine)."""
+    if execution.startswith("arn:"):
+        return execution
+    prefix = state_machine_arn.replace(":stateMachine:", ":execution:", 1)
+    return f"{prefix}:{execution}"
 
 
 def describe(execution_arn: str, session: boto3.Session | None = None, sfn: Any = None) -> dict:
