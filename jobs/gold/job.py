@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from functools import reduce
 from typing import Any
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.common.args import JobArgs
@@ -17,16 +16,20 @@ from jobs.common.lake import LakeFiles, LakePaths
 from jobs.common.runtime import get_spark
 from jobs.gold import transforms as t
 
-# Only the columns the marts use, so a silver schema gaining columns changes nothing here.
-SILVER_COLUMNS: dict[str, tuple[str, ...]] = {
+# Only the columns the marts use, typed as docs/layers.md says: an explicit schema spares Spark
+# reading footers to infer one, and a silver column changing type fails here, loudly.
+SILVER_SCHEMAS: dict[str, str] = {
     "order_lines": (
-        "invoice_no", "stock_code", "description", "quantity", "invoiced_at", "customer_id",
-        "country", "is_cancellation", "is_product", "line_amount",
+        "invoice_no string, stock_code string, description string, quantity int, "
+        "invoiced_at timestamp, customer_id bigint, country string, is_cancellation boolean, "
+        "is_product boolean, line_amount decimal(18,3)"
     ),
-    "products": ("stock_code", "description", "category"),
-    "inventory": ("snapshot_date", "stock_code", "warehouse", "on_hand", "on_order"),
-    "reviews": ("stock_code", "rating", "created_at"),
-}  # fmt: skip
+    "products": "stock_code string, description string, category string",
+    "inventory": (
+        "snapshot_date date, stock_code string, warehouse string, on_hand int, on_order int"
+    ),
+    "reviews": "stock_code string, rating int, created_at timestamp",
+}
 
 Inputs = Mapping[str, DataFrame | None]
 
@@ -94,7 +97,9 @@ def read_silver(spark: SparkSession, paths: LakePaths, dataset: str) -> DataFram
     root = paths.silver(dataset)
     if not any(f.path.endswith(".parquet") for f in LakeFiles(spark).list_files(root)):
         return None
-    return spark.read.parquet(root).select(*SILVER_COLUMNS[dataset])
+    frame = spark.read.schema(SILVER_SCHEMAS[dataset]).parquet(root)
+    # The year/month/day partition columns are discovered from the paths; the marts use none.
+    return frame.select(*(name.split()[0] for name in SILVER_SCHEMAS[dataset].split(", ")))
 
 
 def build_marts(
@@ -114,19 +119,20 @@ def build_marts(
     return marts, skipped
 
 
-def write_mart(frame: DataFrame, path: str, grain: tuple[str, ...]) -> None:
-    """Replace a mart with one file sorted by its grain, so a re-run writes the same rows."""
-    frame.repartition(1).sortWithinPartitions(*grain).write.mode("overwrite").parquet(path)
+def write_mart(frame: DataFrame, path: str, grain: tuple[str, ...]) -> int:
+    """Replace a mart with one file sorted by its grain, so a re-run writes the same rows.
 
-
-def count_rows(spark: SparkSession, paths: LakePaths, names: list[str]) -> dict[str, int]:
-    """Rows per written mart, in one Spark job reading only the Parquet footers' counts."""
-    if not names:
-        return {}
-    tagged = [spark.read.parquet(paths.gold(n)).select(F.lit(n).alias("mart")) for n in names]
-    counted = reduce(DataFrame.unionByName, tagged).groupBy("mart").count().collect()
-    found = {row["mart"]: int(row["count"]) for row in counted}
-    return {n: found.get(n, 0) for n in names}
+    Returns the number of rows written, observed during the write instead of by a second job.
+    """
+    rows = Observation("rows")
+    (
+        frame.observe(rows, F.count(F.lit(1)).alias("rows"))
+        .repartition(1)
+        .sortWithinPartitions(*grain)
+        .write.mode("overwrite")
+        .parquet(path)
+    )
+    return int(rows.get["rows"])
 
 
 def body(argv: list[str]) -> dict[str, Any]:
@@ -134,22 +140,23 @@ def body(argv: list[str]) -> dict[str, Any]:
     args = JobArgs.from_argv(argv)
     spark = get_spark("medallion-gold")
     paths = LakePaths(args.lake_root)
-    inputs = {dataset: read_silver(spark, paths, dataset) for dataset in SILVER_COLUMNS}
+    inputs = {dataset: read_silver(spark, paths, dataset) for dataset in SILVER_SCHEMAS}
     observation_end = args.observation_end
     order_lines = inputs["order_lines"]
     if observation_end is None and order_lines is not None:
         observation_end = t.last_sales_date(order_lines).first()["observation_end"]
     marts, skipped = build_marts(inputs, observation_end)
     grains = {m.name: m.grain for m in MARTS}
-    for name, frame in marts.items():
-        write_mart(frame, paths.gold(name), grains[name])
+    written = {
+        name: write_mart(frame, paths.gold(name), grains[name]) for name, frame in marts.items()
+    }
     return {
         "run_id": args.run_id,
         "observation_end": observation_end.isoformat() if observation_end else None,
         # Gold always recomputes from the whole of silver: the customer marts need all history.
         "full_refresh": True,
-        "inputs": {d: inputs[d] is not None for d in SILVER_COLUMNS},
-        "marts": count_rows(spark, paths, list(marts)),
+        "inputs": {d: inputs[d] is not None for d in SILVER_SCHEMAS},
+        "marts": written,
         "skipped": skipped,
     }
 

@@ -12,6 +12,7 @@ MONEY = "decimal(18,2)"
 RATING = "decimal(4,2)"
 VELOCITY_WINDOW_DAYS = 28
 REORDER_COVER_DAYS = 14
+UNKNOWN_COUNTRY = "Unknown"
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,8 @@ def daily_sales_by_country(order_lines: DataFrame) -> DataFrame:
     sale = _is_sale()
     totals = (
         order_lines.withColumn("sales_date", _sales_date())
+        # A key column without nulls: silver does not require a country on every line.
+        .withColumn("country", F.coalesce(F.col("country"), F.lit(UNKNOWN_COUNTRY)))
         .groupBy("sales_date", "country")
         .agg(
             F.countDistinct(F.when(sale, F.col("invoice_no"))).alias("orders"),
@@ -144,19 +147,21 @@ def product_performance_by_month(
         "month", F.trunc(_sales_date(), "month")
     )
     monthly = lines.groupBy("stock_code", "month").agg(
-        F.coalesce(F.sum(F.when(sale, F.col("quantity"))), F.lit(0)).cast("bigint").alias(
-            "units_sold"
-        ),
+        F.coalesce(F.sum(F.when(sale, F.col("quantity"))), F.lit(0))
+        .cast("bigint")
+        .alias("units_sold"),
         _money(F.coalesce(F.sum(F.when(sale, F.col("line_amount"))), F.lit(0))).alias("revenue"),
-        F.coalesce(F.sum(F.when(~sale, F.abs("quantity"))), F.lit(0)).cast("bigint").alias(
-            "units_returned"
-        ),
+        F.coalesce(F.sum(F.when(~sale, F.abs("quantity"))), F.lit(0))
+        .cast("bigint")
+        .alias("units_returned"),
     )
     # The latest line's description, ties on the timestamp broken by the larger text, so the
     # same silver always gives the same name.
     latest = F.max(F.struct("invoiced_at", "description"))["description"]
-    described = lines.where(F.col("description").isNotNull()).groupBy("stock_code").agg(
-        latest.alias("_line_description")
+    described = (
+        lines.where(F.col("description").isNotNull())
+        .groupBy("stock_code")
+        .agg(latest.alias("_line_description"))
     )
     result = monthly.join(described, "stock_code", "left")
     if products is not None:
@@ -339,9 +344,9 @@ def customer_rfm_segments(order_lines: DataFrame, observation_end: date) -> Data
         .agg(
             F.max(F.when(sale, F.col("sales_date"))).alias("last_purchase_date"),
             F.countDistinct(F.when(sale, F.col("invoice_no"))).alias("frequency"),
-            F.sum(
-                F.when(sale, F.col("line_amount")).otherwise(-F.abs(F.col("line_amount")))
-            ).alias("_net"),
+            F.sum(F.when(sale, F.col("line_amount")).otherwise(-F.abs(F.col("line_amount")))).alias(
+                "_net"
+            ),
         )
         .where(F.col("last_purchase_date").isNotNull())
         .select(
