@@ -9,6 +9,7 @@ import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import TypedDict
 
@@ -59,9 +60,14 @@ class Target:
         """The stack name, ``medallion-<env>``."""
         return stack_name(self.env)
 
+    @cached_property
+    def _session(self) -> boto3.Session:
+        # One session for the whole command: creating one per call costs more than the call.
+        return self.session or boto3.Session(region_name=self.region)
+
     def aws(self) -> AwsArgs:
         """The keyword arguments of every medallion.aws call."""
-        return {"session": self.session, "endpoint_url": self.endpoint_url, "region": self.region}
+        return {"session": self._session, "endpoint_url": self.endpoint_url, "region": self.region}
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import boto3
 from botocore.config import Config
 
+_CLIENTS: weakref.WeakKeyDictionary[boto3.Session, dict[tuple[str, str | None, str | None], Any]]
+_CLIENTS = weakref.WeakKeyDictionary()
 RETRIES = Config(retries={"max_attempts": 8, "mode": "adaptive"})
 
 
@@ -42,5 +45,16 @@ def client(
     botocore.client.BaseClient
         The client, with adaptive retries.
     """
-    session = session or boto3.Session(region_name=region)
-    return session.client(service, endpoint_url=endpoint_url, region_name=region, config=RETRIES)
+    if session is None:
+        session = boto3.Session(region_name=region)
+        return session.client(
+            service, endpoint_url=endpoint_url, region_name=region, config=RETRIES
+        )
+    # A client is costly to build (its service model is parsed): keep one per session and target.
+    cache = _CLIENTS.setdefault(session, {})
+    key = (service, endpoint_url, region)
+    if key not in cache:
+        cache[key] = session.client(
+            service, endpoint_url=endpoint_url, region_name=region, config=RETRIES
+        )
+    return cache[key]
