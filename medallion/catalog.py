@@ -284,7 +284,7 @@ def _register_quality(con: duckdb.DuckDBPyConnection, quality_dir: Path) -> list
         table_dir = quality_dir / subdir
         if not table_dir.is_dir():
             continue
-        keys, partitions, depths = _partition_layout(table_dir, ".json")
+        _, _, depths = _partition_layout(table_dir, ".json")
         if not depths:
             continue
         columns_sql = (
@@ -297,7 +297,8 @@ def _register_quality(con: duckdb.DuckDBPyConnection, quality_dir: Path) -> list
         )
         described = _create_table_view(con, "gold", name, source, "quality")
         columns = [Column(n, glue_type(t)) for n, t in described]
-        tables.append(TableInfo("gold", name, str(table_dir), "json", columns, keys, partitions))
+        # No partition keys: dataset and run_id are columns (see quality_table_definitions).
+        tables.append(TableInfo("gold", name, str(table_dir), "json", columns))
     return tables
 
 

@@ -66,6 +66,8 @@ def test_quality_records_are_gold_tables(lake: DemoLake) -> None:
     tables = {t.name: t for t in catalog.register_layer(str(lake.root), "quality")}
     assert set(tables) == {"quality_results", "quality_runs"}
     assert all(t.database == "gold" and t.format == "json" for t in tables.values())
+    # dataset and run_id are columns of the records, so they are no partition keys
+    assert all(t.partition_keys == [] for t in tables.values())
     runs = {c.name: c.type for c in tables["quality_runs"].columns}
     assert runs["failed_rules"] == "array<string>" and runs["rows_in"] == "bigint"
     n = catalog.execute(str(lake.root), "select count(*) as n from quality_results").n[0]

@@ -1,0 +1,277 @@
+"""The dashboard end to end: streamlit on 127.0.0.1 over a test lake, pages in headless Chromium.
+
+Chromium's --dump-dom returns before Streamlit's websocket has drawn anything, so a tiny Chrome
+DevTools Protocol client (over tornado's websocket, which streamlit already needs) waits until each
+page has drawn its charts, then reads the DOM and takes the screenshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from dashboard import charts  # noqa: E402
+from dashboard.demo_lake import DemoLake, build_demo_lake  # noqa: E402
+from medallion import catalog  # noqa: E402
+from medallion.cli import app  # noqa: E402
+from medallion.commands.dashboard import streamlit_command  # noqa: E402
+
+ARTIFACTS = REPO / "artifacts" / "dashboard"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# screenshot name -> (url path, heading, charts it must draw); the default page is at /
+PAGES = {
+    "revenue": ("", "Revenue trend", 2),
+    "products": ("products", "Top products", 1),
+    "segments": ("segments", "RFM segments", 2),
+    "cohorts": ("cohorts", "Cohort retention", 1),
+    "inventory": ("inventory", "Inventory alerts", 1),
+    "quality": ("quality", "Data quality", 3),
+}
+STATE_JS = """
+(() => {
+  const all = (s) => [...document.querySelectorAll(s)];
+  const charts = all('[data-testid="stVegaLiteChart"]');
+  const main = document.querySelector('[data-testid="stMain"]');
+  return JSON.stringify({
+    charts: charts.length,
+    drawn: charts.filter((c) => c.querySelector('canvas, svg')).length,
+    exceptions: all('[data-testid="stException"], .stException').length,
+    errors: all('[data-testid="stAlertContentError"]').map((e) => e.innerText),
+    warnings: all('[data-testid="stAlertContentWarning"]').map((e) => e.innerText),
+    dialogs: all('[role="dialog"]').map((e) => e.innerText),
+    skeleton: all('[data-testid="stAppSkeleton"], [data-testid="stSkeleton"]').length,
+    running: all('[data-testid="stStatusWidgetRunningIcon"]').length,
+    heading: (all('h1, h2')[0] || {}).innerText || '',
+    height: main ? main.scrollHeight : 0,
+  });
+})()
+"""
+
+
+# --- pure parts: the charts -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory: pytest.TempPathFactory) -> DemoLake:
+    built = build_demo_lake(tmp_path_factory.mktemp("lake"))
+    catalog.build_catalog(str(built.root))
+    return built
+
+
+def test_cohort_matrix_becomes_heat_map_cells(lake: DemoLake) -> None:
+    matrix = catalog.execute(str(lake.root), "select * from v_cohort_retention")
+    long = charts.cohort_long(matrix)
+    cells = sum(int(n) + 1 for n in matrix.months_observed.clip(upper=12))
+    assert len(long) == cells  # months after the data ends are no cells, not zeros
+    assert long.retention.between(0, 1).all()
+    spec = charts.cohort_heatmap(matrix).to_dict()
+    assert spec["layer"][0]["mark"]["type"] == "rect"
+
+
+def test_every_chart_builds_a_vega_lite_spec(lake: DemoLake) -> None:
+    q = lambda sql: catalog.execute(str(lake.root), sql)  # noqa: E731
+    monthly = q("select * from v_monthly_revenue")
+    built = [
+        charts.revenue_trend(monthly),
+        charts.growth_bars(monthly),
+        charts.top_products(q("select * from v_top_products")),
+        charts.segments(q("select * from v_customer_segments")),
+        charts.recency(q("select * from v_customer_segments")),
+        charts.alerts_by_warehouse(q("select * from v_inventory_alerts")),
+        charts.ledger(q("select * from v_run_ledger")),
+        charts.rule_results_over_runs(pd.DataFrame(
+            {"dataset": ["a"], "run_id": ["r"], "status": ["pass"], "rules": [3]})),
+        charts.quarantined_by_reason(pd.DataFrame(
+            {"dataset": ["a"], "rule_id": ["x"], "rows_quarantined": [3]})),
+    ]  # fmt: skip
+    for chart in built:
+        assert "$schema" in chart.to_dict()
+
+
+def test_the_command_serves_on_localhost_only(tmp_path: Path) -> None:
+    argv = streamlit_command(tmp_path, 8599)
+    assert argv[argv.index("--server.address") + 1] == "127.0.0.1"
+    assert argv[-2:] == ["--lake", str(tmp_path.resolve())]
+    result = CliRunner().invoke(app, ["dashboard", "--lake", str(tmp_path / "missing")])
+    assert result.exit_code == 1 and "no lake at" in result.output
+
+
+# --- end to end: streamlit + chromium -------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_for(predicate: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.25)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def _get(url: str) -> str | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.read().decode()
+    except OSError:
+        return None
+
+
+@pytest.fixture(scope="module")
+def server(lake: DemoLake) -> Iterator[str]:
+    port = _free_port()
+    log = open(lake.root / "streamlit.log", "w")  # noqa: SIM115 - closed in teardown
+    proc = subprocess.Popen(
+        streamlit_command(lake.root, port), stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True, cwd=REPO,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for(lambda: _get(f"{url}/_stcore/health") == "ok" or proc.poll() is not None,
+                  60, "streamlit to start")  # fmt: skip
+        assert proc.poll() is None, (lake.root / "streamlit.log").read_text()
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)  # the server we started, and only it
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+
+
+class DevTools:
+    """Just enough of the Chrome DevTools Protocol: call a method, get its result."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.next_id = 0
+
+    async def call(self, method: str, **params: Any) -> dict[str, Any]:
+        self.next_id += 1
+        await self.ws.write_message(
+            json.dumps({"id": self.next_id, "method": method, "params": params})
+        )
+        while True:
+            message = await asyncio.wait_for(self.ws.read_message(), 30)
+            if message is None:
+                raise ConnectionError("Chromium closed the DevTools connection")
+            reply = json.loads(message)
+            if reply.get("id") == self.next_id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return dict(reply.get("result", {}))
+
+    async def state(self) -> dict[str, Any]:
+        result = await self.call("Runtime.evaluate", expression=STATE_JS, returnByValue=True)
+        return dict(json.loads(result["result"]["value"]))
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if CHROMIUM is None:
+        pytest.skip(
+            "chromium is not installed (scripts/setup.sh --test installs Debian's chromium)"
+        )
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    proc = subprocess.Popen(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", f"--user-data-dir={profile}", "--remote-debugging-address=127.0.0.1",
+         "--remote-debugging-port=0", "--remote-allow-origins=*", "--window-size=1400,1000",
+         "about:blank"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    active = profile / "DevToolsActivePort"
+    try:
+        _wait_for(lambda: active.exists() and active.read_text().strip(), 30, "Chromium's DevTools")
+        port = active.read_text().split()[0]
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)  # the browser we started, and only it
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+async def _visit(devtools_url: str, url: str, charts_expected: int, png: Path) -> dict[str, Any]:
+    from tornado.websocket import websocket_connect
+
+    targets = json.loads(_get(f"{devtools_url}/json/list") or "[]")
+    page = next(t for t in targets if t["type"] == "page")
+    ws = await websocket_connect(page["webSocketDebuggerUrl"], max_message_size=512 * 1024**2)
+    try:
+        tools = DevTools(ws)
+        await tools.call("Emulation.setDeviceMetricsOverride", width=1400, height=1000,
+                         deviceScaleFactor=1, mobile=False)  # fmt: skip
+        await tools.call("Page.navigate", url=url)
+        deadline = time.monotonic() + 45
+        state: dict[str, Any] = {}
+        settled = 0
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+            state = await tools.state()
+            done = (
+                (
+                    state["drawn"] >= charts_expected
+                    and not state["skeleton"]
+                    and not state["running"]
+                )
+                or state["exceptions"]
+                or state["errors"]
+            )
+            settled = settled + 1 if done else 0
+            if settled >= 3:  # the same for 1.5 s: streamlit has finished the page
+                break
+        # the page scrolls inside stMain: grow the viewport to it for a whole-page screenshot
+        height = min(max(int(state.get("height", 1000)) + 120, 1000), 6000)
+        await tools.call("Emulation.setDeviceMetricsOverride", width=1400, height=height,
+                         deviceScaleFactor=1, mobile=False)  # fmt: skip
+        await asyncio.sleep(1.0)
+        state = await tools.state()
+        shot = await tools.call("Page.captureScreenshot", format="png")
+        png.write_bytes(base64.b64decode(shot["data"]))
+        return state
+    finally:
+        ws.close()
+
+
+def test_every_page_renders_its_charts_without_errors(server: str, browser: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for name, (path, heading, expected) in PAGES.items():
+        png = ARTIFACTS / f"{name}.png"
+        state = asyncio.run(_visit(browser, f"{server}/{path}", expected, png))
+        assert state["exceptions"] == 0 and state["errors"] == [], (path, state)
+        assert state["warnings"] == [] and state["dialogs"] == [], (path, state)
+        assert state["heading"].startswith(heading), (path, state)
+        assert state["charts"] >= expected and state["drawn"] >= expected, (path, state)
+        assert png.stat().st_size > 10_000 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
