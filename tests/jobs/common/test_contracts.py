@@ -1,0 +1,82 @@
+"""Contracts load into typed objects; a malformed one fails naming the file, rule and problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from jobs.common.config import select_datasets
+from jobs.common.contracts import load_contracts, load_contracts_dir, parse_contract
+from jobs.common.errors import ContractError, JobArgumentError
+
+CONTRACTS = Path(__file__).resolve().parents[3] / "contracts"
+
+
+def test_the_shipped_contracts_load() -> None:
+    contracts = load_contracts_dir(CONTRACTS)
+    assert set(contracts) == {"order_lines", "customers", "products", "inventory", "reviews"}
+    orders = contracts["order_lines"]
+    assert orders.format == "csv" and orders.dedupe_strategy == "exact"
+    assert orders.source_columns[:2] == ["InvoiceNo", "StockCode"]
+    assert {r.severity for r in orders.row_rules} == {"error", "warn"}
+    assert contracts["customers"].pii == ("customer_name", "email", "phone")
+    assert contracts["reviews"].format == "jsonl"
+    for contract in contracts.values():
+        for rule in contract.row_rules:
+            assert rule.nulls in {"pass", "fail"}, rule.id
+
+
+def test_datasets_come_in_dependency_order() -> None:
+    contracts = load_contracts_dir(CONTRACTS)
+    order = select_datasets(contracts, ())
+    assert order.index("products") < order.index("order_lines")
+    assert order.index("products") < order.index("reviews")
+    assert select_datasets(contracts, ("order_lines",)) == ["order_lines"]
+    with pytest.raises(JobArgumentError, match="unknown dataset"):
+        select_datasets(contracts, ("orders",))
+
+
+def _broken(mutate) -> str:
+    data = yaml.safe_load((CONTRACTS / "reviews.yaml").read_text())
+    mutate(data)
+    return yaml.safe_dump(data)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (
+            lambda d: d["row_rules"][3].update(type="between"),
+            r"rule 'reviews_rating_range'.*'type'",
+        ),
+        (lambda d: d["row_rules"][3].pop("severity"), r"rule 'reviews_rating_range'.*'severity'"),
+        (lambda d: d["row_rules"][3].update(column="stars"), r"column 'stars' is not a column"),
+        (lambda d: d["row_rules"][3].update(nulls="maybe"), r"'nulls' is 'maybe'"),
+        (lambda d: d["dataset_rules"][1].update(max_fail_ratio=3), r"between 0 and 1"),
+        (lambda d: d["columns"][3].update(type="integer"), r"columns\[3\].*type 'integer'"),
+        (
+            lambda d: d["row_rules"].append(
+                {"id": "x", "type": "regex", "column": "title", "severity": "warn", "pattern": "(["}
+            ),
+            r"not a valid regex",
+        ),
+        (lambda d: d["row_rules"][0].update(id="reviews_rating_range"), r"unique"),
+        (lambda d: d.update(colour="blue"), r"unknown field"),
+    ],
+)
+def test_a_malformed_contract_names_file_rule_and_problem(mutate, message: str) -> None:
+    with pytest.raises(ContractError, match=message) as error:
+        parse_contract("contracts/reviews.yaml", _broken(mutate))
+    assert str(error.value).startswith("contracts/reviews.yaml:")
+
+
+def test_file_name_must_match_dataset_and_references_must_exist() -> None:
+    text = (CONTRACTS / "reviews.yaml").read_text()
+    with pytest.raises(ContractError, match="must match the file name"):
+        load_contracts({"ratings.yaml": text})
+    with pytest.raises(ContractError, match="references unknown dataset 'products'"):
+        load_contracts({"reviews.yaml": text})
+    with pytest.raises(ContractError, match="not valid YAML"):
+        parse_contract("x.yaml", "dataset: [unclosed")
