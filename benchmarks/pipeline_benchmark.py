@@ -1,0 +1,125 @@
+"""Benchmark: generate N order lines, run bronze, silver and gold locally, print time and memory.
+
+Usage: .venv/bin/python benchmarks/pipeline_benchmark.py [--order-lines 1000000] [--workdir DIR]
+
+Peak memory is the largest resident set of the whole process tree (the job's Python process and
+its JVM), sampled every 100 ms from /proc: a Python-only figure would miss the JVM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from medallion.generate import generate
+from medallion.jobrunner import run_job
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def tree_rss(root_pid: int) -> int:
+    """Resident bytes of a process and all its descendants."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            statm = (entry / "statm").read_text().split()
+        except OSError:
+            continue
+        pid = int(entry.name)
+        children.setdefault(int(stat[1]), []).append(pid)
+        rss[pid] = int(statm[1]) * PAGE
+    total, stack = 0, [root_pid]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack.extend(children.get(pid, []))
+    return total
+
+
+class PeakMemory:
+    """Samples this process tree's RSS in a thread while a stage runs."""
+
+    def __init__(self) -> None:
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, tree_rss(os.getpid()))
+            time.sleep(0.1)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--order-lines", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--keep", action="store_true", help="keep the lake afterwards")
+    args = parser.parse_args()
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="medallion-bench-"))
+    shutil.rmtree(workdir, ignore_errors=True)
+    landing, lake = workdir / "landing", workdir / "lake"
+
+    started = time.monotonic()
+    manifest = generate(landing, args.order_lines, args.seed)
+    generate_s = time.monotonic() - started
+    rows_in = sum(f.lines for f in manifest.files.values())
+    print(
+        f"generate: {args.order_lines:,} order lines ({rows_in:,} rows in all) "
+        f"in {generate_s:.1f} s"
+    )
+
+    figures = []
+    for layer in ("bronze", "silver", "gold"):
+        options = {"lake_root": str(lake), "run_id": "bench"}
+        if layer == "bronze":
+            options["landing_root"] = str(landing)
+        with PeakMemory() as memory:
+            result = run_job(layer, options)
+        if result.state != "SUCCEEDED":
+            raise SystemExit(f"{layer} failed: {result.error_message}")
+        figures.append((layer, result.seconds, memory.peak))
+        print(
+            f"{layer:>6}: {result.seconds:6.1f} s  {rows_in / result.seconds:>10,.0f} rows/s  "
+            f"peak {memory.peak / 2**30:.2f} GiB",
+            flush=True,
+        )
+    total = sum(s for _, s, _ in figures)
+    peak = max(p for _, _, p in figures)
+    print(
+        f" total: {total:6.1f} s  {rows_in / total:>10,.0f} rows/s  peak {peak / 2**30:.2f} GiB "
+        f"(target: < 90 s and < 6 GiB for 1,000,000 order lines on 2 cores)"
+    )
+    record = {
+        "order_lines": args.order_lines,
+        "rows_in": rows_in,
+        "seconds": {layer: round(s, 1) for layer, s, _ in figures},
+        "total_seconds": round(total, 1),
+        "peak_gib": round(peak / 2**30, 2),
+    }
+    print(json.dumps(record))
+    if not args.keep and args.workdir is None:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
