@@ -1,0 +1,276 @@
+"""The pipeline definition executed locally, end to end, with stand-in jobs (no JVM): every state,
+the failure paths, exactly one alert email per failure, and the CLI."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from orchestration_support import SmtpServer, body_of, standin_runner
+from typer.testing import CliRunner
+
+from medallion import catalog, orchestrate
+from medallion.aws.stepfunctions import RunOptions
+from medallion.cli import app
+from medallion.definition import render_definition
+from medallion.local_aws import moto_patches
+from medallion.local_aws.services import LocalServices
+
+VIEWS = [("v_sample", "CREATE OR REPLACE VIEW gold.v_sample AS SELECT id, amount FROM gold.sample")]
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    server = SmtpServer()
+    yield server
+    server.stop()
+
+
+def config(tmp_path: Path, smtp: SmtpServer, **overrides: Any) -> orchestrate.LocalRunConfig:
+    values: dict[str, Any] = {
+        "lake": tmp_path / "lake",
+        "crawler_poll_seconds": 1,
+        "crawler_max_polls": 30,
+        "alerts": smtp.settings(),
+        "views": VIEWS,
+        "job_runner": standin_runner,
+    }
+    values.update(overrides)
+    return orchestrate.LocalRunConfig(**values)
+
+
+def definition_states() -> dict[str, Any]:
+    subs = orchestrate.substitutions(
+        orchestrate.LocalRunConfig(lake=Path("/lake")), "arn:aws:sns:us-east-1:123456789012:t"
+    )
+    states: dict[str, Any] = json.loads(render_definition(subs, VIEWS))["States"]
+    return states
+
+
+def entered(run: orchestrate.LocalRun) -> list[str]:
+    return [e.state for e in run.events if e.kind == "entered"]
+
+
+def test_a_run_goes_through_every_state_of_the_success_path(tmp_path: Path, smtp: SmtpServer):
+    run = orchestrate.run_local(
+        config(tmp_path, smtp), RunOptions(run_id="standin-1", datasets="order_lines")
+    )
+
+    assert run.status == "SUCCEEDED", (run.error, run.cause)
+    failure_handling = {
+        "Describe failure",
+        "Read job run",
+        "Job run has message?",
+        "Use job error message",
+        "Read query execution",
+        "Query has reason?",
+        "Use query failure reason",
+        "Compose alert",
+        "Notify failure",
+        "Run failed",
+    }
+    expected = {
+        name
+        for name in definition_states()
+        if name not in failure_handling
+        and not name.endswith((" failed", " timed out"))
+        and not name.startswith("Count ")  # only when a crawler is still running at its poll
+    }
+    assert expected - set(entered(run)) == set()
+    assert smtp.inbox.messages == []
+    assert run.output is not None
+    assert run.output["options"] == {
+        "run_id": "standin-1",
+        "datasets": "order_lines",
+        "observation_end": "",
+        "full_refresh": "false",
+    }
+    # Job results are trimmed to three fields each: the execution output stays small.
+    assert set(run.output["jobs"]["bronze"]) == {"JobRunId", "JobRunState", "ExecutionTime"}
+
+
+def test_each_job_gets_the_run_options_as_glue_arguments(tmp_path: Path, smtp: SmtpServer):
+    lake = tmp_path / "lake"
+    run = orchestrate.run_local(
+        config(tmp_path, smtp, landing=tmp_path / "drop"),
+        RunOptions(run_id="args-1", observation_end="2011-12-09", full_refresh=True),
+    )
+
+    args = {layer: s["arguments"] for layer, s in run.summaries.items()}
+    assert args["bronze"] == {
+        "--lake_root": str(lake.resolve()),
+        "--landing_root": str((tmp_path / "drop").resolve()),
+        "--contracts_root": str(orchestrate.REPO_ROOT / "contracts"),
+        "--run_id": "args-1",
+        "--datasets": "",
+        "--full_refresh": "true",
+    }
+    assert args["silver"]["--pii_salt_secret"] == ""
+    assert args["gold"]["--observation_end"] == "2011-12-09"
+    assert run.execution_arn.endswith(":args-1")
+
+
+def test_the_crawl_and_the_views_reach_the_local_catalog(tmp_path: Path, smtp: SmtpServer):
+    run = orchestrate.run_local(config(tmp_path, smtp), RunOptions(run_id="catalog-1"))
+
+    assert run.status == "SUCCEEDED"
+    rows = catalog.execute(str(tmp_path / "lake"), "select sum(id) as s from gold.v_sample")
+    assert rows["s"].tolist() == [6]
+
+
+def test_a_job_that_raises_fails_at_its_state_with_one_email(
+    tmp_path: Path, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("MEDALLION_STANDIN_FAIL", "silver")
+    run = orchestrate.run_local(config(tmp_path, smtp), RunOptions(run_id="raises-1"))
+
+    assert run.status == "FAILED"
+    assert run.failed_state == "Silver job"
+    assert run.error == "Glue job run FAILED"
+    assert "QualityGateError: rule order_lines.row_count failed" in run.cause
+    assert "Gold job" not in entered(run)
+    [message] = smtp.inbox.messages
+    assert message["Subject"] == "[medallion] local run raises-1 FAILED at Silver job"
+    assert message["To"] == "oncall@example.com"
+    body = body_of(message)
+    assert "State: Silver job" in body
+    assert "Error: Glue job run FAILED" in body
+    assert (
+        "Cause: silver job failed: QualityGateError: rule order_lines.row_count failed: "
+        "12 of 500 rows (2.4% > 1.0%)" in body
+    )
+    assert "Started: 20" in body
+    assert (
+        "https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/"
+        "details/arn:aws:states:us-east-1:123456789012:execution:medallion-local-pipeline:raises-1"
+    ) in body
+    [copy] = run.alerts
+    kept = json.loads(copy.read_text())
+    assert copy.parent == tmp_path / "lake" / "_meta" / "alerts"
+    assert kept["subject"] == message["Subject"] and kept["delivered"] is True
+    # The job's own output is kept for the on-call.
+    assert "silver: working" in (tmp_path / "lake/_meta/logs/raises-1/silver.log").read_text()
+
+
+class StuckCrawlers(LocalServices):
+    """A crawler that never becomes READY."""
+
+    def start_crawler(self, crawler_name: str, targets: Mapping[str, Any]) -> Any:
+        class Running:
+            state = "RUNNING"
+            error_message = ""
+
+        return Running()
+
+
+def test_a_crawler_that_never_becomes_ready_fails_after_the_poll_budget(
+    tmp_path: Path, smtp: SmtpServer
+):
+    cfg = config(tmp_path, smtp, crawler_max_polls=3)
+    names = cfg.names()
+    services = StuckCrawlers(
+        lake_root=cfg.lake.resolve(),
+        jobs={names[f"{l.title()}JobName"]: l for l in orchestrate.LAYERS},
+        crawlers={names[f"{l.title()}CrawlerName"]: l for l in orchestrate.LAYERS},
+        alerts=smtp.settings(),
+        job_runner=standin_runner,
+    )
+    run = orchestrate.run_local(cfg, RunOptions(run_id="stuck-1"), services=services)
+
+    assert run.status == "FAILED"
+    assert run.failed_state == "Bronze crawler READY?"
+    assert run.error == "Medallion.CrawlerTimeout"
+    assert run.cause == "crawler medallion-local-bronze still RUNNING after 3 polls of 1 s"
+    assert entered(run).count("Get bronze crawler") == 4
+    [message] = smtp.inbox.messages
+    assert message["Subject"] == "[medallion] local run stuck-1 FAILED at Bronze crawler READY?"
+    assert "Cause: crawler medallion-local-bronze still RUNNING after 3 polls" in body_of(message)
+
+
+def test_a_view_that_fails_names_the_view_and_the_query_error(tmp_path: Path, smtp: SmtpServer):
+    views = [
+        *VIEWS,
+        ("v_broken", "CREATE OR REPLACE VIEW gold.v_broken AS SELECT nope FROM gold.sample"),
+    ]
+    run = orchestrate.run_local(config(tmp_path, smtp, views=views), RunOptions(run_id="view-1"))
+
+    assert run.status == "FAILED"
+    assert run.failed_state == "Create view v_broken"
+    assert run.error == "Athena query FAILED"
+    assert "nope" in run.cause
+    [message] = smtp.inbox.messages
+    assert message["Subject"] == "[medallion] local run view-1 FAILED at Create view v_broken"
+
+
+def test_an_unreachable_smtp_server_still_fails_the_run_and_keeps_the_alert(tmp_path: Path):
+    class Closed:
+        def settings(self) -> Any:
+            from medallion.local_aws.services import AlertSettings
+
+            return AlertSettings(host="127.0.0.1", port=9, timeout=2)
+
+    import os
+
+    os.environ["MEDALLION_STANDIN_FAIL"] = "bronze"
+    try:
+        run = orchestrate.run_local(config(tmp_path, Closed()), RunOptions(run_id="nosmtp-1"))  # type: ignore[arg-type]
+    finally:
+        del os.environ["MEDALLION_STANDIN_FAIL"]
+
+    assert run.status == "FAILED" and run.failed_state == "Bronze job"
+    [copy] = run.alerts
+    kept = json.loads(copy.read_text())
+    assert kept["delivered"] is False and kept["subject"].endswith("FAILED at Bronze job")
+
+
+@pytest.fixture
+def standin_cli(smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch) -> SmtpServer:
+    # The command builds its config from options; the stand-ins come in through its defaults.
+    monkeypatch.setattr(
+        orchestrate,
+        "LocalRunConfig",
+        functools.partial(
+            orchestrate.LocalRunConfig,
+            alerts=smtp.settings(),
+            views=VIEWS,
+            job_runner=standin_runner,
+            crawler_max_polls=30,
+        ),
+    )
+    return smtp
+
+
+def test_cli_run_shows_states_and_a_summary_and_exits_zero(tmp_path: Path, standin_cli):
+    result = CliRunner().invoke(
+        app, ["run", "--lake", str(tmp_path / "lake"), "--run-id", "cli-1", "--datasets", "x,y"]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "> Bronze job" in result.output and "< Bronze job" in result.output
+    assert "Pipeline run" in result.output
+    assert "execution SUCCEEDED" in result.output
+
+
+def test_cli_run_json_prints_the_history_and_exits_non_zero_on_failure(
+    tmp_path: Path, standin_cli, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("MEDALLION_STANDIN_FAIL", "gold")
+    result = CliRunner().invoke(
+        app, ["run", "--lake", str(tmp_path / "lake"), "--run-id", "cli-2", "--json"]
+    )
+
+    assert result.exit_code == 1
+    printed = json.loads(result.stdout)
+    assert printed["status"] == "FAILED" and printed["failed_state"] == "Gold job"
+    types = [e["type"] for e in printed["history"]]
+    assert types[0] == "ExecutionStarted" and types[-1] == "ExecutionFailed"
+    assert len(standin_cli.inbox.messages) == 1
+
+
+def test_the_patches_are_lifted_after_a_run(tmp_path: Path, smtp: SmtpServer):
+    orchestrate.run_local(config(tmp_path, smtp), RunOptions(run_id="hooks-1"))
+    assert moto_patches.active_hooks() is None
