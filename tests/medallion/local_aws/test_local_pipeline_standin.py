@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from orchestration_support import SmtpServer, body_of, standin_runner
+from orchestration_support import SmtpServer, body_of, free_port, standin_runner
 from typer.testing import CliRunner
 
 from medallion import catalog, orchestrate
@@ -18,7 +18,7 @@ from medallion.aws.stepfunctions import RunOptions
 from medallion.cli import app
 from medallion.definition import render_definition
 from medallion.local_aws import moto_patches
-from medallion.local_aws.services import LocalServices
+from medallion.local_aws.services import AlertSettings, LocalServices
 
 VIEWS = [("v_sample", "CREATE OR REPLACE VIEW gold.v_sample AS SELECT id, amount FROM gold.sample")]
 
@@ -174,8 +174,8 @@ def test_a_crawler_that_never_becomes_ready_fails_after_the_poll_budget(
     names = cfg.names()
     services = StuckCrawlers(
         lake_root=cfg.lake.resolve(),
-        jobs={names[f"{l.title()}JobName"]: l for l in orchestrate.LAYERS},
-        crawlers={names[f"{l.title()}CrawlerName"]: l for l in orchestrate.LAYERS},
+        jobs={names[f"{layer.title()}JobName"]: layer for layer in orchestrate.LAYERS},
+        crawlers={names[f"{layer.title()}CrawlerName"]: layer for layer in orchestrate.LAYERS},
         alerts=smtp.settings(),
         job_runner=standin_runner,
     )
@@ -206,20 +206,15 @@ def test_a_view_that_fails_names_the_view_and_the_query_error(tmp_path: Path, sm
     assert message["Subject"] == "[medallion] local run view-1 FAILED at Create view v_broken"
 
 
-def test_an_unreachable_smtp_server_still_fails_the_run_and_keeps_the_alert(tmp_path: Path):
-    class Closed:
-        def settings(self) -> Any:
-            from medallion.local_aws.services import AlertSettings
-
-            return AlertSettings(host="127.0.0.1", port=9, timeout=2)
-
-    import os
-
-    os.environ["MEDALLION_STANDIN_FAIL"] = "bronze"
-    try:
-        run = orchestrate.run_local(config(tmp_path, Closed()), RunOptions(run_id="nosmtp-1"))  # type: ignore[arg-type]
-    finally:
-        del os.environ["MEDALLION_STANDIN_FAIL"]
+def test_an_unreachable_smtp_server_still_fails_the_run_and_keeps_the_alert(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("MEDALLION_STANDIN_FAIL", "bronze")
+    nobody = AlertSettings(host="127.0.0.1", port=free_port(), timeout=2)
+    cfg = orchestrate.LocalRunConfig(
+        lake=tmp_path / "lake", alerts=nobody, views=VIEWS, job_runner=standin_runner
+    )
+    run = orchestrate.run_local(cfg, RunOptions(run_id="nosmtp-1"))
 
     assert run.status == "FAILED" and run.failed_state == "Bronze job"
     [copy] = run.alerts
