@@ -47,8 +47,8 @@ DEFAULTS: dict[str, str] = {
 VIEWS_ANCHOR = "Views"
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9]+)\}")
-# A value may itself be a ${Token} left for CloudFormation's DefinitionSubstitutions.
-_PASSTHROUGH = re.compile(r"^\$\{[A-Za-z0-9:.]+\}$")
+# A value may hold ${Tokens} left for CloudFormation's DefinitionSubstitutions or Fn::Sub.
+_TOKEN = re.compile(r"\$\{[A-Za-z0-9:.]+\}")
 # Values land inside intrinsic-function string literals, where these characters are syntax.
 _FORBIDDEN = re.compile(r"['{}\\\n]")
 
@@ -116,9 +116,9 @@ def resolve_substitutions(substitutions: Mapping[str, str]) -> dict[str, str]:
     if missing:
         raise DefinitionError(f"missing placeholder(s): {', '.join(missing)}")
     for name, value in values.items():
-        if _PASSTHROUGH.match(value):
+        if _TOKEN.fullmatch(value):
             continue
-        if _FORBIDDEN.search(value):
+        if _FORBIDDEN.search(_TOKEN.sub("", value)):
             raise DefinitionError(f"{name}={value!r}: quotes, braces, backslashes not allowed")
         if name in INTEGER_PLACEHOLDERS and not value.isdigit():
             raise DefinitionError(f"{name}={value!r} must be a whole number")

@@ -1,0 +1,259 @@
+"""The state machine definition: valid for cfn-lint and asl-validator, every state reachable, every
+Task's failure caught and alerted, placeholders documented, rendering pure."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from medallion.definition import (
+    DEFAULTS,
+    PLACEHOLDERS,
+    DefinitionError,
+    render_definition,
+    template_placeholders,
+)
+from medallion.jobrunner import REPO_ROOT
+from medallion.views import view_statements
+
+ALERT = "Notify failure"
+SUBSTITUTIONS = {
+    "BronzeJobName": "medallion-dev-bronze",
+    "SilverJobName": "medallion-dev-silver",
+    "GoldJobName": "medallion-dev-gold",
+    "BronzeCrawlerName": "medallion-dev-bronze",
+    "SilverCrawlerName": "medallion-dev-silver",
+    "GoldCrawlerName": "medallion-dev-gold",
+    "AlertTopicArn": "arn:aws:sns:eu-west-1:123456789012:medallion-dev-alerts",
+    "AthenaWorkGroup": "medallion-dev-analysts",
+    "GoldDatabase": "medallion_dev_gold",
+    "Environment": "dev",
+    "LakeRoot": "s3://medallion-dev-lake-123456789012",
+    "ContractsRoot": "s3://medallion-dev-artifacts-123456789012/contracts",
+}
+
+
+@pytest.fixture(scope="module")
+def rendered() -> str:
+    return render_definition(SUBSTITUTIONS, view_statements())
+
+
+@pytest.fixture(scope="module")
+def states(rendered: str) -> dict[str, Any]:
+    parsed: dict[str, Any] = json.loads(rendered)["States"]
+    return parsed
+
+
+def successors(state: dict[str, Any], with_catch: bool = True) -> Iterator[str]:
+    if "Next" in state:
+        yield state["Next"]
+    if "Default" in state:
+        yield state["Default"]
+    for choice in state.get("Choices", []):
+        yield choice["Next"]
+    if with_catch:
+        for catcher in state.get("Catch", []):
+            yield catcher["Next"]
+
+
+def reachable(states: dict[str, Any], start: str, with_catch: bool = True) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(successors(states[name], with_catch))
+    return seen
+
+
+def test_asl_validator_accepts_the_rendered_definition(rendered: str, tmp_path: Path):
+    path = tmp_path / "pipeline.json"
+    path.write_text(rendered)
+    validator = REPO_ROOT / "node_modules" / ".bin" / "asl-validator"
+    done = subprocess.run(
+        [str(validator), "--json-path", str(path)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def cfn_lint(definition: dict[str, Any], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    template = {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Resources": {
+            "Pipeline": {
+                "Type": "AWS::StepFunctions::StateMachine",
+                "Properties": {
+                    "RoleArn": "arn:aws:iam::123456789012:role/medallion-dev-pipeline",
+                    "Definition": definition,
+                },
+            }
+        },
+    }
+    path = tmp_path / "template.json"
+    path.write_text(json.dumps(template))
+    cfn = Path(REPO_ROOT / ".venv" / "bin" / "cfn-lint")
+    return subprocess.run([str(cfn), str(path)], capture_output=True, text=True, check=False)
+
+
+def test_cfn_lint_state_machine_schema_accepts_the_definition(rendered: str, tmp_path: Path):
+    done = cfn_lint(json.loads(rendered), tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_cfn_lint_would_catch_a_broken_definition(rendered: str, tmp_path: Path):
+    broken = json.loads(rendered)
+    broken["States"]["Bronze job"]["Retries"] = broken["States"]["Bronze job"].pop("Retry")
+    done = cfn_lint(broken, tmp_path)
+    assert done.returncode != 0 and "E3601" in done.stdout
+
+
+def test_every_state_is_reachable(rendered: str, states: dict[str, Any]):
+    start = json.loads(rendered)["StartAt"]
+    assert reachable(states, start) == set(states)
+
+
+def test_every_task_catches_everything_and_the_catch_leads_to_the_alert(states: dict[str, Any]):
+    tasks = {name: s for name, s in states.items() if s["Type"] == "Task"}
+    assert len(tasks) >= 3 + 3 + 3 + len(view_statements()) + 1
+    for name, task in tasks.items():
+        catchers = task.get("Catch", [])
+        assert any(c["ErrorEquals"] == ["States.ALL"] for c in catchers), name
+        for catcher in catchers:
+            after = reachable(states, catcher["Next"])
+            if name == ALERT:
+                # The alert's own failure still ends the execution FAILED.
+                assert states[catcher["Next"]]["Type"] == "Fail"
+            else:
+                assert ALERT in after, name
+                # Nothing after a failure leads back into the pipeline.
+                assert "Run succeeded" not in after, name
+
+
+def test_the_failure_path_reaches_the_alert_then_fails(states: dict[str, Any]):
+    assert states[ALERT]["Resource"] == "arn:aws:states:::sns:publish"
+    assert states[ALERT]["Next"] == "Run failed"
+    assert states["Run failed"]["Type"] == "Fail"
+    # One alert: no other state publishes.
+    publishers = [n for n, s in states.items() if "sns:publish" in s.get("Resource", "")]
+    assert publishers == [ALERT]
+
+
+def test_the_alert_names_environment_execution_state_error_cause_start_and_console(
+    states: dict[str, Any],
+):
+    subject = states["Compose alert"]["Parameters"]["subject.$"]
+    assert subject.startswith("States.Format('[medallion] dev run {} FAILED at {}'")
+    assert "$$.Execution.Name" in subject and "$.failed_state" in subject
+    message = states[ALERT]["Parameters"]["Message.$"]
+    for part in ("State: {}", "Error: {}", "Cause: {}", "Started: {}", "console.aws.amazon.com"):
+        assert part in message
+    assert "$$.Execution.StartTime" in message and "$$.Execution.Id" in message
+    assert states[ALERT]["Parameters"]["TopicArn"] == SUBSTITUTIONS["AlertTopicArn"]
+
+
+def test_jobs_are_glue_sync_tasks_with_trimmed_results_and_transient_retries(
+    states: dict[str, Any],
+):
+    for layer in ("Bronze", "Silver", "Gold"):
+        task = states[f"{layer} job"]
+        assert task["Resource"] == "arn:aws:states:::glue:startJobRun.sync"
+        assert task["Parameters"]["JobName"] == SUBSTITUTIONS[f"{layer}JobName"]
+        assert set(task["ResultSelector"]) == {"JobRunId.$", "JobRunState.$", "ExecutionTime.$"}
+        retry = task["Retry"][0]
+        assert "Glue.ConcurrentRunsExceededException" in retry["ErrorEquals"]
+        assert retry["BackoffRate"] > 1 and "States.ALL" not in retry["ErrorEquals"]
+        arguments = task["Parameters"]["Arguments"]
+        assert arguments["--lake_root"] == SUBSTITUTIONS["LakeRoot"]
+        assert arguments["--run_id.$"] == "$.options.run_id"
+        assert arguments["--full_refresh.$"] == "$.options.full_refresh"
+    assert states["Bronze job"]["Parameters"]["Arguments"]["--datasets.$"] == "$.options.datasets"
+    gold = states["Gold job"]["Parameters"]["Arguments"]
+    assert gold["--observation_end.$"] == "$.options.observation_end"
+
+
+def test_crawlers_are_started_and_polled_with_a_bound(states: dict[str, Any]):
+    for layer in ("bronze", "silver", "gold"):
+        start = states[f"Start {layer} crawler"]
+        assert start["Resource"] == "arn:aws:states:::aws-sdk:glue:startCrawler"
+        assert "Glue.CrawlerRunningException" in start["Retry"][0]["ErrorEquals"]
+        assert states[f"Get {layer} crawler"]["Resource"].endswith("aws-sdk:glue:getCrawler")
+        ready = states[f"{layer.title()} crawler READY?"]
+        bounds = [c for c in ready["Choices"] if "NumericGreaterThanEquals" in c]
+        assert bounds == [
+            {
+                "Variable": "$.crawler_polls.value",
+                "NumericGreaterThanEquals": int(DEFAULTS["CrawlerMaxPolls"]),
+                "Next": f"{layer.title()} crawler timed out",
+            }
+        ]
+    assert states["Wait for bronze crawler"]["Seconds"] == int(DEFAULTS["CrawlerPollSeconds"])
+
+
+def test_every_view_is_created_with_athena_sync_in_the_workgroup(states: dict[str, Any]):
+    views = view_statements()
+    for name, sql in views:
+        task = states[f"Create view {name}"]
+        assert task["Resource"] == "arn:aws:states:::athena:startQueryExecution.sync"
+        assert task["Parameters"] == {
+            "QueryString": sql,
+            "WorkGroup": SUBSTITUTIONS["AthenaWorkGroup"],
+            "QueryExecutionContext": {"Database": SUBSTITUTIONS["GoldDatabase"]},
+        }
+    chain = reachable(states, "Views", with_catch=False)
+    assert {f"Create view {name}" for name, _ in views} <= chain
+
+
+def test_rendering_is_pure_and_fills_every_placeholder(rendered: str):
+    assert render_definition(SUBSTITUTIONS, view_statements()) == rendered
+    assert "${" not in rendered
+    assert json.loads(rendered)["TimeoutSeconds"] == int(DEFAULTS["ExecutionTimeoutSeconds"])
+
+
+def test_placeholders_are_declared_and_documented():
+    rendered_views = render_definition(
+        {k: f"${{{k}}}" for k in PLACEHOLDERS}, [("v", "CREATE OR REPLACE VIEW gold.v AS SELECT 1")]
+    )
+    used = set(re.findall(r"\$\{([A-Za-z0-9]+)\}", rendered_views))
+    integers = {"CrawlerPollSeconds", "CrawlerMaxPolls", "ExecutionTimeoutSeconds"}
+    assert used | integers == set(PLACEHOLDERS)
+    assert template_placeholders() <= set(PLACEHOLDERS)
+    readme = (REPO_ROOT / "statemachine" / "README.md").read_text()
+    for name in PLACEHOLDERS:
+        assert f"${{{name}}}" in readme, name
+
+
+def test_cloudformation_tokens_pass_through_for_definition_substitutions():
+    tokens = {k: f"${{{k}}}" for k in SUBSTITUTIONS}
+    text = render_definition(tokens, [])
+    assert '"JobName": "${BronzeJobName}"' in text
+    assert "[medallion] ${Environment} run {} FAILED at {}" in text
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"Typo": "x"}, "unknown placeholder"),
+        ({"Environment": "it's"}, "quotes, braces"),
+        ({"CrawlerMaxPolls": "many"}, "whole number"),
+    ],
+)
+def test_bad_substitutions_are_refused(change: dict[str, str], message: str):
+    with pytest.raises(DefinitionError, match=message):
+        render_definition({**SUBSTITUTIONS, **change}, [])
+
+
+def test_missing_placeholders_are_named():
+    partial = {k: v for k, v in SUBSTITUTIONS.items() if k != "AlertTopicArn"}
+    with pytest.raises(DefinitionError, match=r"missing placeholder.*AlertTopicArn"):
+        render_definition(partial, [])
+
+
+def test_landing_defaults_to_the_lake_landing_directory(states: dict[str, Any]):
+    arguments = states["Bronze job"]["Parameters"]["Arguments"]
+    assert arguments["--landing_root"] == SUBSTITUTIONS["LakeRoot"] + "/landing"
