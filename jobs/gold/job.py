@@ -144,7 +144,7 @@ def body(argv: list[str]) -> dict[str, Any]:
     observation_end = args.observation_end
     order_lines = inputs["order_lines"]
     if observation_end is None and order_lines is not None:
-        observation_end = t.last_sales_date(order_lines).first()["observation_end"]
+        observation_end = t.last_sales_date(order_lines).collect()[0]["observation_end"]
     marts, skipped = build_marts(inputs, observation_end)
     grains = {m.name: m.grain for m in MARTS}
     written = {
