@@ -5,10 +5,12 @@ from __future__ import annotations
 import io
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from click.testing import Result
 from typer.testing import CliRunner
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,7 +30,7 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> DemoLake:
     return build_demo_lake(tmp_path_factory.mktemp("lake"))
 
 
-def query(lake: DemoLake, *args: str) -> object:
+def query(lake: DemoLake, *args: str) -> Result:
     return runner.invoke(app, ["query", "--lake", str(lake.root), *args])
 
 
@@ -120,7 +122,7 @@ def test_report_prints_every_headline(lake: DemoLake) -> None:
 
 
 @pytest.fixture
-def moto_athena(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def moto_athena(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     moto = pytest.importorskip("moto")
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
