@@ -1,0 +1,260 @@
+"""The moto patches: pinned to moto 5.2.5, needed (the bugs they fix are still there), working,
+and reversible. Any of these failing after a moto upgrade means: re-check the patches."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import moto
+import pytest
+from moto import mock_aws
+from moto.athena import models as athena_models
+from moto.glue import models as glue_models
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service_callback,
+    state_task_service_factory,
+    state_task_service_glue,
+)
+from moto.stepfunctions.parser.backend import execution_worker
+
+from medallion.local_aws import moto_patches
+
+ROLE = "arn:aws:iam::123456789012:role/medallion-test"
+
+
+class Done:
+    """Local work that has already ended."""
+
+    def __init__(self, state: str = "SUCCEEDED", error: str = "") -> None:
+        self.state = state
+        self.error_message = error
+
+
+class Recorder:
+    """Hooks that record calls and end every piece of work at once."""
+
+    def __init__(self, job_state: str = "SUCCEEDED", query_error: str = "") -> None:
+        self.calls: list[tuple[str, Any]] = []
+        self.job_state = job_state
+        self.query_error = query_error
+
+    def start_job_run(self, job_name: str, run_id: str, arguments: Any) -> Done:
+        self.calls.append(("job", (job_name, dict(arguments))))
+        error = "gold job failed: ValueError: boom" if self.job_state == "FAILED" else ""
+        return Done(self.job_state, error)
+
+    def start_crawler(self, crawler_name: str, targets: Any) -> Done:
+        self.calls.append(("crawler", crawler_name))
+        return Done()
+
+    def start_query(self, query: str, database: str, workgroup: str) -> Done:
+        self.calls.append(("query", (query, database, workgroup)))
+        return Done("FAILED", self.query_error) if self.query_error else Done()
+
+    def publish(self, topic_arn: str, subject: str, message: str) -> None:
+        self.calls.append(("publish", (subject, message)))
+
+
+@pytest.fixture
+def unpatched() -> Iterator[None]:
+    moto_patches.uninstall()
+    yield
+    moto_patches.uninstall()
+
+
+def run_machine(definition: dict[str, Any], execution_input: str = "{}") -> dict[str, Any]:
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        glue = boto3.client("glue", region_name="us-east-1")
+        glue.create_job(Name="job", Role=ROLE, Command={"Name": "glueetl", "ScriptLocation": "x"})
+        boto3.client("athena", region_name="us-east-1").create_work_group(Name="wg")
+        sfn = boto3.client("stepfunctions", region_name="us-east-1")
+        arn = sfn.create_state_machine(name="m", definition=json.dumps(definition), roleArn=ROLE)[
+            "stateMachineArn"
+        ]
+        execution = sfn.start_execution(stateMachineArn=arn, name="e-1", input=execution_input)
+        for _ in range(200):
+            described = sfn.describe_execution(executionArn=execution["executionArn"])
+            if described["status"] != "RUNNING":
+                break
+            time.sleep(0.1)
+        described["history"] = sfn.get_execution_history(executionArn=execution["executionArn"])[
+            "events"
+        ]
+        return described
+
+
+GLUE_SYNC = {
+    "StartAt": "Job",
+    "States": {
+        "Job": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::glue:startJobRun.sync",
+            "Parameters": {"JobName": "job", "Arguments": {"--run_id.$": "$$.Execution.Name"}},
+            "ResultSelector": {"State.$": "$.JobRunState"},
+            "End": True,
+        }
+    },
+}
+ATHENA_SYNC = {
+    "StartAt": "Query",
+    "States": {
+        "Query": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::athena:startQueryExecution.sync",
+            "Parameters": {
+                "QueryString": "CREATE OR REPLACE VIEW gold.v AS SELECT 1",
+                "WorkGroup": "wg",
+                "QueryExecutionContext": {"Database": "gold"},
+            },
+            "ResultSelector": {"State.$": "$.QueryExecution.Status.State"},
+            "End": True,
+        }
+    },
+}
+START_TIME = {
+    "StartAt": "Started",
+    "States": {
+        "Started": {
+            "Type": "Pass",
+            "Parameters": {"text.$": "States.Format('started {}', $$.Execution.StartTime)"},
+            "End": True,
+        }
+    },
+}
+
+
+def test_the_patches_are_for_moto_5_2_5_only():
+    assert moto.__version__ == moto_patches.MOTO_VERSION == "5.2.5"
+    moto_patches.check_moto_version("5.2.5")
+    with pytest.raises(moto_patches.MotoVersionError, match="re-check every patch"):
+        moto_patches.check_moto_version("5.2.6")
+
+
+def test_moto_still_has_the_glue_sync_bug(unpatched: None):
+    """If this fails, moto fixed `.sync` for Glue: drop patch 1."""
+    source = inspect.getsource(state_task_service_callback.StateTaskServiceCallback)
+    assert "callback_endpoint.interrupt_all()" in source
+    assert {"sync"} == state_task_service_glue._SUPPORTED_INTEGRATION_PATTERNS
+    described = run_machine(GLUE_SYNC)
+    assert described["status"] == "FAILED"
+    assert "'NoneType' object has no attribute 'interrupt_all'" in described["cause"]
+
+
+def test_moto_still_lacks_athena_sync(unpatched: None):
+    """If this fails, moto routes Athena elsewhere now: re-check patch 2."""
+    assert "athena" in state_task_service_factory._UNSUPPORTED_SERVICE_NAMES
+    described = run_machine(ATHENA_SYNC)
+    assert described["status"] == "FAILED"
+    assert "Unsupported sync callback procedure" in described["cause"]
+
+
+def test_moto_still_gives_start_time_as_a_datetime(unpatched: None):
+    """If this fails, moto gives $$.Execution.StartTime as text now: drop patch 3."""
+    described = run_machine(START_TIME)
+    assert described["status"] == "FAILED"
+    assert "datetime is not JSON serializable" in described["cause"]
+
+
+def test_the_wrapped_moto_functions_keep_the_signatures_the_patches_rely_on(unpatched: None):
+    def params(function: Any) -> list[str]:
+        return list(inspect.signature(function).parameters)
+
+    assert params(glue_models.GlueBackend.start_job_run)[:3] == ["self", "name", "arguments"]
+    assert params(glue_models.FakeCrawler.start_crawler) == ["self"]
+    assert isinstance(inspect.getattr_static(glue_models.FakeJobRun, "status"), property)
+    assert isinstance(inspect.getattr_static(glue_models.FakeCrawl, "status"), property)
+    assert isinstance(inspect.getattr_static(athena_models.Execution, "status"), property)
+    assert params(athena_models.AthenaBackend.start_query_execution)[:5] == [
+        "self",
+        "query",
+        "context",
+        "config",
+        "workgroup",
+    ]
+    assert params(state_task_factory.state_task_service_for) == ["service_name"]
+    assert params(execution_worker.ExecutionWorker._get_evaluation_environment) == ["self"]
+    from moto.sns.models import SNSBackend
+
+    assert params(SNSBackend.publish)[:3] == ["self", "message", "arn"]
+
+
+def test_patched_glue_sync_runs_the_local_job_and_reports_its_state():
+    hooks = Recorder()
+    moto_patches.install(hooks)
+    try:
+        described = run_machine(GLUE_SYNC)
+    finally:
+        moto_patches.uninstall()
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    assert json.loads(described["output"]) == {"State": "SUCCEEDED"}
+    [(kind, (name, arguments))] = hooks.calls
+    assert (kind, name, arguments) == ("job", "job", {"--run_id": "e-1"})
+
+
+def test_patched_glue_sync_fails_with_the_jobs_error_message_in_the_cause():
+    moto_patches.install(Recorder(job_state="FAILED"))
+    try:
+        described = run_machine(GLUE_SYNC)
+    finally:
+        moto_patches.uninstall()
+    assert described["status"] == "FAILED"
+    assert described["error"] == "States.TaskFailed"
+    cause = json.loads(described["cause"])
+    assert cause["JobRunState"] == "FAILED"
+    assert cause["ErrorMessage"] == "gold job failed: ValueError: boom"
+
+
+def test_patched_athena_sync_runs_the_query_locally():
+    hooks = Recorder()
+    moto_patches.install(hooks)
+    try:
+        described = run_machine(ATHENA_SYNC)
+    finally:
+        moto_patches.uninstall()
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    assert hooks.calls == [("query", ("CREATE OR REPLACE VIEW gold.v AS SELECT 1", "gold", "wg"))]
+
+
+def test_patched_athena_sync_failure_carries_the_state_change_reason():
+    moto_patches.install(Recorder(query_error="line 1:8: column nope not found"))
+    try:
+        described = run_machine(ATHENA_SYNC)
+    finally:
+        moto_patches.uninstall()
+    assert described["status"] == "FAILED" and described["error"] == "States.TaskFailed"
+    status = json.loads(described["cause"])["QueryExecution"]["Status"]
+    assert status == {
+        **status,
+        "State": "FAILED",
+        "StateChangeReason": "line 1:8: column nope not found",
+    }
+
+
+def test_patched_start_time_is_iso_8601_text():
+    moto_patches.install(None)
+    try:
+        described = run_machine(START_TIME)
+    finally:
+        moto_patches.uninstall()
+    text = json.loads(described["output"])["text"]
+    assert text.startswith("started 20") and text.endswith("Z") and "T" in text
+
+
+def test_without_hooks_moto_behaves_as_shipped_and_uninstall_restores_it():
+    moto_patches.install(None)
+    assert moto_patches.installed() and moto_patches.active_hooks() is None
+    described = run_machine(GLUE_SYNC)  # moto's own job run: SUCCEEDED at once
+    assert described["status"] == "SUCCEEDED"
+    moto_patches.uninstall()
+    assert not moto_patches.installed()
+    assert "status" not in vars(glue_models.FakeJobRun)
+    assert {"sync"} == state_task_service_glue._SUPPORTED_INTEGRATION_PATTERNS
+    assert state_task_factory.state_task_service_for is (
+        state_task_service_factory.state_task_service_for
+    )
