@@ -22,6 +22,7 @@ PRICE_PER_TB_USD = 5.0
 TB = 1024**4
 # Athena bills at least 10 MB per query, rounded up to the next megabyte.
 MIN_BILLED_BYTES = 10 * 1024**2
+MISSING_VIEW = re.compile(r"with name v_\w+ does not exist")
 ATHENA_POSITION = re.compile(r"line (\d+):(\d+):\s*(.*)", re.DOTALL)
 
 
@@ -68,6 +69,14 @@ def run_local(sql: str, lake_root: str, database: str = "gold") -> QueryResult:
     """
     if not Path(catalog.lake_path(lake_root)).is_dir():
         raise QueryError(f"no lake at {lake_root}: run `medallion run` first or pass --lake")
+    try:
+        return QueryResult(catalog.execute(lake_root, sql, database=database), "local")
+    except QueryError as err:
+        # A run stopped before its last step leaves the tables without the views: create them.
+        if not MISSING_VIEW.search(err.message) or not catalog.create_views(
+            lake_root, strict=False
+        ):
+            raise
     return QueryResult(catalog.execute(lake_root, sql, database=database), "local")
 
 
@@ -94,6 +103,41 @@ def athena_error(message: str) -> QueryError:
     if match:
         return QueryError(match.group(3), int(match.group(1)), int(match.group(2)))
     return QueryError(message)
+
+
+def stack_settings(
+    env: str, region: str | None = None, endpoint_url: str | None = None
+) -> tuple[str, str]:
+    """The analysts' workgroup and the gold database of an environment's deployed stack.
+
+    Parameters
+    ----------
+    env
+        The environment (stack ``medallion-<env>``).
+    region, endpoint_url
+        Where the stack is.
+
+    Returns
+    -------
+    tuple[str, str]
+        The ``AthenaWorkGroupName`` and ``GoldDatabaseName`` outputs.
+
+    Raises
+    ------
+    QueryError
+        No such stack, or one without those outputs.
+    """
+    from medallion.aws import AwsError
+    from medallion.aws.stack import stack_outputs
+
+    try:
+        outputs = stack_outputs(env, endpoint_url=endpoint_url, region=region)
+    except AwsError as err:
+        raise QueryError(f"cannot read the stack of environment {env!r}: {err}") from None
+    missing = [k for k in ("AthenaWorkGroupName", "GoldDatabaseName") if not outputs.get(k)]
+    if missing:
+        raise QueryError(f"the stack of environment {env!r} has no output {', '.join(missing)}")
+    return outputs["AthenaWorkGroupName"], outputs["GoldDatabaseName"]
 
 
 def run_athena(

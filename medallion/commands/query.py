@@ -10,7 +10,15 @@ from rich.console import Console
 from rich.markup import escape
 
 from medallion.catalog import QueryError
-from medallion.query import FORMATS, describe_scan, render, rich_table, run_athena, run_local
+from medallion.query import (
+    FORMATS,
+    describe_scan,
+    render,
+    rich_table,
+    run_athena,
+    run_local,
+    stack_settings,
+)
 
 
 def query(
@@ -28,8 +36,19 @@ def query(
         Path | None, typer.Option(help="Write the result to this file instead of stdout.")
     ] = None,
     database: Annotated[
-        str, typer.Option(help="Database for unqualified table names.", envvar="MEDALLION_DATABASE")
-    ] = "gold",
+        str | None,
+        typer.Option(
+            help="Database for unqualified names [default: gold, or the stack's gold database].",
+            envvar="MEDALLION_DATABASE",
+        ),
+    ] = None,
+    env: Annotated[
+        str | None,
+        typer.Option(
+            help="With --aws: read the workgroup and database from the stack medallion-<env>.",
+            envvar="MEDALLION_ENV",
+        ),
+    ] = None,
     workgroup: Annotated[
         str | None,
         typer.Option(
@@ -59,14 +78,19 @@ def query(
     if fmt == "parquet" and output is None:
         err.print("[red]error:[/red] --format parquet needs --output FILE")
         raise typer.Exit(1)
-    if aws and not workgroup:
-        err.print("[red]error:[/red] --aws needs --workgroup (or MEDALLION_WORKGROUP)")
+    if aws and not workgroup and not env:
+        err.print("[red]error:[/red] --aws needs --workgroup (or MEDALLION_WORKGROUP) or --env")
         raise typer.Exit(1)
     try:
         if aws:
-            result = run_athena(sql, str(workgroup), database, region, endpoint_url, s3_output)
+            if env and not (workgroup and database):
+                from_stack = stack_settings(env, region, endpoint_url)
+                workgroup, database = workgroup or from_stack[0], database or from_stack[1]
+            result = run_athena(
+                sql, str(workgroup), database or "gold", region, endpoint_url, s3_output
+            )
         else:
-            result = run_local(sql, str(lake), database)
+            result = run_local(sql, str(lake), database or "gold")
     except QueryError as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None

@@ -18,6 +18,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from dashboard.demo_lake import DemoLake, build_demo_lake  # noqa: E402
+from medallion import catalog  # noqa: E402
 from medallion.catalog import QueryError  # noqa: E402
 from medallion.cli import app  # noqa: E402
 from medallion.query import QueryResult, athena_error  # noqa: E402
@@ -87,6 +88,16 @@ def test_a_missing_table_names_it(lake: DemoLake) -> None:
     result = query(lake, "select * from no_such_mart")
     assert result.exit_code == 1
     assert "error: line 1:15:" in result.output and "no_such_mart" in result.output
+
+
+def test_missing_views_are_created_on_first_query(tmp_path: Path) -> None:
+    built = build_demo_lake(tmp_path / "lake")
+    root = str(built.root)
+    for layer in catalog.LAYERS:  # tables registered, the run stopped before the views
+        catalog.register_layer(root, layer)
+    result = query(built, "--format", "csv", "select count(*) as n from v_run_ledger")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == ["n", str(len(built.quality_runs))]
 
 
 def test_a_missing_lake_is_a_clear_error(tmp_path: Path) -> None:
@@ -188,8 +199,48 @@ def test_aws_reads_athena_results_and_prints_the_cost(moto_athena: None) -> None
     assert "cost $0.000048 at $5/TB" in result.output  # the 10 MB minimum
 
 
+def test_aws_reads_workgroup_and_database_from_the_stack(moto_athena: None) -> None:
+    import boto3
+
+    template = {
+        "Resources": {"Lake": {"Type": "AWS::S3::Bucket"}},
+        "Outputs": {
+            "AthenaWorkGroupName": {"Value": "medallion-dev-analysts"},
+            "GoldDatabaseName": {"Value": "medallion_dev_gold"},
+        },
+    }
+    boto3.client("cloudformation").create_stack(
+        StackName="medallion-dev", TemplateBody=json.dumps(template)
+    )
+    seed_athena_results([["n"], ["7"]], ["bigint"])
+    result = runner.invoke(
+        app,
+        ["query", "--aws", "--env", "dev", "--region", "us-east-1", "--format", "json",
+         "select count(*) as n from v_run_ledger"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == [{"n": 7}]
+    from moto.athena.models import athena_backends
+    from moto.core import DEFAULT_ACCOUNT_ID
+
+    [execution] = athena_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].executions.values()
+    assert execution.workgroup is not None and execution.workgroup.name == "medallion-dev-analysts"
+    assert execution.context == {"Database": "medallion_dev_gold"}
+
+
+def test_aws_with_an_unknown_environment_is_one_line(moto_athena: None) -> None:
+    result = runner.invoke(
+        app, ["query", "--aws", "--env", "nope", "--region", "us-east-1", "select 1"]
+    )
+    assert result.exit_code == 1
+    assert "cannot read the stack of environment 'nope'" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
 def test_aws_needs_a_workgroup() -> None:
-    result = runner.invoke(app, ["query", "--aws", "select 1"], env={"MEDALLION_WORKGROUP": ""})
+    result = runner.invoke(
+        app, ["query", "--aws", "select 1"], env={"MEDALLION_WORKGROUP": "", "MEDALLION_ENV": ""}
+    )
     assert result.exit_code == 1
     assert "--workgroup" in result.output
 
