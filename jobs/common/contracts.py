@@ -41,12 +41,20 @@ IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 
 @dataclass(frozen=True)
 class Column:
-    """One source column: its name in the file, its silver name, type and parse format."""
+    """One source column: its name in the file, its silver name, type and parse formats.
+
+    Dates and timestamps may list several formats (a CSV saved from a spreadsheet writes
+    another one); the first that parses wins.
+    """
 
     source: str
     name: str
     type: str
-    format: str | None = None
+    formats: tuple[str, ...] = ()
+
+    @property
+    def format(self) -> str | None:
+        return " | ".join(self.formats) if self.formats else None
 
     @property
     def is_string(self) -> bool:
@@ -189,7 +197,11 @@ def _column(source: str, raw: Any, index: int) -> Column:
     type_ = r.required("type").replace(" ", "").lower()
     if type_ not in SIMPLE_TYPES and not DECIMAL_TYPE.match(type_):
         raise r.fail(f"type {type_!r} is not one of {sorted(SIMPLE_TYPES)} or decimal(p,s)")
-    return Column(r.required("source"), name, type_, r.optional("format"))
+    formats = r.optional("format", (str, list), [])
+    formats = [formats] if isinstance(formats, str) else formats
+    if not all(isinstance(f, str) and f for f in formats):
+        raise r.fail("format must be a pattern or a list of patterns")
+    return Column(r.required("source"), name, type_, tuple(formats))
 
 
 RULE_FIELDS = {

@@ -44,9 +44,11 @@ def parse_value(raw: Column, column: ContractColumn) -> Column:
     if kind.startswith("decimal"):
         return raw.cast(kind)
     if kind == "date":
-        return F.to_date(raw, column.format or "yyyy-MM-dd")
+        return F.coalesce(*[F.to_date(raw, f) for f in column.formats or ("yyyy-MM-dd",)])
     if kind == "timestamp":
-        return F.to_timestamp(raw, column.format) if column.format else raw.cast("timestamp")
+        if not column.formats:
+            return raw.cast("timestamp")
+        return F.coalesce(*[F.to_timestamp(raw, f) for f in column.formats])
     if kind == "boolean":
         word = F.lower(raw)
         return F.when(word.isin(TRUE_WORDS), True).when(word.isin(FALSE_WORDS), False)

@@ -137,6 +137,9 @@ EXPECTED_RULE = {
 def test_every_quarantined_row_names_its_rule(lake: Path, manifest: Manifest) -> None:
     for dataset in SILVER:
         quarantine = parquet_rows(lake / "quarantine" / dataset, order=False)
+        if manifest.expected[dataset].quarantined == 0:
+            assert quarantine.empty
+            continue
         for rules, reasons in zip(
             quarantine["dq_failed_rules"], quarantine["dq_reasons"], strict=True
         ):
