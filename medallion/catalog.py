@@ -271,7 +271,8 @@ def _register_parquet(
             "hive_types_autocast = false, union_by_name = true)"
         )
         described = _create_table_view(con, layer, table_dir.name, source, layer)
-        columns = [Column(n, glue_type(t)) for n, t in described if n not in keys]
+        # Glue keeps column names in lower case; DuckDB and Athena match names case-insensitively.
+        columns = [Column(n.lower(), glue_type(t)) for n, t in described if n not in keys]
         tables.append(
             TableInfo(layer, table_dir.name, str(table_dir), "parquet", columns, keys, partitions)
         )

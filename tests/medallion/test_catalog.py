@@ -7,6 +7,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -151,3 +152,18 @@ def test_processes_share_the_catalog_file(lake: DemoLake) -> None:
     for w in workers:
         w.join(60)
     assert [w.exitcode for w in workers] == [0, 0, 0, 0]
+
+
+def test_bronze_columns_are_named_as_glue_names_them(tmp_path: Path) -> None:
+    part = tmp_path / "bronze" / "order_lines" / "ingest_date=2024-01-01" / "run_id=r1"
+    part.mkdir(parents=True)
+    pd.DataFrame({"InvoiceNo": ["536365"], "_corrupt_record": [None]}).to_parquet(
+        part / "part-00000.parquet"
+    )
+    [table] = catalog.register_layer(str(tmp_path), "bronze")
+    assert [c.name for c in table.columns] == ["invoiceno", "_corrupt_record"]
+    assert table.partitions == [{"ingest_date": "2024-01-01", "run_id": "r1"}]
+    got = catalog.execute(
+        str(tmp_path), "select invoiceno, ingest_date from order_lines", database="bronze"
+    )
+    assert got.values.tolist() == [["536365", "2024-01-01"]]
