@@ -236,17 +236,35 @@ def _check_deployed_resources(outputs: dict[str, str], endpoint: str) -> None:
 
 
 def _start_a_run(state_machine_arn: str, endpoint: str) -> None:
-    """Start an execution the way ``aws stepfunctions start-execution`` would.
+    """Start an execution with ``medallion start`` (it reads the stack's outputs), or with boto3's
+    ``start_execution`` like ``aws stepfunctions start-execution`` when that command is absent.
 
     moto does not run the Glue jobs behind it, so only the start is asserted here; the local
     engine's runs are the orchestration tests' business.
     """
     sfn = _aws("stepfunctions", endpoint)
-    options = {"datasets": "order_lines", "full_refresh": "false"}
-    started = sfn.start_execution(
-        stateMachineArn=state_machine_arn, name="infra-smoke", input=json.dumps(options)
-    )
-    execution = sfn.describe_execution(executionArn=started["executionArn"])
+    commands = {c.name for c in app.registered_commands}
+    if "start" in commands:
+        result = _cli(
+            "start",
+            "--env",
+            "dev",
+            "--run-id",
+            "infra-smoke",
+            "--datasets",
+            "order_lines",
+            endpoint=endpoint,
+        )
+        assert result.exit_code == 0, result.output
+        execution_arn = result.stdout.strip().splitlines()[-1]
+    else:
+        execution_arn = sfn.start_execution(
+            stateMachineArn=state_machine_arn,
+            name="infra-smoke",
+            input=json.dumps({"run_id": "infra-smoke", "datasets": "order_lines"}),
+        )["executionArn"]
+    execution = sfn.describe_execution(executionArn=execution_arn)
     assert execution["stateMachineArn"] == state_machine_arn
-    assert json.loads(execution["input"]) == options
+    assert execution["name"] == "infra-smoke"
+    assert json.loads(execution["input"])["datasets"] == "order_lines"
     assert execution["status"] in {"RUNNING", "SUCCEEDED", "FAILED"}
