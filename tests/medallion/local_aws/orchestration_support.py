@@ -93,4 +93,4 @@ def body_of(message: Message) -> str:
     """The text of a plain email."""
     payload = message.get_payload(decode=True)
     assert isinstance(payload, bytes)
-    return payload.decode()
+    return payload.decode().replace("\r\n", "\n")
