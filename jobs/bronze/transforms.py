@@ -42,19 +42,20 @@ def split_into_lines(files: DataFrame) -> DataFrame:
     Lines end with LF or CRLF; the empty string after a final line end is not a line.
     """
     text, encoding = decode_text(F.col("content"))
+    # Drop the final line end before splitting rather than filtering afterwards: a filter that
+    # looked at the array after the explode would make Spark copy the whole array per line.
+    body = F.regexp_replace(text, r"\r?\n\z", "")
     decoded = files.select(
         F.col("path").alias("_ingest_file"),
         encoding.alias("_ingest_encoding"),
-        F.split(text, "\r?\n").alias("_lines"),
+        F.split(body, "\r?\n").alias("_lines"),
     )
     exploded = decoded.select(
         "_ingest_file",
         "_ingest_encoding",
-        F.size("_lines").alias("_line_count"),
         F.posexplode("_lines").alias("_pos", "_line"),
     )
-    is_trailing_empty = (F.col("_pos") == F.col("_line_count") - 1) & (F.col("_line") == "")
-    return exploded.where(~is_trailing_empty).select(
+    return exploded.select(
         "_ingest_file",
         "_ingest_encoding",
         (F.col("_pos") + 1).cast("long").alias("_ingest_line"),
@@ -68,10 +69,16 @@ def csv_field_count(line: Column) -> Column:
     return F.size(F.split(unquoted, ",", -1))
 
 
-def _positional_fields(line: Column, slots: int) -> Column:
+def _positional_fields(lines: DataFrame, slots: int) -> DataFrame:
+    """Parse each line once into a struct, then lay its fields out as an array.
+
+    Two selects on purpose: taking the fields of the from_csv call in the same select would
+    repeat the parse once per field.
+    """
     schema = ", ".join(f"c{i} string" for i in range(slots))
-    parsed = F.from_csv(line, schema, {"mode": "PERMISSIVE"})
-    return F.array(*[parsed[f"c{i}"] for i in range(slots)])
+    parsed = lines.select("*", F.from_csv("_line", schema, {"mode": "PERMISSIVE"}).alias("_s"))
+    fields = F.array(*[F.col(f"_s.c{i}") for i in range(slots)])
+    return parsed.select(*lines.columns, fields.alias("_fields"))
 
 
 def parse_csv_lines(lines: DataFrame, source_columns: list[str]) -> DataFrame:
@@ -83,10 +90,8 @@ def parse_csv_lines(lines: DataFrame, source_columns: list[str]) -> DataFrame:
     with the reason in ``_corrupt_reason``; its columns hold what could be parsed.
     """
     slots = len(source_columns) + EXTRA_SLOTS
-    parsed = lines.select(
-        "*",
-        _positional_fields(F.col("_line"), slots).alias("_fields"),
-        csv_field_count(F.col("_line")).alias("_field_count"),
+    parsed = _positional_fields(lines, slots).withColumn(
+        "_field_count", csv_field_count(F.col("_line"))
     )
     headers = parsed.where(F.col("_ingest_line") == 1).select(
         "_ingest_file",
