@@ -49,58 +49,173 @@ CANCEL_INVOICE_SHARE = 0.12
 
 # (country, order lines in the UCI data, dialling code): the weights give UK dominance and a tail.
 COUNTRIES: tuple[tuple[str, int, str], ...] = (
-    ("United Kingdom", 495478, "44"), ("Germany", 9495, "49"), ("France", 8557, "33"),
-    ("EIRE", 8196, "353"), ("Spain", 2533, "34"), ("Netherlands", 2371, "31"),
-    ("Belgium", 2069, "32"), ("Switzerland", 2002, "41"), ("Portugal", 1519, "351"),
-    ("Australia", 1259, "61"), ("Norway", 1086, "47"), ("Italy", 803, "39"),
-    ("Channel Islands", 758, "44"), ("Finland", 695, "358"), ("Cyprus", 622, "357"),
-    ("Sweden", 462, "46"), ("Unspecified", 446, "44"), ("Austria", 401, "43"),
-    ("Denmark", 389, "45"), ("Japan", 358, "81"), ("Poland", 341, "48"),
-    ("Israel", 297, "972"), ("USA", 291, "1"), ("Hong Kong", 288, "852"),
-    ("Singapore", 229, "65"), ("Iceland", 182, "354"), ("Canada", 151, "1"),
-    ("Greece", 146, "30"), ("Malta", 127, "356"), ("United Arab Emirates", 68, "971"),
-    ("European Community", 61, "32"), ("RSA", 58, "27"), ("Lebanon", 45, "961"),
-    ("Lithuania", 35, "370"), ("Brazil", 32, "55"), ("Czech Republic", 30, "420"),
-    ("Bahrain", 19, "973"), ("Saudi Arabia", 10, "966"),
+    ("United Kingdom", 495478, "44"),
+    ("Germany", 9495, "49"),
+    ("France", 8557, "33"),
+    ("EIRE", 8196, "353"),
+    ("Spain", 2533, "34"),
+    ("Netherlands", 2371, "31"),
+    ("Belgium", 2069, "32"),
+    ("Switzerland", 2002, "41"),
+    ("Portugal", 1519, "351"),
+    ("Australia", 1259, "61"),
+    ("Norway", 1086, "47"),
+    ("Italy", 803, "39"),
+    ("Channel Islands", 758, "44"),
+    ("Finland", 695, "358"),
+    ("Cyprus", 622, "357"),
+    ("Sweden", 462, "46"),
+    ("Unspecified", 446, "44"),
+    ("Austria", 401, "43"),
+    ("Denmark", 389, "45"),
+    ("Japan", 358, "81"),
+    ("Poland", 341, "48"),
+    ("Israel", 297, "972"),
+    ("USA", 291, "1"),
+    ("Hong Kong", 288, "852"),
+    ("Singapore", 229, "65"),
+    ("Iceland", 182, "354"),
+    ("Canada", 151, "1"),
+    ("Greece", 146, "30"),
+    ("Malta", 127, "356"),
+    ("United Arab Emirates", 68, "971"),
+    ("European Community", 61, "32"),
+    ("RSA", 58, "27"),
+    ("Lebanon", 45, "961"),
+    ("Lithuania", 35, "370"),
+    ("Brazil", 32, "55"),
+    ("Czech Republic", 30, "420"),
+    ("Bahrain", 19, "973"),
+    ("Saudi Arabia", 10, "966"),
 )
 UK = 0
 # Order lines per month in the UCI data: the shape of the year, with the November peak.
 MONTH_LINES = {
-    (2010, 12): 42481, (2011, 1): 35147, (2011, 2): 27707, (2011, 3): 36748,
-    (2011, 4): 29916, (2011, 5): 37030, (2011, 6): 36874, (2011, 7): 39518,
-    (2011, 8): 35284, (2011, 9): 50226, (2011, 10): 60742, (2011, 11): 84711,
+    (2010, 12): 42481,
+    (2011, 1): 35147,
+    (2011, 2): 27707,
+    (2011, 3): 36748,
+    (2011, 4): 29916,
+    (2011, 5): 37030,
+    (2011, 6): 36874,
+    (2011, 7): 39518,
+    (2011, 8): 35284,
+    (2011, 9): 50226,
+    (2011, 10): 60742,
+    (2011, 11): 84711,
     (2011, 12): 25525,
 }
 WEEKDAY_FACTOR = (1.0, 1.05, 1.05, 1.2, 0.85, 0.0, 0.7)  # the shop never trades on Saturdays
 CLOSED = (date(2010, 12, 23), date(2011, 1, 3))  # the Christmas break, inclusive
-HOUR_WEIGHTS = {7: 1, 8: 3, 9: 6, 10: 9, 11: 11, 12: 12, 13: 12, 14: 10, 15: 8, 16: 6, 17: 4,
-                18: 2, 19: 1, 20: 0.5}
+HOUR_WEIGHTS = {
+    7: 1,
+    8: 3,
+    9: 6,
+    10: 9,
+    11: 11,
+    12: 12,
+    13: 12,
+    14: 10,
+    15: 8,
+    16: 6,
+    17: 4,
+    18: 2,
+    19: 1,
+    20: 0.5,
+}
 
 CATEGORIES: dict[str, tuple[str, ...]] = {
-    "Home": ("CUSHION COVER", "PHOTO FRAME", "DOORMAT", "WALL CLOCK", "COAT HANGER",
-             "STORAGE BOX", "MIRROR", "DOORSTOP"),
-    "Kitchen": ("TEA CUP AND SAUCER", "CAKE TIN", "MUG", "APRON", "TEA TOWEL", "JAM JAR",
-                "LUNCH BOX", "CAKESTAND", "CHOPPING BOARD"),
-    "Garden": ("WATERING CAN", "PLANT POT", "BIRD HOUSE", "GARDEN SIGN", "HERB MARKER",
-               "PEG BAG"),
-    "Stationery": ("NOTEBOOK", "PENCILS", "GIFT TAG", "GREETING CARD", "WRAPPING PAPER",
-                   "STICKER SHEET", "ERASER"),
+    "Home": (
+        "CUSHION COVER",
+        "PHOTO FRAME",
+        "DOORMAT",
+        "WALL CLOCK",
+        "COAT HANGER",
+        "STORAGE BOX",
+        "MIRROR",
+        "DOORSTOP",
+    ),
+    "Kitchen": (
+        "TEA CUP AND SAUCER",
+        "CAKE TIN",
+        "MUG",
+        "APRON",
+        "TEA TOWEL",
+        "JAM JAR",
+        "LUNCH BOX",
+        "CAKESTAND",
+        "CHOPPING BOARD",
+    ),
+    "Garden": ("WATERING CAN", "PLANT POT", "BIRD HOUSE", "GARDEN SIGN", "HERB MARKER", "PEG BAG"),
+    "Stationery": (
+        "NOTEBOOK",
+        "PENCILS",
+        "GIFT TAG",
+        "GREETING CARD",
+        "WRAPPING PAPER",
+        "STICKER SHEET",
+        "ERASER",
+    ),
     "Toys": ("SPACEBOY", "DOLLY GIRL", "SKIPPING ROPE", "JIGSAW", "PLAYHOUSE", "SPINNING TOP"),
     "Gifts": ("TRINKET BOX", "KEYRING", "MONEY BANK", "PURSE", "HAND WARMER"),
     "Lighting": ("T-LIGHT HOLDER", "LANTERN", "NIGHT LIGHT", "STRING LIGHTS", "CANDLE", "LAMP"),
     "Bags": ("JUMBO BAG", "LUNCH BAG", "SHOPPER", "CHARLOTTE BAG", "TOTE BAG"),
     "Party": ("PAPER CHAIN KIT", "BUNTING", "PARTY CUPS", "NAPKINS", "PAPER PLATES", "BALLOONS"),
-    "Seasonal": ("CHRISTMAS TREE DECORATION", "ADVENT CALENDAR", "EASTER HEN", "HANGING STAR",
-                 "SNOWFLAKE ORNAMENT", "HEART WREATH"),
+    "Seasonal": (
+        "CHRISTMAS TREE DECORATION",
+        "ADVENT CALENDAR",
+        "EASTER HEN",
+        "HANGING STAR",
+        "SNOWFLAKE ORNAMENT",
+        "HEART WREATH",
+    ),
 }
 CATEGORY_WEIGHTS = (14, 14, 8, 10, 9, 11, 10, 9, 7, 8)
-STYLES = ("WHITE", "RED", "PINK", "BLUE", "GREEN", "VINTAGE", "REGENCY", "RETROSPOT", "SKULL",
-          "POLKADOT", "HANGING HEART", "PAISLEY", "WOODLAND", "BIRD", "ROSE", "FAIRY CAKE",
-          "LOVE", "ANTIQUE SILVER", "ZINC", "GLASS", "ENAMEL", "FRENCH", "SCANDINAVIAN",
-          "ALPHABET", "VINTAGE RED", "PANTRY", "STRAWBERRY", "UNION JACK")
+STYLES = (
+    "WHITE",
+    "RED",
+    "PINK",
+    "BLUE",
+    "GREEN",
+    "VINTAGE",
+    "REGENCY",
+    "RETROSPOT",
+    "SKULL",
+    "POLKADOT",
+    "HANGING HEART",
+    "PAISLEY",
+    "WOODLAND",
+    "BIRD",
+    "ROSE",
+    "FAIRY CAKE",
+    "LOVE",
+    "ANTIQUE SILVER",
+    "ZINC",
+    "GLASS",
+    "ENAMEL",
+    "FRENCH",
+    "SCANDINAVIAN",
+    "ALPHABET",
+    "VINTAGE RED",
+    "PANTRY",
+    "STRAWBERRY",
+    "UNION JACK",
+)
 # Some descriptions carry a comma, so the CSV needs RFC-4180 quoting, as the UCI export does.
-SUFFIXES = ("", "", "", "", "", "", " SET OF 3", " SET OF 4", ", SMALL", ", LARGE",
-            ", SET OF 2", " ASSORTED")
+SUFFIXES = (
+    "",
+    "",
+    "",
+    "",
+    "",
+    "",
+    " SET OF 3",
+    " SET OF 4",
+    ", SMALL",
+    ", LARGE",
+    ", SET OF 2",
+    " ASSORTED",
+)
 
 # Invoiced codes that are not products (the contract's is_product list): description, and the
 # unit price range in pence.
@@ -121,17 +236,94 @@ QTY_WEIGHTS = np.array([18, 14, 8, 8, 3, 10, 4, 4, 14, 2, 2, 6, 1, 1.5, 1.5, 0.6
 CANCEL_QTY = np.array([1, 2, 3, 4, 6, 12, 24])
 CANCEL_QTY_WEIGHTS = np.array([40, 15, 8, 8, 10, 14, 5])
 
-FIRST_NAMES = ("Oliver", "Amelia", "Harry", "Isla", "George", "Ava", "Noah", "Emily", "Jack",
-               "Sophie", "Leo", "Grace", "Oscar", "Lily", "Charlie", "Freya", "Jacob", "Mia",
-               "Thomas", "Ella", "James", "Chloe", "William", "Evie", "Henry", "Ruby", "Lucas",
-               "Zoë", "José", "Chloé", "Søren", "Ana", "Lukas", "Marie", "Pierre", "Giulia",
-               "Sean", "Aoife", "Hiroshi", "Sara", "Mateus", "Eva", "Björn", "Noémie")
-LAST_NAMES = ("Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Johnson", "Davies",
-              "Patel", "Robinson", "Wright", "Thompson", "Evans", "Walker", "White", "Roberts",
-              "Green", "Hall", "Wood", "Jackson", "Clarke", "O'Brien", "Murphy", "Müller",
-              "Schmidt", "Dubois", "Martin", "García", "Rossi", "Jensen", "Nielsen", "Silva",
-              "Kowalski", "Novák", "Tanaka", "Cohen", "Andersson", "Papadopoulos", "Ferreira",
-              "Van Dijk")
+FIRST_NAMES = (
+    "Oliver",
+    "Amelia",
+    "Harry",
+    "Isla",
+    "George",
+    "Ava",
+    "Noah",
+    "Emily",
+    "Jack",
+    "Sophie",
+    "Leo",
+    "Grace",
+    "Oscar",
+    "Lily",
+    "Charlie",
+    "Freya",
+    "Jacob",
+    "Mia",
+    "Thomas",
+    "Ella",
+    "James",
+    "Chloe",
+    "William",
+    "Evie",
+    "Henry",
+    "Ruby",
+    "Lucas",
+    "Zoë",
+    "José",
+    "Chloé",
+    "Søren",
+    "Ana",
+    "Lukas",
+    "Marie",
+    "Pierre",
+    "Giulia",
+    "Sean",
+    "Aoife",
+    "Hiroshi",
+    "Sara",
+    "Mateus",
+    "Eva",
+    "Björn",
+    "Noémie",
+)
+LAST_NAMES = (
+    "Smith",
+    "Jones",
+    "Taylor",
+    "Brown",
+    "Williams",
+    "Wilson",
+    "Johnson",
+    "Davies",
+    "Patel",
+    "Robinson",
+    "Wright",
+    "Thompson",
+    "Evans",
+    "Walker",
+    "White",
+    "Roberts",
+    "Green",
+    "Hall",
+    "Wood",
+    "Jackson",
+    "Clarke",
+    "O'Brien",
+    "Murphy",
+    "Müller",
+    "Schmidt",
+    "Dubois",
+    "Martin",
+    "García",
+    "Rossi",
+    "Jensen",
+    "Nielsen",
+    "Silva",
+    "Kowalski",
+    "Novák",
+    "Tanaka",
+    "Cohen",
+    "Andersson",
+    "Papadopoulos",
+    "Ferreira",
+    "Van Dijk",
+)
 EMAIL_DOMAINS = ("example.com", "example.org", "example.net")
 WAREHOUSES = ("LON", "MAN", "AMS")
 
@@ -375,6 +567,9 @@ def _make_customers(n: int, rng: np.random.Generator) -> _Customers:
     ids = np.sort(rng.choice(span, size=n, replace=False)).astype(np.int64) + 12346
     lines = np.array([c[1] for c in COUNTRIES], dtype=np.float64) ** 0.9
     country = rng.choice(len(COUNTRIES), size=n, p=lines / lines.sum())
+    if n >= 10 * len(COUNTRIES):
+        # Every country has a customer once there are enough of them, as in the UCI data.
+        country[rng.choice(n, len(COUNTRIES), replace=False)] = np.arange(len(COUNTRIES))
     return _Customers(
         ids=ids,
         country=country,
@@ -390,8 +585,9 @@ def _descriptions(n: int, category: IntArray, rng: np.random.Generator) -> list[
     nouns = rng.integers(0, 1000, n)
     suffixes = rng.integers(0, len(SUFFIXES), n)
     out = []
-    for c, s, k, x in zip(category.tolist(), styles.tolist(), nouns.tolist(), suffixes.tolist(),
-                          strict=True):
+    for c, s, k, x in zip(
+        category.tolist(), styles.tolist(), nouns.tolist(), suffixes.tolist(), strict=True
+    ):
         nouns_of = CATEGORIES[names[c]]
         out.append(f"{STYLES[s]} {nouns_of[k % len(nouns_of)]}{SUFFIXES[x]}")
     return out
@@ -402,19 +598,22 @@ def _stock_codes(n: int, rng: np.random.Generator) -> list[str]:
     numbers = rng.choice(np.arange(10002, 99999), size=n, replace=False)
     letters = rng.integers(0, 12, n)
     variant = rng.random(n) < 0.2
-    return [f"{num}{'ABCDEFGHJKLM'[letter]}" if v else str(num)
-            for num, letter, v in zip(numbers.tolist(), letters.tolist(), variant.tolist(),
-                                      strict=True)]
+    return [
+        f"{num}{'ABCDEFGHJKLM'[letter]}" if v else str(num)
+        for num, letter, v in zip(numbers.tolist(), letters.tolist(), variant.tolist(), strict=True)
+    ]
 
 
 def _make_products(n: int, n_unknown: int, rng: np.random.Generator) -> _Products:
     codes = _stock_codes(n + n_unknown, rng)
-    category = rng.choice(len(CATEGORIES), size=n + n_unknown,
-                          p=np.array(CATEGORY_WEIGHTS) / sum(CATEGORY_WEIGHTS))
+    category = rng.choice(
+        len(CATEGORIES), size=n + n_unknown, p=np.array(CATEGORY_WEIGHTS) / sum(CATEGORY_WEIGHTS)
+    )
     descriptions = _descriptions(n + n_unknown, category, rng)
     price = np.exp(rng.normal(np.log(2.5), 0.8, n)).clip(0.19, 49.95)
-    list_cents = np.maximum(np.round(price * 20).astype(np.int64) * 5 - rng.choice([0, 0, 5], n),
-                            10)
+    list_cents = np.maximum(
+        np.round(price * 20).astype(np.int64) * 5 - rng.choice([0, 0, 5], n), 10
+    )
     cost_cents = np.round(list_cents * rng.uniform(0.35, 0.65, n)).astype(np.int64)
     return _Products(
         codes=codes[:n],
@@ -448,8 +647,9 @@ class _Orders:
     line_cents: IntArray
 
 
-def _invoice_sizes(n_lines: int, max_size: int, rng: np.random.Generator
-                   ) -> tuple[IntArray, npt.NDArray[np.bool_]]:
+def _invoice_sizes(
+    n_lines: int, max_size: int, rng: np.random.Generator
+) -> tuple[IntArray, npt.NDArray[np.bool_]]:
     """Lines per invoice (sales ~18, cancellations 1-3), summing exactly to ``n_lines``."""
     estimate = n_lines // 4 + 20
     while True:
@@ -466,8 +666,9 @@ def _invoice_sizes(n_lines: int, max_size: int, rng: np.random.Generator
     return sizes, cancel[: last + 1]
 
 
-def _invoice_customers(sizes: IntArray, cancel: npt.NDArray[np.bool_], customers: _Customers,
-                       rng: np.random.Generator) -> IntArray:
+def _invoice_customers(
+    sizes: IntArray, cancel: npt.NDArray[np.bool_], customers: _Customers, rng: np.random.Generator
+) -> IntArray:
     """A customer per invoice; whole sale invoices are guests until a quarter of lines are."""
     n_inv = len(sizes)
     customer = rng.choice(len(customers.ids), size=n_inv, p=customers.weight)
@@ -479,12 +680,14 @@ def _invoice_customers(sizes: IntArray, cancel: npt.NDArray[np.bool_], customers
     if len(known) >= len(customers.ids):
         # Every customer orders at least once, at a random point in the year.
         customer[rng.choice(known, size=len(customers.ids), replace=False)] = np.arange(
-            len(customers.ids))
+            len(customers.ids)
+        )
     return customer
 
 
-def _non_product_codes(cancel: npt.NDArray[np.bool_], customer: IntArray, country: IntArray,
-                       rng: np.random.Generator) -> IntArray:
+def _non_product_codes(
+    cancel: npt.NDArray[np.bool_], customer: IntArray, country: IntArray, rng: np.random.Generator
+) -> IntArray:
     """Which invoices carry a postage, fee or adjustment line (index into NP_CODES, or -1)."""
     n = len(cancel)
     code = np.full(n, -1)
@@ -507,8 +710,9 @@ def _non_product_codes(cancel: npt.NDArray[np.bool_], customer: IntArray, countr
     return code
 
 
-def _distinct_products(line_inv: IntArray, need: IntArray, weight: FloatArray,
-                       rng: np.random.Generator) -> IntArray:
+def _distinct_products(
+    line_inv: IntArray, need: IntArray, weight: FloatArray, rng: np.random.Generator
+) -> IntArray:
     """Popularity-weighted products, never the same one twice on an invoice."""
     n_products = len(weight)
     chosen = rng.choice(n_products, size=len(need), p=weight)
@@ -518,13 +722,17 @@ def _distinct_products(line_inv: IntArray, need: IntArray, weight: FloatArray,
             return chosen
         k = int(repeated.sum())
         # After a few weighted redraws, draw uniformly so big invoices on small catalogues end.
-        chosen[repeated] = (rng.choice(n_products, size=k, p=weight) if attempt < 3
-                            else rng.integers(0, n_products, k))
+        chosen[repeated] = (
+            rng.choice(n_products, size=k, p=weight)
+            if attempt < 3
+            else rng.integers(0, n_products, k)
+        )
     raise RuntimeError("could not draw distinct products per invoice")
 
 
-def _make_orders(n_lines: int, customers: _Customers, products: _Products,
-                 rng: np.random.Generator) -> _Orders:
+def _make_orders(
+    n_lines: int, customers: _Customers, products: _Products, rng: np.random.Generator
+) -> _Orders:
     n_products = len(products.codes)
     sizes, cancel = _invoice_sizes(n_lines, max(1, min(n_products // 2, 250)), rng)
     n_inv = len(sizes)
@@ -532,8 +740,9 @@ def _make_orders(n_lines: int, customers: _Customers, products: _Products,
     day = rng.choice(len(day_p), size=n_inv, p=day_p)
     hours = np.array(list(HOUR_WEIGHTS))
     hour_p = np.array(list(HOUR_WEIGHTS.values()), dtype=np.float64)
-    minute = rng.choice(hours, size=n_inv, p=hour_p / hour_p.sum()) * 60 + rng.integers(0, 60,
-                                                                                       n_inv)
+    minute = rng.choice(hours, size=n_inv, p=hour_p / hour_p.sum()) * 60 + rng.integers(
+        0, 60, n_inv
+    )
     order = np.lexsort((minute, day))
     day, minute = day[order], minute[order]
     customer = _invoice_customers(sizes, cancel, customers, rng)
@@ -555,9 +764,15 @@ def _make_orders(n_lines: int, customers: _Customers, products: _Products,
     return _Orders(day, minute, cancel, customer, country, line_inv, item, qty, cents)
 
 
-def _quantities_and_prices(line_inv: IntArray, item: IntArray, cancel: npt.NDArray[np.bool_],
-                           customer: IntArray, customers: _Customers, products: _Products,
-                           rng: np.random.Generator) -> tuple[IntArray, IntArray]:
+def _quantities_and_prices(
+    line_inv: IntArray,
+    item: IntArray,
+    cancel: npt.NDArray[np.bool_],
+    customer: IntArray,
+    customers: _Customers,
+    products: _Products,
+    rng: np.random.Generator,
+) -> tuple[IntArray, IntArray]:
     n = len(line_inv)
     n_products = len(products.codes)
     is_product = item < n_products
@@ -590,44 +805,68 @@ def _quantities_and_prices(line_inv: IntArray, item: IntArray, cancel: npt.NDArr
 # Rendering order lines, with defects
 
 
-def _invoice_strings(orders: _Orders, customers: _Customers) -> tuple[list[str], list[str],
-                                                                      list[str], list[str]]:
+def _invoice_strings(
+    orders: _Orders, customers: _Customers
+) -> tuple[list[str], list[str], list[str], list[str]]:
     n_inv = len(orders.inv_day)
     numbers = FIRST_INVOICE + np.arange(n_inv)
     if numbers[-1] > 999_999:
         numbers = 1_000_000 - n_inv + np.arange(n_inv)
-    inv = [f"C{n}" if c else str(n) for n, c in zip(numbers.tolist(),
-                                                     orders.inv_cancel.tolist(), strict=True)]
-    day_text = {d: f"{_day(d).month}/{_day(d).day}/{_day(d).year}"
-                for d in np.unique(orders.inv_day).tolist()}
-    dates = [f"{day_text[d]} {m // 60}:{m % 60:02d}"
-             for d, m in zip(orders.inv_day.tolist(), orders.inv_minute.tolist(), strict=True)]
+    inv = [
+        f"C{n}" if c else str(n)
+        for n, c in zip(numbers.tolist(), orders.inv_cancel.tolist(), strict=True)
+    ]
+    day_text = {
+        d: f"{_day(d).month}/{_day(d).day}/{_day(d).year}"
+        for d in np.unique(orders.inv_day).tolist()
+    }
+    dates = [
+        f"{day_text[d]} {m // 60}:{m % 60:02d}"
+        for d, m in zip(orders.inv_day.tolist(), orders.inv_minute.tolist(), strict=True)
+    ]
     ids = [str(customers.ids[c]) if c >= 0 else "" for c in orders.inv_customer.tolist()]
     country = [COUNTRIES[c][0] for c in orders.inv_country.tolist()]
     return inv, dates, ids, country
 
 
-def _order_fields(i: int, orders: _Orders, strings: tuple[list[str], ...], codes: list[str],
-                  descriptions: list[str]) -> list[str]:
+def _order_fields(
+    i: int,
+    orders: _Orders,
+    strings: tuple[list[str], ...],
+    codes: list[str],
+    descriptions: list[str],
+) -> list[str]:
     inv, dates, ids, country = strings
     k = int(orders.line_inv[i])
     item = int(orders.line_item[i])
-    return [inv[k], codes[item], descriptions[item], str(orders.line_qty[i]), dates[k],
-            _money(int(orders.line_cents[i])), ids[k], country[k]]
+    return [
+        inv[k],
+        codes[item],
+        descriptions[item],
+        str(orders.line_qty[i]),
+        dates[k],
+        _money(int(orders.line_cents[i])),
+        ids[k],
+        country[k],
+    ]
 
 
-def _pick_order_defects(orders: _Orders, counts: dict[str, int], n_products: int,
-                        rng: np.random.Generator) -> dict[str, IntArray]:
+def _pick_order_defects(
+    orders: _Orders, counts: dict[str, int], n_products: int, rng: np.random.Generator
+) -> dict[str, IntArray]:
     """Distinct clean sale lines of real products with a price: one defect (or copy) each."""
-    eligible = np.flatnonzero(~orders.inv_cancel[orders.line_inv]
-                              & (orders.line_item < n_products) & (orders.line_cents > 0))
+    eligible = np.flatnonzero(
+        ~orders.inv_cancel[orders.line_inv]
+        & (orders.line_item < n_products)
+        & (orders.line_cents > 0)
+    )
     total = sum(counts.values())
     if total > len(eligible):
         raise ValueError("too few order lines to inject the requested defects")
     picked = rng.choice(eligible, size=total, replace=False)
     out, start = {}, 0
     for name, k in counts.items():
-        out[name] = np.sort(picked[start:start + k])
+        out[name] = np.sort(picked[start : start + k])
         start += k
     return out
 
@@ -642,8 +881,12 @@ def _mutate(name: str, j: int, fields: list[str], unknown: tuple[str, str]) -> l
         month, day_year = fields[4].split("/", 1)
         day_part, time_part = day_year.split(" ")
         hour, minute = time_part.split(":")
-        fields[4] = [f"13/45/{day_part.split('/')[1]} 25:61", f"{month}/{day_part} 25:{minute}",
-                     f"2/30/2011 {hour}:{minute}", f"13/{day_part} {time_part}"][j % 4]
+        fields[4] = [
+            f"13/45/{day_part.split('/')[1]} 25:61",
+            f"{month}/{day_part} 25:{minute}",
+            f"2/30/2011 {hour}:{minute}",
+            f"13/{day_part} {time_part}",
+        ][j % 4]
     elif name == "too_many_fields":
         # An unquoted comma in the description, as a broken export writes it.
         fields.insert(3, " ASSORTED COLOURS")
@@ -656,22 +899,34 @@ def _mutate(name: str, j: int, fields: list[str], unknown: tuple[str, str]) -> l
     return fields
 
 
-def _render_order_lines(orders: _Orders, customers: _Customers, products: _Products,
-                        counts: dict[str, int], rng: np.random.Generator) -> _Output:
+def _render_order_lines(
+    orders: _Orders,
+    customers: _Customers,
+    products: _Products,
+    counts: dict[str, int],
+    rng: np.random.Generator,
+) -> _Output:
     strings = _invoice_strings(orders, customers)
     codes = products.codes + list(NP_CODES)
     descriptions = products.descriptions + [NON_PRODUCTS[c][0] for c in NP_CODES]
-    code_desc = [f"{_csv_field(c)},{_csv_field(d)}" for c, d in zip(codes, descriptions,
-                                                                    strict=True)]
+    code_desc = [
+        f"{_csv_field(c)},{_csv_field(d)}" for c, d in zip(codes, descriptions, strict=True)
+    ]
     inv, dates, ids, country = strings
     tail = [f"{i},{c}" for i, c in zip(ids, country, strict=True)]
     cents = orders.line_cents
     unique_cents, cents_at = np.unique(cents, return_inverse=True)
     price_text = np.array([_money(c) for c in unique_cents.tolist()], dtype=object)[cents_at]
-    lines = [f"{inv[k]},{cd},{q},{dates[k]},{p},{tail[k]}"
-             for k, cd, q, p in zip(orders.line_inv.tolist(),
-                                    np.array(code_desc, dtype=object)[orders.line_item].tolist(),
-                                    orders.line_qty.tolist(), price_text.tolist(), strict=True)]
+    lines = [
+        f"{inv[k]},{cd},{q},{dates[k]},{p},{tail[k]}"
+        for k, cd, q, p in zip(
+            orders.line_inv.tolist(),
+            np.array(code_desc, dtype=object)[orders.line_item].tolist(),
+            orders.line_qty.tolist(),
+            price_text.tolist(),
+            strict=True,
+        )
+    ]
 
     targets = _pick_order_defects(orders, counts, len(products.codes), rng)
     for name, where in targets.items():
@@ -679,8 +934,9 @@ def _render_order_lines(orders: _Orders, customers: _Customers, products: _Produ
             continue
         for j, i in enumerate(where.tolist()):
             unknown = (products.unknown_codes[j], products.unknown_descriptions[j])
-            fields = _mutate(name, j, _order_fields(i, orders, strings, codes, descriptions),
-                             unknown)
+            fields = _mutate(
+                name, j, _order_fields(i, orders, strings, codes, descriptions), unknown
+            )
             lines[i] = ",".join(_csv_field(f) for f in fields)
 
     # Re-sent copies land a few lines after the original, as a retried upload would put them.
@@ -693,13 +949,23 @@ def _render_order_lines(orders: _Orders, customers: _Customers, products: _Produ
     position[order[~is_copy]] = np.flatnonzero(~is_copy)
     final = [lines[i] for i in order.tolist()]
 
-    defect_lines = {name: sorted((position[w] + 2).tolist()) for name, w in targets.items()
-                    if name != "exact_duplicate"}
+    defect_lines = {
+        name: sorted((position[w] + 2).tolist())
+        for name, w in targets.items()
+        if name != "exact_duplicate"
+    }
     defect_lines["exact_duplicate"] = (np.flatnonzero(is_copy) + 2).tolist()
-    quarantined = sum(v for k, v in counts.items()
-                      if k not in ("exact_duplicate", "unknown_product"))
-    return _Output(final, dict(counts), _ordered(defect_lines, counts), counts["exact_duplicate"],
-                   quarantined, counts["unknown_product"])
+    quarantined = sum(
+        v for k, v in counts.items() if k not in ("exact_duplicate", "unknown_product")
+    )
+    return _Output(
+        final,
+        dict(counts),
+        _ordered(defect_lines, counts),
+        counts["exact_duplicate"],
+        quarantined,
+        counts["unknown_product"],
+    )
 
 
 def _ordered(lines: dict[str, list[int]], counts: dict[str, int]) -> dict[str, list[int]]:
@@ -718,12 +984,14 @@ def _first_day(index: IntArray, day: IntArray, n: int) -> IntArray:
 
 
 def _timestamp(day: int, seconds: int) -> str:
-    return (datetime.combine(_day(day), datetime.min.time())
-            + timedelta(seconds=int(seconds))).strftime("%Y-%m-%d %H:%M:%S")
+    return (
+        datetime.combine(_day(day), datetime.min.time()) + timedelta(seconds=int(seconds))
+    ).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _insert_lines(lines: list[str], extra: list[str], rng: np.random.Generator
-                  ) -> tuple[list[str], list[int]]:
+def _insert_lines(
+    lines: list[str], extra: list[str], rng: np.random.Generator
+) -> tuple[list[str], list[int]]:
     """Insert ``extra`` at random places; return the lines and the extras' 0-based positions."""
     at = np.sort(rng.integers(0, len(lines) + 1, len(extra)))
     order = np.insert(np.arange(len(lines)), at, -1 - np.arange(len(extra)))
@@ -731,14 +999,25 @@ def _insert_lines(lines: list[str], extra: list[str], rng: np.random.Generator
     return out, np.flatnonzero(order < 0).tolist()
 
 
-def _customer_row(cid: str, name: str, email: str, phone: str, country: str, signup: int,
-                  updated: tuple[int, int]) -> str:
-    return ",".join([cid, _csv_field(name), email, phone, _csv_field(country), _iso_day(signup),
-                     _timestamp(*updated)])
+def _customer_row(
+    cid: str, name: str, email: str, phone: str, country: str, signup: int, updated: tuple[int, int]
+) -> str:
+    return ",".join(
+        [
+            cid,
+            _csv_field(name),
+            email,
+            phone,
+            _csv_field(country),
+            _iso_day(signup),
+            _timestamp(*updated),
+        ]
+    )
 
 
-def _render_customers(customers: _Customers, orders: _Orders, plan: Plan,
-                      rng: np.random.Generator) -> _Output:
+def _render_customers(
+    customers: _Customers, orders: _Orders, plan: Plan, rng: np.random.Generator
+) -> _Output:
     n = len(customers.ids)
     last_day = (END - START).days
     ordered = orders.inv_customer >= 0
@@ -754,15 +1033,25 @@ def _render_customers(customers: _Customers, orders: _Orders, plan: Plan,
         first_name, last_name = FIRST_NAMES[customers.first[i]], LAST_NAMES[customers.last[i]]
         local = f"{_ascii(first_name)}.{_ascii(last_name)}{customers.ids[i] % 1000}"
         country = COUNTRIES[customers.country[i]]
-        return _customer_row(cid, f"{first_name} {last_name}",
-                             f"{local}@{EMAIL_DOMAINS[email_domain]}",
-                             f"+{country[2]} {phone_no}", country[0], int(signup[i]), when)
+        return _customer_row(
+            cid,
+            f"{first_name} {last_name}",
+            f"{local}@{EMAIL_DOMAINS[email_domain]}",
+            f"+{country[2]} {phone_no}",
+            country[0],
+            int(signup[i]),
+            when,
+        )
 
-    lines = [row(i, domain[i], phone[i], (int(updated[i]), int(seconds[i])), str(customers.ids[i]))
-             for i in range(n)]
+    lines = [
+        row(i, domain[i], phone[i], (int(updated[i]), int(seconds[i])), str(customers.ids[i]))
+        for i in range(n)
+    ]
     n_empty = plan.count(n, 500)
-    empty = [row(i, domain[i], phone[i], (int(updated[i]), int(seconds[i])), "")
-             for i in rng.choice(n, n_empty, replace=False).tolist()]
+    empty = [
+        row(i, domain[i], phone[i], (int(updated[i]), int(seconds[i])), "")
+        for i in rng.choice(n, n_empty, replace=False).tolist()
+    ]
     lines, empty_at = _insert_lines(lines, empty, rng)
     position = {ln.split(",", 1)[0]: p for p, ln in enumerate(lines) if not ln.startswith(",")}
 
@@ -771,34 +1060,54 @@ def _render_customers(customers: _Customers, orders: _Orders, plan: Plan,
     for i in resent.tolist():
         later = (int(updated[i]) + int(rng.integers(1, 60)), int(rng.integers(0, 86400)))
         new_domain = (domain[i] + 1) % len(EMAIL_DOMAINS)
-        lines.append(row(i, new_domain, int(rng.integers(1_000_000, 9_999_999)), later,
-                         str(customers.ids[i])))
+        lines.append(
+            row(
+                i, new_domain, int(rng.integers(1_000_000, 9_999_999)), later, str(customers.ids[i])
+            )
+        )
     older = sorted(position[str(customers.ids[i])] + 2 for i in resent.tolist())
     injected = {"resent_record": len(resent), "empty_customer_id": n_empty}
     defect_lines = {"resent_record": older, "empty_customer_id": [p + 2 for p in empty_at]}
     return _Output(lines, injected, defect_lines, len(resent), n_empty)
 
 
-def _render_products(products: _Products, orders: _Orders, plan: Plan,
-                     rng: np.random.Generator) -> _Output:
+def _render_products(
+    products: _Products, orders: _Orders, plan: Plan, rng: np.random.Generator
+) -> _Output:
     n = len(products.codes)
     last_day = (END - START).days
     sold = orders.line_item < n
     first = _first_day(orders.line_item[sold], orders.inv_day[orders.line_inv[sold]], n)
     never = first >= 10**6
-    introduced = np.where(never, rng.integers(-700, last_day - 8, n),
-                          first - rng.integers(0, 700, n))
+    introduced = np.where(
+        never, rng.integers(-700, last_day - 8, n), first - rng.integers(0, 700, n)
+    )
     updated = introduced + (rng.random(n) * (last_day + 1 - introduced)).astype(np.int64)
     seconds = rng.integers(0, 86400, n)
     names = list(CATEGORIES)
 
     def row(i: int, cost: int, price: int, when: tuple[int, int]) -> str:
-        return ",".join([products.codes[i], _csv_field(products.descriptions[i]),
-                         names[products.category[i]], _money(cost), _money(price),
-                         _iso_day(int(introduced[i])), _timestamp(*when)])
+        return ",".join(
+            [
+                products.codes[i],
+                _csv_field(products.descriptions[i]),
+                names[products.category[i]],
+                _money(cost),
+                _money(price),
+                _iso_day(int(introduced[i])),
+                _timestamp(*when),
+            ]
+        )
 
-    lines = [row(i, int(products.cost_cents[i]), int(products.list_cents[i]),
-                 (int(updated[i]), int(seconds[i]))) for i in range(n)]
+    lines = [
+        row(
+            i,
+            int(products.cost_cents[i]),
+            int(products.list_cents[i]),
+            (int(updated[i]), int(seconds[i])),
+        )
+        for i in range(n)
+    ]
     # A price change re-sends the record with a later UpdatedAt.
     resent = np.sort(rng.choice(n, plan.count(n, 50), replace=False))
     for i in resent.tolist():
@@ -813,14 +1122,15 @@ def _render_products(products: _Products, orders: _Orders, plan: Plan,
 # Inventory
 
 
-def _weekly_demand(orders: _Orders, n_products: int, first_monday: int, n_weeks: int
-                   ) -> FloatArray:
+def _weekly_demand(orders: _Orders, n_products: int, first_monday: int, n_weeks: int) -> FloatArray:
     sale = (orders.line_item < n_products) & (orders.line_qty > 0)
     week = (orders.inv_day[orders.line_inv[sale]] - first_monday + 7) // 7
     week = np.clip(week, 0, n_weeks - 1)
-    flat = np.bincount(orders.line_item[sale] * n_weeks + week,
-                       weights=orders.line_qty[sale].astype(np.float64),
-                       minlength=n_products * n_weeks)
+    flat = np.bincount(
+        orders.line_item[sale] * n_weeks + week,
+        weights=orders.line_qty[sale].astype(np.float64),
+        minlength=n_products * n_weeks,
+    )
     return flat.reshape(n_products, n_weeks)
 
 
@@ -841,8 +1151,9 @@ def _simulate_stock(demand: FloatArray, rng: np.random.Generator) -> tuple[IntAr
     return on_hand, on_order
 
 
-def _render_inventory(products: _Products, orders: _Orders, plan: Plan,
-                      rng: np.random.Generator) -> _Output:
+def _render_inventory(
+    products: _Products, orders: _Orders, plan: Plan, rng: np.random.Generator
+) -> _Output:
     n = len(products.codes)
     first_monday = (date(2010, 12, 6) - START).days
     n_weeks = ((END - START).days - first_monday) // 7 + 1
@@ -855,33 +1166,48 @@ def _render_inventory(products: _Products, orders: _Orders, plan: Plan,
     pair_product, pair_wh = np.nonzero(stocked[by_code])
     pair_product = np.array(by_code)[pair_product]
     demand = _weekly_demand(orders, n, first_monday, n_weeks)
-    on_hand, on_order = _simulate_stock(demand[pair_product] * share[pair_product, pair_wh, None],
-                                        rng)
-    labels = [f"{products.codes[p]},{WAREHOUSES[w]}"
-              for p, w in zip(pair_product.tolist(), pair_wh.tolist(), strict=True)]
+    on_hand, on_order = _simulate_stock(
+        demand[pair_product] * share[pair_product, pair_wh, None], rng
+    )
+    labels = [
+        f"{products.codes[p]},{WAREHOUSES[w]}"
+        for p, w in zip(pair_product.tolist(), pair_wh.tolist(), strict=True)
+    ]
     dates = [_iso_day(first_monday + 7 * t) for t in range(n_weeks)]
-    lines = [f"{d},{label},{h},{o}"
-             for t, d in enumerate(dates)
-             for label, h, o in zip(labels, on_hand[t].tolist(), on_order[t].tolist(),
-                                    strict=True)]
+    lines = [
+        f"{d},{label},{h},{o}"
+        for t, d in enumerate(dates)
+        for label, h, o in zip(labels, on_hand[t].tolist(), on_order[t].tolist(), strict=True)
+    ]
     n_bad = plan.count(len(lines), 10_000)
     bad = np.sort(rng.choice(len(lines), n_bad, replace=False))
     for j, i in enumerate(bad.tolist()):
         head, value, tail = lines[i].rsplit(",", 2)
         lines[i] = f"{head},{['n/a', f'{value}a', '#REF!', 'unknown'][j % 4]},{tail}"
-    return _Output(lines, {"unparseable_on_hand": n_bad},
-                   {"unparseable_on_hand": (bad + 2).tolist()}, 0, n_bad)
+    return _Output(
+        lines, {"unparseable_on_hand": n_bad}, {"unparseable_on_hand": (bad + 2).tolist()}, 0, n_bad
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # Reviews
 
 
-def _review_json(review_id: str, code: str, customer: int, rating: int, title: str, body: str,
-                 created: str) -> str:
-    return json.dumps({"review_id": review_id, "stock_code": code, "customer_id": customer,
-                       "rating": rating, "title": title, "body": body, "created_at": created},
-                      ensure_ascii=False)
+def _review_json(
+    review_id: str, code: str, customer: int, rating: int, title: str, body: str, created: str
+) -> str:
+    return json.dumps(
+        {
+            "review_id": review_id,
+            "stock_code": code,
+            "customer_id": customer,
+            "rating": rating,
+            "title": title,
+            "body": body,
+            "created_at": created,
+        },
+        ensure_ascii=False,
+    )
 
 
 def _malformed_review(j: int, review_id: str, code: str, customer: int) -> str:
@@ -895,13 +1221,19 @@ def _malformed_review(j: int, review_id: str, code: str, customer: int) -> str:
     ][j % 4]
 
 
-def _render_reviews(customers: _Customers, products: _Products, orders: _Orders, plan: Plan,
-                    rng: np.random.Generator) -> _Output:
+def _render_reviews(
+    customers: _Customers,
+    products: _Products,
+    orders: _Orders,
+    plan: Plan,
+    rng: np.random.Generator,
+) -> _Output:
     n = plan.reviews
     n_products = len(products.codes)
     line_customer = orders.inv_customer[orders.line_inv]
-    bought = np.flatnonzero((line_customer >= 0) & (orders.line_item < n_products)
-                            & (orders.line_qty > 0))
+    bought = np.flatnonzero(
+        (line_customer >= 0) & (orders.line_item < n_products) & (orders.line_qty > 0)
+    )
     if len(bought):
         source = rng.choice(bought, n)
         product = orders.line_item[source]
@@ -930,18 +1262,31 @@ def _render_reviews(customers: _Customers, products: _Products, orders: _Orders,
         r, p = int(rating[i]), int(product[i])
         stars = min(max(r, 1), 5)
         titles = TITLES[stars]
-        body = BODIES[stars].format(d=products.descriptions[p].lower(),
-                                    p="£" + _money(int(products.list_cents[p])))
+        body = BODIES[stars].format(
+            d=products.descriptions[p].lower(), p="£" + _money(int(products.list_cents[p]))
+        )
         created = datetime.combine(_day(int(day[i])), datetime.min.time()) + timedelta(
-            seconds=int(second[i]))
-        lines.append(_review_json(f"R{i + 1:07d}", products.codes[p],
-                                  int(customers.ids[customer[i]]), r,
-                                  titles[title_pick[i] % len(titles)], body,
-                                  created.strftime("%Y-%m-%dT%H:%M:%SZ")))
+            seconds=int(second[i])
+        )
+        lines.append(
+            _review_json(
+                f"R{i + 1:07d}",
+                products.codes[p],
+                int(customers.ids[customer[i]]),
+                r,
+                titles[title_pick[i] % len(titles)],
+                body,
+                created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            )
+        )
 
     n_malformed = plan.count(n, 250)
-    malformed = [_malformed_review(j, f"R{n + j + 1:07d}", products.codes[int(product[j])],
-                                   int(customers.ids[customer[j]])) for j in range(n_malformed)]
+    malformed = [
+        _malformed_review(
+            j, f"R{n + j + 1:07d}", products.codes[int(product[j])], int(customers.ids[customer[j]])
+        )
+        for j in range(n_malformed)
+    ]
     rating_lines = [lines[i] for i in bad_rating.tolist()]
     resent_lines = [lines[i] for i in resent.tolist()]
     lines, malformed_at = _insert_lines(lines, malformed, rng)
@@ -952,8 +1297,11 @@ def _render_reviews(customers: _Customers, products: _Products, orders: _Orders,
         "malformed_json": [p + 1 for p in malformed_at],
         "resent_review": list(range(len(lines) - n_resent + 1, len(lines) + 1)),
     }
-    injected = {"rating_out_of_range": n_bad_rating, "malformed_json": n_malformed,
-                "resent_review": n_resent}
+    injected = {
+        "rating_out_of_range": n_bad_rating,
+        "malformed_json": n_malformed,
+        "resent_review": n_resent,
+    }
     return _Output(lines, injected, defect_lines, n_resent, n_bad_rating + n_malformed)
 
 
@@ -971,8 +1319,14 @@ def _write(path: Path, header: str | None, lines: Sequence[str]) -> int:
     return path.stat().st_size
 
 
-def generate(out_dir: str | Path, order_lines: int, seed: int = 42, *, defects: bool = True,
-             progress: ProgressCallback | None = None) -> Manifest:
+def generate(
+    out_dir: str | Path,
+    order_lines: int,
+    seed: int = 42,
+    *,
+    defects: bool = True,
+    progress: ProgressCallback | None = None,
+) -> Manifest:
     """Write the five source datasets in the landing layout and a manifest of injected defects.
 
     Parameters
@@ -1010,18 +1364,27 @@ def generate(out_dir: str | Path, order_lines: int, seed: int = 42, *, defects: 
     plan = Plan.for_order_lines(order_lines, defects)
     counts = plan.order_line_defects()
     streams = np.random.SeedSequence(seed).spawn(6)
-    rng = {name: np.random.default_rng(s) for name, s in
-           zip(("customers", "products", "orders", "order_defects", "inventory", "reviews"),
-               streams, strict=True)}
+    rng = {
+        name: np.random.default_rng(s)
+        for name, s in zip(
+            ("customers", "products", "orders", "order_defects", "inventory", "reviews"),
+            streams,
+            strict=True,
+        )
+    }
     report("customers and products", 0.0)
     customers = _make_customers(plan.customers, rng["customers"])
     products = _make_products(plan.products, counts["unknown_product"], rng["products"])
     report("invoices", 0.05)
-    orders = _make_orders(order_lines - counts["exact_duplicate"], customers, products,
-                          rng["orders"])
+    orders = _make_orders(
+        order_lines - counts["exact_duplicate"], customers, products, rng["orders"]
+    )
     report("order lines", 0.3)
-    outputs = {"order_lines": _render_order_lines(orders, customers, products, counts,
-                                                  rng["order_defects"])}
+    outputs = {
+        "order_lines": _render_order_lines(
+            orders, customers, products, counts, rng["order_defects"]
+        )
+    }
     report("customers", 0.6)
     outputs["customers"] = _render_customers(customers, orders, plan, rng["customers"])
     outputs["products"] = _render_products(products, orders, plan, rng["products"])
@@ -1033,8 +1396,13 @@ def generate(out_dir: str | Path, order_lines: int, seed: int = 42, *, defects: 
     return _write_all(Path(out_dir), seed, order_lines, outputs, report)
 
 
-def _write_all(out: Path, seed: int, order_lines: int, outputs: dict[str, _Output],
-               report: Callable[[str, float], None]) -> Manifest:
+def _write_all(
+    out: Path,
+    seed: int,
+    order_lines: int,
+    outputs: dict[str, _Output],
+    report: Callable[[str, float], None],
+) -> Manifest:
     files = {}
     for k, name in enumerate(DATASETS):
         size = _write(out / FILES[name], HEADERS.get(name), outputs[name].lines)
