@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import tempfile
 import zipfile
 from collections.abc import Callable, Mapping
@@ -19,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from infra.common import LAYERS
-from infra.stack import REQUIRED_OUTPUTS, render
+from infra.stack import ENV_PATTERN, REQUIRED_OUTPUTS, render
 from medallion.aws import AwsError, CredentialsError, client, s3
 from medallion.aws import cloudformation as cfn
 from medallion.aws.stack import stack_name
@@ -277,6 +278,16 @@ def _follow(target: Target, stack_id: str, started: datetime, console: Console) 
             raise DeployError(str(exc)) from exc
 
 
+def _scripts_bucket(target: Target, stack: cfn.Stack) -> str:
+    """The scripts bucket, from the outputs or else from the stack's resources."""
+    if "ScriptsBucketName" in stack.outputs:
+        return stack.outputs["ScriptsBucketName"]
+    buckets = cfn.stack_resources(stack.stack_id, "AWS::S3::Bucket", **target.aws())
+    if "ScriptsBucket" not in buckets:
+        raise DeployError(f"stack {stack.name} has no scripts bucket; was it created by medallion?")
+    return buckets["ScriptsBucket"]
+
+
 def _upload(target: Target, bucket: str, console: Console, root: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="medallion-deploy-") as build:
         pkg = package(root, Path(build))
@@ -343,6 +354,11 @@ def deploy(
     CredentialsError, DeployError, Aborted
         With a message that says what to do.
     """
+    if not re.fullmatch(ENV_PATTERN, target.env):
+        raise DeployError(
+            f"environment {target.env!r}: use 2-10 lower-case letters or digits, starting with a "
+            "letter (it becomes part of bucket names)"
+        )
     identity = check_credentials(target)
     console.print(f"deploying [bold]{target.stack}[/bold] as {identity}")
     stack = cfn.describe_stack(target.stack, **target.aws())
@@ -366,11 +382,11 @@ def deploy(
         )
     stack = cfn.describe_stack(target.stack, **target.aws())
     assert stack is not None
-    bucket = stack.outputs["ScriptsBucketName"]
+    bucket = _scripts_bucket(target, stack)
     _upload(target, bucket, console, root)
     body = _compact(render(target.env))
     values: dict[str, str | None] = {"Environment": target.env, **(parameters or {})}
-    values["AlertEmail"] = alert_email or None
+    values["AlertEmail"] = alert_email or values.get("AlertEmail")
     for key in stack.parameters:
         values.setdefault(key, None)
     if len(body.encode()) > INLINE_TEMPLATE_LIMIT:

@@ -109,6 +109,14 @@ def test_deploy_needs_an_alert_email(endpoint: str) -> None:
     assert describe_stack("medallion-mail", region=REGION, endpoint_url=endpoint) is None
 
 
+def test_deploy_refuses_an_environment_name_buckets_cannot_carry(endpoint: str) -> None:
+    result = _cli(
+        "deploy", "--env", "Dev_1", "--alert-email", "ops@example.com", "--yes", endpoint=endpoint
+    )
+    assert result.exit_code == 1
+    assert "lower-case letters or digits" in result.output
+
+
 def test_deploy_without_credentials_says_so(
     endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
