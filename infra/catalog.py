@@ -149,4 +149,48 @@ def add_catalog(template: Template, storage: Storage, prefix: Ref) -> Catalog:
         )
         for layer in LAYERS
     }
+    add_quality_tables(template, storage, databases["gold"])
     return Catalog(databases, names, crawlers, security)
+
+
+def add_quality_tables(template: Template, storage: Storage, gold: glue.Database) -> None:
+    """Define ``quality_results`` and ``quality_runs`` in the gold database.
+
+    Declared, not crawled: the records carry ``dataset`` and ``run_id`` themselves, and a crawler
+    would also make the ``dataset=``/``run_id=`` folders partition keys of the same names, which
+    Athena refuses. The columns come from ``medallion.catalog.quality_table_definitions()``.
+
+    Parameters
+    ----------
+    template : Template
+        The template to add to.
+    storage : Storage
+        The lake bucket.
+    gold : glue.Database
+        The gold database.
+    """
+    from medallion.catalog import quality_table_definitions
+
+    for table, folder, columns in quality_table_definitions():
+        template.add_resource(
+            glue.Table(
+                "".join(part.capitalize() for part in table.split("_")) + "Table",
+                CatalogId=Ref("AWS::AccountId"),
+                DatabaseName=Ref(gold),
+                TableInput=glue.TableInput(
+                    Name=table,
+                    Description=f"JSON Lines under {folder} (docs/layers.md, Quality)",
+                    TableType="EXTERNAL_TABLE",
+                    Parameters={"classification": "json", "EXTERNAL": "TRUE"},
+                    StorageDescriptor=glue.StorageDescriptor(
+                        Columns=[glue.Column(Name=c.name, Type=c.type) for c in columns],
+                        Location=s3_uri(storage.lake, folder),
+                        InputFormat="org.apache.hadoop.mapred.TextInputFormat",
+                        OutputFormat=("org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"),
+                        SerdeInfo=glue.SerdeInfo(
+                            SerializationLibrary="org.openx.data.jsonserde.JsonSerDe"
+                        ),
+                    ),
+                ),
+            )
+        )

@@ -41,6 +41,9 @@ JOB_PREFIXES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
     "gold": (("silver", "gold", "quality"), ("gold",)),
 }
+# What an analyst reads: the marts, and the quality records (tables of the gold database; they
+# hold rule results and row counts, no rows and no PII).
+ANALYST_PREFIXES = ("gold", "quality/results", "quality/runs")
 # Prefixes an analyst must never read: raw files, raw rows and rejected rows hold PII in clear.
 ANALYST_DENIED_PREFIXES = ("landing", "bronze", "quarantine", "_meta")
 
@@ -126,15 +129,20 @@ def objects(bucket_arn: Arn, prefix: str) -> Join:
     return Join("", [bucket_arn, f"/{prefix}/*"])
 
 
-def _list_prefixes(sid: str, bucket_arn: Arn, prefixes: tuple[str, ...] | list[str]) -> Statement:
-    """ListBucket limited to some prefixes (and the bucket root, which Spark probes)."""
+def _list_prefixes(
+    sid: str, bucket_arn: Arn, prefixes: tuple[str, ...] | list[str]
+) -> list[Statement]:
+    """ListBucket limited to some prefixes, and GetBucketLocation (which has no prefix)."""
     allowed = [""] + [f"{p}/*" for p in prefixes] + list(prefixes)
-    return statement(
-        sid,
-        ["s3:ListBucket", "s3:GetBucketLocation"],
-        [bucket_arn],
-        condition={"StringLike": {"s3:prefix": sorted(set(allowed))}},
-    )
+    return [
+        statement(
+            sid,
+            ["s3:ListBucket"],
+            [bucket_arn],
+            condition={"StringLike": {"s3:prefix": sorted(set(allowed))}},
+        ),
+        statement(f"{sid}Location", ["s3:GetBucketLocation"], [bucket_arn]),
+    ]
 
 
 def _log_groups(prefix: str) -> list[Sub]:
@@ -177,10 +185,10 @@ def glue_job_policy(
     """
     reads, writes = JOB_PREFIXES[layer]
     statements = [
-        _list_prefixes("ListLake", lake_bucket_arn, reads),
+        *_list_prefixes("ListLake", lake_bucket_arn, reads),
         statement("ReadLake", S3_READ, [objects(lake_bucket_arn, p) for p in reads]),
         statement("WriteLake", S3_WRITE, [objects(lake_bucket_arn, p) for p in writes]),
-        _list_prefixes("ListScripts", scripts_bucket_arn, ("jobs", "contracts", "temporary")),
+        *_list_prefixes("ListScripts", scripts_bucket_arn, ("jobs", "contracts", "temporary")),
         statement(
             "ReadScripts",
             S3_READ,
@@ -242,7 +250,7 @@ def crawler_policy(
     databases = [_glue_arn("database", db) for db in database_names]
     tables = [_glue_arn("table", db, "/*") for db in database_names]
     return document(
-        _list_prefixes("ListLake", lake_bucket_arn, layers),
+        *_list_prefixes("ListLake", lake_bucket_arn, layers),
         statement("ReadLake", S3_READ, [objects(lake_bucket_arn, p) for p in layers]),
         statement("UseKey", KMS_USE, [key_arn]),
         statement(
@@ -349,7 +357,7 @@ def state_machine_policy(
                 _glue_arn("table", gold_database, "/*"),
             ],
         ),
-        _list_prefixes("ListResults", results_bucket_arn, ("results",)),
+        *_list_prefixes("ListResults", results_bucket_arn, ("results",)),
         statement(
             "WriteResults",
             [*S3_READ, "s3:PutObject", "s3:AbortMultipartUpload"],
@@ -464,9 +472,9 @@ def analysts_policy(
                 _glue_arn("table", gold_database, "/*"),
             ],
         ),
-        _list_prefixes("ListGold", lake_bucket_arn, ("gold",)),
-        statement("ReadGold", S3_READ, [objects(lake_bucket_arn, "gold")]),
-        _list_prefixes("ListResults", results_bucket_arn, ("results",)),
+        *_list_prefixes("ListGold", lake_bucket_arn, ANALYST_PREFIXES),
+        statement("ReadGold", S3_READ, [objects(lake_bucket_arn, p) for p in ANALYST_PREFIXES]),
+        *_list_prefixes("ListResults", results_bucket_arn, ("results",)),
         statement(
             "QueryResults",
             [*S3_READ, "s3:PutObject", "s3:AbortMultipartUpload"],

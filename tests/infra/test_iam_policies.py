@@ -113,9 +113,11 @@ def _resources(effect: str, action: str) -> set[str]:
     }
 
 
-def test_analysts_read_gold_objects_and_their_query_results_only() -> None:
+def test_analysts_read_gold_quality_records_and_their_query_results_only() -> None:
     assert _resources("Allow", "s3:GetObject") == {
         "${LakeBucket.Arn}/gold/*",
+        "${LakeBucket.Arn}/quality/results/*",  # the gold tables quality_results, quality_runs
+        "${LakeBucket.Arn}/quality/runs/*",
         "${AthenaResultsBucket.Arn}/results/*",
     }
     denied = _resources("Deny", "s3:GetObject")

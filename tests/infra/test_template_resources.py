@@ -89,6 +89,22 @@ def test_database_and_crawler_per_layer(layer: str) -> None:
     assert crawler["CrawlerSecurityConfiguration"] == {"Ref": "GlueSecurityConfiguration"}
 
 
+def test_quality_records_are_declared_tables_of_the_gold_database() -> None:
+    for logical_id, table, folder in (
+        ("QualityResultsTable", "quality_results", "quality/results/"),
+        ("QualityRunsTable", "quality_runs", "quality/runs/"),
+    ):
+        table_props = props(logical_id)
+        assert table_props["DatabaseName"] == {"Ref": "GoldDatabase"}
+        table_input = table_props["TableInput"]
+        assert table_input["Name"] == table
+        assert "PartitionKeys" not in table_input  # the records carry dataset and run_id
+        storage = table_input["StorageDescriptor"]
+        assert join(storage["Location"]) == f"s3://${{LakeBucket}}/{folder}"
+        assert storage["SerdeInfo"]["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"
+        assert {c["Name"] for c in storage["Columns"]} >= {"run_id", "dataset", "status"}
+
+
 def test_glue_security_configuration_encrypts_everything_with_the_key() -> None:
     encryption = props("GlueSecurityConfiguration")["EncryptionConfiguration"]
     assert encryption["S3Encryptions"][0]["S3EncryptionMode"] == "SSE-KMS"
