@@ -24,7 +24,9 @@ EndpointUrl = Annotated[
         envvar="MEDALLION_ENDPOINT_URL",
     ),
 ]
-Yes = Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")]
+Yes = Annotated[
+    bool, typer.Option("--yes", "-y", help="Apply without asking.", envvar="MEDALLION_ASSUME_YES")
+]
 PollSeconds = Annotated[
     float,
     typer.Option(
@@ -66,6 +68,7 @@ def deploy_command(
             "--parameter",
             "-p",
             help="Another stack parameter, Key=Value (e.g. GlueMaxWorkers=4); repeatable.",
+            envvar="MEDALLION_STACK_PARAMETERS",
         ),
     ] = None,
     yes: Yes = False,

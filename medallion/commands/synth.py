@@ -18,7 +18,9 @@ def synth_command(
     out: Annotated[
         Path | None,
         typer.Option(
-            "--out", help="File to write; .yaml/.yml for YAML, else JSON. Default: stdout."
+            "--out",
+            help="File to write; .yaml/.yml for YAML, else JSON. Default: stdout.",
+            envvar="MEDALLION_TEMPLATE_OUT",
         ),
     ] = None,
 ) -> None:
