@@ -1,0 +1,84 @@
+"""The bronze Glue script end to end: encodings, empty files, the manifest and re-runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+
+from medallion.jobrunner import run_job
+
+HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
+
+
+def write_landing(landing: Path) -> None:
+    orders = landing / "order_lines"
+    orders.mkdir(parents=True)
+    lines = [HEADER, "536365,85123A,CAFÉ MUG,6,12/1/2010 8:26,2.55,17850,France", "bad,line"]
+    (orders / "bom-crlf.csv").write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines).encode() + b"\r\n")
+    (orders / "latin1.csv").write_bytes("\n".join(lines[:2]).encode("latin-1"))
+    (orders / "empty.csv").write_bytes(b"")
+    (orders / "header-only.csv").write_text(HEADER + "\n")
+
+
+def manifest(lake: Path) -> dict[str, dict]:
+    entries = [
+        json.loads(line)
+        for path in (lake / "_meta" / "ingested" / "order_lines").glob("*.json")
+        for line in path.read_text().splitlines()
+    ]
+    return {Path(e["path"]).name: e for e in entries}
+
+
+def test_bronze_keeps_every_line_records_every_file_and_ingests_once(tmp_path: Path) -> None:
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    write_landing(landing)
+    options = {"lake_root": str(lake), "run_id": "r1", "landing_root": str(landing)}
+    first = run_job("bronze", options)
+    assert first.state == "SUCCEEDED", first.error_message
+    assert first.summary["absent"] == ["customers", "products", "inventory", "reviews"]
+    files = manifest(lake)
+    assert {name: e["status"] for name, e in files.items()} == {
+        "bom-crlf.csv": "ingested",
+        "latin1.csv": "ingested",
+        "empty.csv": "skipped_empty",
+        "header-only.csv": "skipped_header_only",
+    }
+    assert files["bom-crlf.csv"]["encoding"] == "UTF-8-BOM"
+    assert files["latin1.csv"]["encoding"] == "ISO-8859-1"
+    rows = duckdb.sql(
+        f"select * from read_parquet('{lake}/bronze/order_lines/**/*.parquet', "
+        "hive_partitioning = true) order by _ingest_file, _ingest_line"
+    ).df()
+    assert len(rows) == 3
+    assert rows["Description"].tolist() == ["CAFÉ MUG", None, "CAFÉ MUG"]
+    assert rows["_corrupt_record"].tolist()[1] == "bad,line"
+    assert set(rows["run_id"]) == {"r1"} and set(rows["_ingest_run_id"]) == {"r1"}
+
+    again = run_job("bronze", {**options, "run_id": "r2"})
+    assert again.state == "SUCCEEDED"
+    assert again.summary["datasets"]["order_lines"]["files_new"] == 0
+    assert not list((lake / "bronze" / "order_lines").glob("*/run_id=r2"))
+
+
+def test_a_batch_written_but_never_recorded_is_removed_before_ingesting(tmp_path: Path) -> None:
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    write_landing(landing)
+    orphan = lake / "bronze" / "order_lines" / "ingest_date=2024-01-01" / "run_id=crashed"
+    orphan.mkdir(parents=True)
+    (orphan / "part-0.parquet").write_bytes(b"not really parquet")
+    result = run_job(
+        "bronze", {"lake_root": str(lake), "run_id": "r1", "landing_root": str(landing)}
+    )
+    assert result.state == "SUCCEEDED", result.error_message
+    assert not orphan.exists()
+
+
+def test_bad_arguments_fail_with_one_clear_line(tmp_path: Path) -> None:
+    result = run_job("bronze", {"lake_root": str(tmp_path), "run_id": "bad id!"})
+    assert result.state == "FAILED"
+    assert result.error_message == (
+        "bronze job failed: JobArgumentError: --run_id 'bad id!' must match "
+        "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+    )
