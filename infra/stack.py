@@ -19,7 +19,7 @@ from troposphere import (
 from infra import iam as policies
 from infra.alerts import HAS_ALERT_EMAIL, HAS_BUDGET, add_alerts, add_failed_runs_alarm
 from infra.catalog import add_catalog
-from infra.common import LAYERS, PROJECT, name
+from infra.common import LAYERS, name
 from infra.jobs import JobSettings, add_jobs
 from infra.orchestration import add_orchestration
 from infra.query import add_query
@@ -41,11 +41,6 @@ REQUIRED_OUTPUTS = (
     "AthenaWorkGroupName",
     "GoldDatabaseName",
 )
-
-
-def stack_name(env: str) -> str:
-    """The CloudFormation stack of an environment: ``medallion-<env>``."""
-    return f"{PROJECT}-{env}"
 
 
 def _parameters(template: Template, env: str) -> dict[str, Parameter]:
