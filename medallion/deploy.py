@@ -303,7 +303,7 @@ def _upload_template(target: Target, bucket: str, body: str) -> str:
     with tempfile.TemporaryDirectory(prefix="medallion-template-") as build:
         path = Path(build) / "template.json"
         path.write_text(body, encoding="utf-8")
-        # SSE-S3, not the stack's key: CloudFormation must read it before the key policy matters.
+        # SSE-S3, not the stack's key: CloudFormation reads it with the caller's credentials.
         s3.upload_file(
             path, bucket, key, extra_args={"ServerSideEncryption": "AES256"}, **target.aws()
         )
