@@ -195,7 +195,7 @@ def rule_results_over_runs(results: pd.DataFrame) -> alt.Chart:
 
 
 def quarantined_by_reason(rows: pd.DataFrame) -> alt.Chart:
-    """Rows quarantined per failed rule (error-severity row rules), per dataset."""
+    """Rows quarantined per failed rule (error-severity row and parse rules), per dataset."""
     return (
         alt.Chart(rows, height=HEIGHT)
         .mark_bar()

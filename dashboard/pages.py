@@ -48,6 +48,9 @@ def revenue_trend() -> None:
         )
         cols[2].metric("Orders", f"{int(last['orders']):,}")
     st.altair_chart(charts.revenue_trend(shown), use_container_width=True)
+    partial = sorted({str(m)[:7] for m in monthly.loc[monthly["is_partial_month"], "sales_month"]})
+    if partial:
+        st.caption(f"Partial months (the data does not cover them whole): {', '.join(partial)}.")
     if total is not None and not total.empty:
         st.subheader("Growth, all countries")
         st.altair_chart(charts.growth_bars(total), use_container_width=True)
@@ -130,7 +133,7 @@ def data_quality() -> None:
         """
         select dataset, rule_id, sum(failed) as rows_quarantined
         from quality_results
-        where scope = 'row' and severity = 'error' and failed > 0
+        where scope in ('row', 'parse') and severity = 'error' and failed > 0
         group by dataset, rule_id
         order by rows_quarantined desc
         """

@@ -25,7 +25,11 @@ HEADLINES: tuple[tuple[str, str], ...] = (
         "Monthly revenue, all countries (last 6 months)",
         """
         with monthly as (
-            select sales_month, sum(orders) as orders, sum(net_revenue) as net_revenue
+            select
+                sales_month,
+                sum(orders) as orders,
+                sum(net_revenue) as net_revenue,
+                bool_or(is_partial_month) as is_partial_month
             from v_monthly_revenue
             group by sales_month
         ),
@@ -36,7 +40,8 @@ HEADLINES: tuple[tuple[str, str], ...] = (
                 net_revenue,
                 cast(net_revenue - lag(net_revenue) over (order by sales_month) as double)
                     / nullif(cast(lag(net_revenue) over (order by sales_month) as double), 0)
-                    as mom_growth
+                    as mom_growth,
+                is_partial_month
             from monthly
         )
         select * from growth order by sales_month desc limit 6
@@ -68,7 +73,8 @@ HEADLINES: tuple[tuple[str, str], ...] = (
                 dataset,
                 count_if(status = 'pass') as passed,
                 count_if(status = 'warn') as warned,
-                count_if(status = 'fail') as failed
+                count_if(is_quarantining) as quarantining,
+                count_if(is_blocking) as blocking
             from v_quality_latest
             group by dataset
         ),
@@ -81,7 +87,8 @@ HEADLINES: tuple[tuple[str, str], ...] = (
             latest_run.run_status as last_run,
             rules.passed,
             rules.warned,
-            rules.failed,
+            rules.quarantining,
+            rules.blocking,
             latest_run.rows_in,
             latest_run.rows_clean as clean,
             latest_run.rows_quarantined as quarantined,

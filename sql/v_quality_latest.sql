@@ -2,7 +2,9 @@
 -- grain: one row per dataset and rule, from the latest run that evaluated the rule
 -- key: dataset, rule_id
 -- Reads the quality_results table (quality/results/ JSON Lines, in the gold database).
--- evaluated_at is an ISO-8601 string, so ordering it as text orders it in time.
+-- evaluated_at is an ISO-8601 string, so ordering it as text orders it in time. A failing row or
+-- parse rule quarantined rows (is_quarantining); a failing dataset rule (error severity) failed
+-- the run (is_blocking).
 
 with
 
@@ -54,6 +56,8 @@ final as (
         threshold,
         status,
         status = 'fail' as is_failing,
+        status = 'fail' and scope in ('row', 'parse') as is_quarantining,
+        status = 'fail' and scope = 'dataset' as is_blocking,
         status in ('fail', 'warn') as is_attention_needed,
         message,
         evaluated_at

@@ -206,6 +206,10 @@ def test_monthly_revenue(lake: DemoLake) -> None:
     april = got[(got.country == "Germany") & (got.sales_month == date(2024, 4, 1))].iloc[0]
     assert pd.isna(april.mom_growth) and pd.isna(april.previous_net_revenue)
     assert got.orders.dtype == np.int64
+    # the data runs from 1 January 2024 to 3 February 2025: only February 2025 is partial
+    last = lake.marts["sales_daily"].sales_date.max()
+    assert last == date(2025, 2, 3)
+    assert set(got[got.is_partial_month].sales_month) == {date(2025, 2, 1)}
 
 
 def test_top_products(lake: DemoLake) -> None:
@@ -305,6 +309,11 @@ def test_quality_latest(lake: DemoLake) -> None:
     )
     assert list(got.failed) == list(expected.failed)
     assert list(got.is_failing) == list(expected.status == "fail")
+    row_rule = expected.scope.isin(["row", "parse"])
+    assert list(got.is_quarantining) == list((expected.status == "fail") & row_rule)
+    assert list(got.is_blocking) == list(
+        (expected.status == "fail") & (expected.scope == "dataset")
+    )
     # freshness was only evaluated in the first run: its latest result is that run's
     assert set(got[got.rule_id == "freshness"].run_id) == {"run-2025-02-27"}
 
