@@ -15,15 +15,14 @@ from medallion.aws.stepfunctions import RunOptions
 from medallion.jobrunner import REPO_ROOT
 
 
-def _ledger(console: Console, lake: Path) -> None:
-    # The conservation ledger is the lead's module; a checkout without it still runs.
+def _ledger(console: Console, lake: Path, run_id: str | None) -> bool:
+    """Print this run's conservation ledger; False when a row does not balance."""
+    # The ledger is the lead's module; a checkout without it still runs.
     try:
         from medallion import ledger
     except ImportError:
-        return
-    rendered = ledger.render(str(lake))
-    if rendered is not None:
-        console.print(rendered)
+        return True
+    return bool(ledger.render(str(lake), run_id=run_id, console=console))
 
 
 def run(
@@ -106,7 +105,10 @@ def run(
     else:
         console.print(summary_table(outcome.events, outcome.summaries, outcome.failed_state))
         if outcome.status == "SUCCEEDED":
-            _ledger(console, lake)
+            run_options = (outcome.output or {}).get("options", {})
+            if not _ledger(console, lake, run_options.get("run_id")):
+                console.print("[bold red]the conservation ledger does not balance[/bold red]")
+                raise typer.Exit(1)
         else:
             console.print(
                 f"[bold red]{outcome.status}[/bold red] at {escape(str(outcome.failed_state))}: "
