@@ -23,8 +23,15 @@ def lake_root() -> str:
     return str(Path(os.environ.get(LAKE_ENV, "lake")).resolve())
 
 
+@st.cache_resource(show_spinner=False)
+def _refresh_views(lake: str) -> list[str]:
+    # Once per server: the views as sql/ defines them now, not as the last run left them.
+    return catalog.create_views(lake, strict=False)
+
+
 @st.cache_data(ttl=30, show_spinner=False)
 def _cached(lake: str, sql: str) -> pd.DataFrame:
+    _refresh_views(lake)
     return catalog.execute(lake, sql)
 
 

@@ -41,7 +41,7 @@ HEADLINES: tuple[tuple[str, str], ...] = (
                 cast(net_revenue - lag(net_revenue) over (order by sales_month) as double)
                     / nullif(cast(lag(net_revenue) over (order by sales_month) as double), 0)
                     as mom_growth,
-                is_partial_month
+                case when is_partial_month then 'partial month' else '' end as note
             from monthly
         )
         select * from growth order by sales_month desc limit 6
@@ -102,7 +102,7 @@ HEADLINES: tuple[tuple[str, str], ...] = (
 
 
 def headlines(lake_root: str) -> list[Headline]:
-    """Run every headline query on the lake's catalog; a failed one carries its error.
+    """Refresh the views, then run every headline query; a failed one carries its error.
 
     Parameters
     ----------
@@ -114,6 +114,8 @@ def headlines(lake_root: str) -> list[Headline]:
     list[Headline]
         One per section, in report order.
     """
+    # The views as sql/ defines them now, not as the last run left them.
+    catalog.create_views(lake_root, strict=False)
     found = []
     for title, sql in HEADLINES:
         try:
