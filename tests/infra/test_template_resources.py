@@ -200,7 +200,8 @@ def test_athena_workgroup_is_enforced_encrypted_and_capped() -> None:
 
 
 def test_named_queries_come_from_the_analysts_sql() -> None:
-    queries = of_type("AWS::Athena::NamedQuery")
+    resources = json.loads(render("dev"))["Resources"].values()
+    queries = {i: r for i, r in enumerate(resources) if r["Type"] == "AWS::Athena::NamedQuery"}
     assert len(queries) == len(named_queries())
     texts = {q["Properties"]["QueryString"] for q in queries.values()}
     assert texts == {q.sql for q in named_queries()}

@@ -1,7 +1,8 @@
 """Snapshot of the dev template; regenerate with ``UPDATE_SNAPSHOTS=1 pytest tests/infra``.
 
-The state machine definition and the named queries come from statemachine/ and sql/, which have
-their own tests; they are replaced by markers here so the snapshot shows this stack's own changes.
+The state machine definition, the named queries and the quality tables' columns come from
+statemachine/, sql/ and medallion.catalog, which have their own tests; they are replaced by markers
+here so the snapshot shows this stack's own changes.
 test_template_resources.py checks that they are embedded as rendered.
 """
 
@@ -17,6 +18,7 @@ from infra.stack import render
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "dev.json"
 DEFINITION_MARKER = "<medallion.definition.render_definition(...), compacted>"
+COLUMNS_MARKER = "<medallion.catalog.quality_table_definitions()>"
 
 
 def normalized(template: dict[str, Any]) -> dict[str, Any]:
@@ -25,6 +27,10 @@ def normalized(template: dict[str, Any]) -> dict[str, Any]:
     for logical_id, resource in template["Resources"].items():
         if resource["Type"] == "AWS::Athena::NamedQuery":
             continue
+        if resource["Type"] == "AWS::Glue::Table":
+            resource = json.loads(json.dumps(resource))
+            descriptor = resource["Properties"]["TableInput"]["StorageDescriptor"]
+            descriptor["Columns"] = COLUMNS_MARKER
         if resource["Type"] == "AWS::StepFunctions::StateMachine":
             definition = resource["Properties"]["DefinitionString"]["Fn::Sub"]
             resource = json.loads(json.dumps(resource))
