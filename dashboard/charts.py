@@ -178,7 +178,7 @@ def rule_results_over_runs(results: pd.DataFrame) -> alt.Chart:
         alt.Chart(results, height=HEIGHT)
         .mark_bar()
         .encode(
-            x=alt.X("run_id:N", title="run", sort="ascending"),
+            x=alt.X("run_id:N", title="run", sort="ascending", axis=alt.Axis(labelLimit=240)),
             y=alt.Y("rules:Q", title="rules"),
             color=alt.Color(
                 "status:N",
@@ -187,10 +187,11 @@ def rule_results_over_runs(results: pd.DataFrame) -> alt.Chart:
                     range=["#2a9d8f", "#e9c46a", "#e76f51", "#adb5bd"],
                 ),
             ),
-            column=alt.Column("dataset:N", title=None),
+            # wrapped facets: five datasets side by side would not fit the page
+            facet=alt.Facet("dataset:N", title=None, columns=3),
             tooltip=["dataset", "run_id", "status", "rules"],
         )
-        .properties(width=180)
+        .properties(width=220, height=200)
     )
 
 
@@ -201,7 +202,7 @@ def quarantined_by_reason(rows: pd.DataFrame) -> alt.Chart:
         .mark_bar()
         .encode(
             x=alt.X("rows_quarantined:Q", title="rows quarantined"),
-            y=alt.Y("rule_id:N", sort="-x", title="rule"),
+            y=alt.Y("rule_id:N", sort="-x", title="rule", axis=alt.Axis(labelLimit=320)),
             color=alt.Color("dataset:N"),
             tooltip=["dataset", "rule_id", "rows_quarantined"],
         )
@@ -221,7 +222,7 @@ def ledger(runs: pd.DataFrame) -> alt.Chart:
         .mark_bar()
         .encode(
             x=alt.X("rows:Q", title="rows", stack="normalize", axis=alt.Axis(format="%")),
-            y=alt.Y("run_id:N", title=None),
+            y=alt.Y("run_id:N", title=None, axis=alt.Axis(labelLimit=240)),
             color=alt.Color("outcome:N"),
             row=alt.Row("dataset:N", title=None),
             tooltip=["dataset", "run_id", "outcome", "rows"],
