@@ -47,175 +47,62 @@ EPOCH = START  # day numbers below count from the first day of trading
 GUEST_LINE_SHARE = 0.25
 CANCEL_INVOICE_SHARE = 0.12
 
+# Reference tables, kept one row per line where that reads better than one value per line.
+# fmt: off
 # (country, order lines in the UCI data, dialling code): the weights give UK dominance and a tail.
 COUNTRIES: tuple[tuple[str, int, str], ...] = (
-    ("United Kingdom", 495478, "44"),
-    ("Germany", 9495, "49"),
-    ("France", 8557, "33"),
-    ("EIRE", 8196, "353"),
-    ("Spain", 2533, "34"),
-    ("Netherlands", 2371, "31"),
-    ("Belgium", 2069, "32"),
-    ("Switzerland", 2002, "41"),
-    ("Portugal", 1519, "351"),
-    ("Australia", 1259, "61"),
-    ("Norway", 1086, "47"),
-    ("Italy", 803, "39"),
-    ("Channel Islands", 758, "44"),
-    ("Finland", 695, "358"),
-    ("Cyprus", 622, "357"),
-    ("Sweden", 462, "46"),
-    ("Unspecified", 446, "44"),
-    ("Austria", 401, "43"),
-    ("Denmark", 389, "45"),
-    ("Japan", 358, "81"),
-    ("Poland", 341, "48"),
-    ("Israel", 297, "972"),
-    ("USA", 291, "1"),
-    ("Hong Kong", 288, "852"),
-    ("Singapore", 229, "65"),
-    ("Iceland", 182, "354"),
-    ("Canada", 151, "1"),
-    ("Greece", 146, "30"),
-    ("Malta", 127, "356"),
-    ("United Arab Emirates", 68, "971"),
-    ("European Community", 61, "32"),
-    ("RSA", 58, "27"),
-    ("Lebanon", 45, "961"),
-    ("Lithuania", 35, "370"),
-    ("Brazil", 32, "55"),
-    ("Czech Republic", 30, "420"),
-    ("Bahrain", 19, "973"),
-    ("Saudi Arabia", 10, "966"),
+    ("United Kingdom", 495478, "44"), ("Germany", 9495, "49"), ("France", 8557, "33"),
+    ("EIRE", 8196, "353"), ("Spain", 2533, "34"), ("Netherlands", 2371, "31"),
+    ("Belgium", 2069, "32"), ("Switzerland", 2002, "41"), ("Portugal", 1519, "351"),
+    ("Australia", 1259, "61"), ("Norway", 1086, "47"), ("Italy", 803, "39"),
+    ("Channel Islands", 758, "44"), ("Finland", 695, "358"), ("Cyprus", 622, "357"),
+    ("Sweden", 462, "46"), ("Unspecified", 446, "44"), ("Austria", 401, "43"),
+    ("Denmark", 389, "45"), ("Japan", 358, "81"), ("Poland", 341, "48"),
+    ("Israel", 297, "972"), ("USA", 291, "1"), ("Hong Kong", 288, "852"),
+    ("Singapore", 229, "65"), ("Iceland", 182, "354"), ("Canada", 151, "1"),
+    ("Greece", 146, "30"), ("Malta", 127, "356"), ("United Arab Emirates", 68, "971"),
+    ("European Community", 61, "32"), ("RSA", 58, "27"), ("Lebanon", 45, "961"),
+    ("Lithuania", 35, "370"), ("Brazil", 32, "55"), ("Czech Republic", 30, "420"),
+    ("Bahrain", 19, "973"), ("Saudi Arabia", 10, "966"),
 )
 UK = 0
 # Order lines per month in the UCI data: the shape of the year, with the November peak.
 MONTH_LINES = {
-    (2010, 12): 42481,
-    (2011, 1): 35147,
-    (2011, 2): 27707,
-    (2011, 3): 36748,
-    (2011, 4): 29916,
-    (2011, 5): 37030,
-    (2011, 6): 36874,
-    (2011, 7): 39518,
-    (2011, 8): 35284,
-    (2011, 9): 50226,
-    (2011, 10): 60742,
-    (2011, 11): 84711,
+    (2010, 12): 42481, (2011, 1): 35147, (2011, 2): 27707, (2011, 3): 36748,
+    (2011, 4): 29916, (2011, 5): 37030, (2011, 6): 36874, (2011, 7): 39518,
+    (2011, 8): 35284, (2011, 9): 50226, (2011, 10): 60742, (2011, 11): 84711,
     (2011, 12): 25525,
 }
 WEEKDAY_FACTOR = (1.0, 1.05, 1.05, 1.2, 0.85, 0.0, 0.7)  # the shop never trades on Saturdays
 CLOSED = (date(2010, 12, 23), date(2011, 1, 3))  # the Christmas break, inclusive
-HOUR_WEIGHTS = {
-    7: 1,
-    8: 3,
-    9: 6,
-    10: 9,
-    11: 11,
-    12: 12,
-    13: 12,
-    14: 10,
-    15: 8,
-    16: 6,
-    17: 4,
-    18: 2,
-    19: 1,
-    20: 0.5,
-}
+HOUR_WEIGHTS = {7: 1, 8: 3, 9: 6, 10: 9, 11: 11, 12: 12, 13: 12, 14: 10, 15: 8, 16: 6, 17: 4,
+                18: 2, 19: 1, 20: 0.5}
 
 CATEGORIES: dict[str, tuple[str, ...]] = {
-    "Home": (
-        "CUSHION COVER",
-        "PHOTO FRAME",
-        "DOORMAT",
-        "WALL CLOCK",
-        "COAT HANGER",
-        "STORAGE BOX",
-        "MIRROR",
-        "DOORSTOP",
-    ),
-    "Kitchen": (
-        "TEA CUP AND SAUCER",
-        "CAKE TIN",
-        "MUG",
-        "APRON",
-        "TEA TOWEL",
-        "JAM JAR",
-        "LUNCH BOX",
-        "CAKESTAND",
-        "CHOPPING BOARD",
-    ),
-    "Garden": ("WATERING CAN", "PLANT POT", "BIRD HOUSE", "GARDEN SIGN", "HERB MARKER", "PEG BAG"),
-    "Stationery": (
-        "NOTEBOOK",
-        "PENCILS",
-        "GIFT TAG",
-        "GREETING CARD",
-        "WRAPPING PAPER",
-        "STICKER SHEET",
-        "ERASER",
-    ),
+    "Home": ("CUSHION COVER", "PHOTO FRAME", "DOORMAT", "WALL CLOCK", "COAT HANGER",
+             "STORAGE BOX", "MIRROR", "DOORSTOP"),
+    "Kitchen": ("TEA CUP AND SAUCER", "CAKE TIN", "MUG", "APRON", "TEA TOWEL", "JAM JAR",
+                "LUNCH BOX", "CAKESTAND", "CHOPPING BOARD"),
+    "Garden": ("WATERING CAN", "PLANT POT", "BIRD HOUSE", "GARDEN SIGN", "HERB MARKER",
+               "PEG BAG"),
+    "Stationery": ("NOTEBOOK", "PENCILS", "GIFT TAG", "GREETING CARD", "WRAPPING PAPER",
+                   "STICKER SHEET", "ERASER"),
     "Toys": ("SPACEBOY", "DOLLY GIRL", "SKIPPING ROPE", "JIGSAW", "PLAYHOUSE", "SPINNING TOP"),
     "Gifts": ("TRINKET BOX", "KEYRING", "MONEY BANK", "PURSE", "HAND WARMER"),
     "Lighting": ("T-LIGHT HOLDER", "LANTERN", "NIGHT LIGHT", "STRING LIGHTS", "CANDLE", "LAMP"),
     "Bags": ("JUMBO BAG", "LUNCH BAG", "SHOPPER", "CHARLOTTE BAG", "TOTE BAG"),
     "Party": ("PAPER CHAIN KIT", "BUNTING", "PARTY CUPS", "NAPKINS", "PAPER PLATES", "BALLOONS"),
-    "Seasonal": (
-        "CHRISTMAS TREE DECORATION",
-        "ADVENT CALENDAR",
-        "EASTER HEN",
-        "HANGING STAR",
-        "SNOWFLAKE ORNAMENT",
-        "HEART WREATH",
-    ),
+    "Seasonal": ("CHRISTMAS TREE DECORATION", "ADVENT CALENDAR", "EASTER HEN", "HANGING STAR",
+                 "SNOWFLAKE ORNAMENT", "HEART WREATH"),
 }
 CATEGORY_WEIGHTS = (14, 14, 8, 10, 9, 11, 10, 9, 7, 8)
-STYLES = (
-    "WHITE",
-    "RED",
-    "PINK",
-    "BLUE",
-    "GREEN",
-    "VINTAGE",
-    "REGENCY",
-    "RETROSPOT",
-    "SKULL",
-    "POLKADOT",
-    "HANGING HEART",
-    "PAISLEY",
-    "WOODLAND",
-    "BIRD",
-    "ROSE",
-    "FAIRY CAKE",
-    "LOVE",
-    "ANTIQUE SILVER",
-    "ZINC",
-    "GLASS",
-    "ENAMEL",
-    "FRENCH",
-    "SCANDINAVIAN",
-    "ALPHABET",
-    "VINTAGE RED",
-    "PANTRY",
-    "STRAWBERRY",
-    "UNION JACK",
-)
+STYLES = ("WHITE", "RED", "PINK", "BLUE", "GREEN", "VINTAGE", "REGENCY", "RETROSPOT", "SKULL",
+          "POLKADOT", "HANGING HEART", "PAISLEY", "WOODLAND", "BIRD", "ROSE", "FAIRY CAKE",
+          "LOVE", "ANTIQUE SILVER", "ZINC", "GLASS", "ENAMEL", "FRENCH", "SCANDINAVIAN",
+          "ALPHABET", "VINTAGE RED", "PANTRY", "STRAWBERRY", "UNION JACK")
 # Some descriptions carry a comma, so the CSV needs RFC-4180 quoting, as the UCI export does.
-SUFFIXES = (
-    "",
-    "",
-    "",
-    "",
-    "",
-    "",
-    " SET OF 3",
-    " SET OF 4",
-    ", SMALL",
-    ", LARGE",
-    ", SET OF 2",
-    " ASSORTED",
-)
+SUFFIXES = ("", "", "", "", "", "", " SET OF 3", " SET OF 4", ", SMALL", ", LARGE",
+            ", SET OF 2", " ASSORTED")
 
 # Invoiced codes that are not products (the contract's is_product list): description, and the
 # unit price range in pence.
@@ -230,100 +117,25 @@ NON_PRODUCTS: dict[str, tuple[str, int, int]] = {
     "CRUK": ("CRUK Commission", 1000, 50000),
 }
 NP_CODES = tuple(NON_PRODUCTS)
+# Order-line defects silver keeps (flagged) or removes as duplicates; the others are quarantined.
+KEPT_ORDER_DEFECTS = ("exact_duplicate", "unknown_product")
 
 QTY_VALUES = np.array([1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 25, 36, 48, 72, 96, 144])
 QTY_WEIGHTS = np.array([18, 14, 8, 8, 3, 10, 4, 4, 14, 2, 2, 6, 1, 1.5, 1.5, 0.6, 0.5, 0.3])
 CANCEL_QTY = np.array([1, 2, 3, 4, 6, 12, 24])
 CANCEL_QTY_WEIGHTS = np.array([40, 15, 8, 8, 10, 14, 5])
 
-FIRST_NAMES = (
-    "Oliver",
-    "Amelia",
-    "Harry",
-    "Isla",
-    "George",
-    "Ava",
-    "Noah",
-    "Emily",
-    "Jack",
-    "Sophie",
-    "Leo",
-    "Grace",
-    "Oscar",
-    "Lily",
-    "Charlie",
-    "Freya",
-    "Jacob",
-    "Mia",
-    "Thomas",
-    "Ella",
-    "James",
-    "Chloe",
-    "William",
-    "Evie",
-    "Henry",
-    "Ruby",
-    "Lucas",
-    "Zoë",
-    "José",
-    "Chloé",
-    "Søren",
-    "Ana",
-    "Lukas",
-    "Marie",
-    "Pierre",
-    "Giulia",
-    "Sean",
-    "Aoife",
-    "Hiroshi",
-    "Sara",
-    "Mateus",
-    "Eva",
-    "Björn",
-    "Noémie",
-)
-LAST_NAMES = (
-    "Smith",
-    "Jones",
-    "Taylor",
-    "Brown",
-    "Williams",
-    "Wilson",
-    "Johnson",
-    "Davies",
-    "Patel",
-    "Robinson",
-    "Wright",
-    "Thompson",
-    "Evans",
-    "Walker",
-    "White",
-    "Roberts",
-    "Green",
-    "Hall",
-    "Wood",
-    "Jackson",
-    "Clarke",
-    "O'Brien",
-    "Murphy",
-    "Müller",
-    "Schmidt",
-    "Dubois",
-    "Martin",
-    "García",
-    "Rossi",
-    "Jensen",
-    "Nielsen",
-    "Silva",
-    "Kowalski",
-    "Novák",
-    "Tanaka",
-    "Cohen",
-    "Andersson",
-    "Papadopoulos",
-    "Ferreira",
-    "Van Dijk",
-)
+FIRST_NAMES = ("Oliver", "Amelia", "Harry", "Isla", "George", "Ava", "Noah", "Emily", "Jack",
+               "Sophie", "Leo", "Grace", "Oscar", "Lily", "Charlie", "Freya", "Jacob", "Mia",
+               "Thomas", "Ella", "James", "Chloe", "William", "Evie", "Henry", "Ruby", "Lucas",
+               "Zoë", "José", "Chloé", "Søren", "Ana", "Lukas", "Marie", "Pierre", "Giulia",
+               "Sean", "Aoife", "Hiroshi", "Sara", "Mateus", "Eva", "Björn", "Noémie")
+LAST_NAMES = ("Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Johnson", "Davies",
+              "Patel", "Robinson", "Wright", "Thompson", "Evans", "Walker", "White", "Roberts",
+              "Green", "Hall", "Wood", "Jackson", "Clarke", "O'Brien", "Murphy", "Müller",
+              "Schmidt", "Dubois", "Martin", "García", "Rossi", "Jensen", "Nielsen", "Silva",
+              "Kowalski", "Novák", "Tanaka", "Cohen", "Andersson", "Papadopoulos", "Ferreira",
+              "Van Dijk")
 EMAIL_DOMAINS = ("example.com", "example.org", "example.net")
 WAREHOUSES = ("LON", "MAN", "AMS")
 
@@ -341,6 +153,7 @@ BODIES = {
     4: "Bought the {d} for my shop, customers like it. Good value at {p}.",
     5: 'The {d} is "just lovely" - bought three more as gifts, and they sold out fast!',
 }
+# fmt: on
 
 
 # ---------------------------------------------------------------------------------------------
@@ -899,6 +712,42 @@ def _mutate(name: str, j: int, fields: list[str], unknown: tuple[str, str]) -> l
     return fields
 
 
+def _order_line_text(
+    orders: _Orders, strings: tuple[list[str], ...], code_desc: list[str]
+) -> list[str]:
+    """Every clean line as CSV text; per-invoice and per-product parts are formatted once."""
+    inv, dates, ids, country = strings
+    tail = [f"{i},{c}" for i, c in zip(ids, country, strict=True)]
+    unique_cents, cents_at = np.unique(orders.line_cents, return_inverse=True)
+    price_text = np.array([_money(c) for c in unique_cents.tolist()], dtype=object)[cents_at]
+    return [
+        f"{inv[k]},{cd},{q},{dates[k]},{p},{tail[k]}"
+        for k, cd, q, p in zip(
+            orders.line_inv.tolist(),
+            np.array(code_desc, dtype=object)[orders.line_item].tolist(),
+            orders.line_qty.tolist(),
+            price_text.tolist(),
+            strict=True,
+        )
+    ]
+
+
+def _insert_copies(
+    lines: list[str], sources: IntArray, rng: np.random.Generator
+) -> tuple[list[str], IntArray, IntArray]:
+    """Repeat ``sources`` verbatim 1-20 lines after the original, as a retried upload would.
+
+    Returns the lines, each original line's new 0-based position, and the copies' positions.
+    """
+    at = np.minimum(sources + 1 + rng.integers(0, 20, len(sources)), len(lines))
+    base = np.arange(len(lines))
+    order = np.insert(base, at, sources)
+    is_copy = np.insert(np.zeros(len(base), dtype=bool), at, True)
+    position = np.empty(len(base), dtype=np.int64)
+    position[order[~is_copy]] = np.flatnonzero(~is_copy)
+    return [lines[i] for i in order.tolist()], position, np.flatnonzero(is_copy)
+
+
 def _render_order_lines(
     orders: _Orders,
     customers: _Customers,
@@ -912,64 +761,29 @@ def _render_order_lines(
     code_desc = [
         f"{_csv_field(c)},{_csv_field(d)}" for c, d in zip(codes, descriptions, strict=True)
     ]
-    inv, dates, ids, country = strings
-    tail = [f"{i},{c}" for i, c in zip(ids, country, strict=True)]
-    cents = orders.line_cents
-    unique_cents, cents_at = np.unique(cents, return_inverse=True)
-    price_text = np.array([_money(c) for c in unique_cents.tolist()], dtype=object)[cents_at]
-    lines = [
-        f"{inv[k]},{cd},{q},{dates[k]},{p},{tail[k]}"
-        for k, cd, q, p in zip(
-            orders.line_inv.tolist(),
-            np.array(code_desc, dtype=object)[orders.line_item].tolist(),
-            orders.line_qty.tolist(),
-            price_text.tolist(),
-            strict=True,
-        )
-    ]
-
+    lines = _order_line_text(orders, strings, code_desc)
     targets = _pick_order_defects(orders, counts, len(products.codes), rng)
     for name, where in targets.items():
         if name == "exact_duplicate":
             continue
         for j, i in enumerate(where.tolist()):
             unknown = (products.unknown_codes[j], products.unknown_descriptions[j])
-            fields = _mutate(
-                name, j, _order_fields(i, orders, strings, codes, descriptions), unknown
-            )
-            lines[i] = ",".join(_csv_field(f) for f in fields)
+            fields = _order_fields(i, orders, strings, codes, descriptions)
+            lines[i] = ",".join(_csv_field(f) for f in _mutate(name, j, fields, unknown))
+    final, position, copies = _insert_copies(lines, targets["exact_duplicate"], rng)
 
-    # Re-sent copies land a few lines after the original, as a retried upload would put them.
-    dup_src = targets["exact_duplicate"]
-    at = np.minimum(dup_src + 1 + rng.integers(0, 20, len(dup_src)), len(lines))
-    base = np.arange(len(lines))
-    order = np.insert(base, at, dup_src)
-    is_copy = np.insert(np.zeros(len(base), dtype=bool), at, True)
-    position = np.empty(len(base), dtype=np.int64)
-    position[order[~is_copy]] = np.flatnonzero(~is_copy)
-    final = [lines[i] for i in order.tolist()]
-
-    defect_lines = {
-        name: sorted((position[w] + 2).tolist())
-        for name, w in targets.items()
-        if name != "exact_duplicate"
-    }
-    defect_lines["exact_duplicate"] = (np.flatnonzero(is_copy) + 2).tolist()
-    quarantined = sum(
-        v for k, v in counts.items() if k not in ("exact_duplicate", "unknown_product")
-    )
+    # Line numbers count the header as line 1, as bronze's _ingest_line does.
+    defect_lines = {name: sorted((position[w] + 2).tolist()) for name, w in targets.items()}
+    defect_lines["exact_duplicate"] = (copies + 2).tolist()
+    quarantined = sum(v for k, v in counts.items() if k not in KEPT_ORDER_DEFECTS)
     return _Output(
         final,
         dict(counts),
-        _ordered(defect_lines, counts),
+        defect_lines,
         counts["exact_duplicate"],
         quarantined,
         counts["unknown_product"],
     )
-
-
-def _ordered(lines: dict[str, list[int]], counts: dict[str, int]) -> dict[str, list[int]]:
-    return {name: lines[name] for name in counts}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1130,7 +944,7 @@ def _weekly_demand(orders: _Orders, n_products: int, first_monday: int, n_weeks:
         orders.line_item[sale] * n_weeks + week,
         weights=orders.line_qty[sale].astype(np.float64),
         minlength=n_products * n_weeks,
-    )
+    ).astype(np.float64)
     return flat.reshape(n_products, n_weeks)
 
 
@@ -1221,14 +1035,13 @@ def _malformed_review(j: int, review_id: str, code: str, customer: int) -> str:
     ][j % 4]
 
 
-def _render_reviews(
-    customers: _Customers,
-    products: _Products,
-    orders: _Orders,
-    plan: Plan,
-    rng: np.random.Generator,
-) -> _Output:
-    n = plan.reviews
+def _review_sources(
+    customers: _Customers, products: _Products, orders: _Orders, n: int, rng: np.random.Generator
+) -> tuple[IntArray, IntArray, IntArray, IntArray]:
+    """Product, customer, day and second of each review, in time order.
+
+    A review follows a real purchase by 2-40 days, so reviewers bought what they review.
+    """
     n_products = len(products.codes)
     line_customer = orders.inv_customer[orders.line_inv]
     bought = np.flatnonzero(
@@ -1239,13 +1052,24 @@ def _render_reviews(
         product = orders.line_item[source]
         customer = line_customer[source]
         day = orders.inv_day[orders.line_inv[source]] + rng.integers(2, 40, n)
-    else:
+    else:  # too few lines to have a customer's purchase
         product = rng.integers(0, n_products, n)
         customer = rng.integers(0, len(customers.ids), n)
         day = rng.integers(0, (END - START).days, n)
     second = rng.integers(7 * 3600, 23 * 3600, n)
     order = np.lexsort((second, day))
-    product, customer, day, second = product[order], customer[order], day[order], second[order]
+    return product[order], customer[order], day[order], second[order]
+
+
+def _render_reviews(
+    customers: _Customers,
+    products: _Products,
+    orders: _Orders,
+    plan: Plan,
+    rng: np.random.Generator,
+) -> _Output:
+    n = plan.reviews
+    product, customer, day, second = _review_sources(customers, products, orders, n, rng)
     latent = 4.1 + 0.6 * products.quality[product] + rng.normal(0.0, 1.0, n)
     rating = np.clip(np.round(latent), 1, 5).astype(np.int64)
     title_pick = rng.integers(0, 12, n)

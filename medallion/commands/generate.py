@@ -77,8 +77,14 @@ def _summary(manifest: Manifest) -> Table:
     for column in ("rows in", "silver", "duplicates", "quarantined", "flagged"):
         table.add_column(column, justify="right")
     for name, e in manifest.expected.items():
-        table.add_row(name, f"{e.rows_in:,}", f"{e.rows_silver:,}", f"{e.duplicates:,}",
-                      f"{e.quarantined:,}", f"{e.flagged:,}")
+        table.add_row(
+            name,
+            f"{e.rows_in:,}",
+            f"{e.rows_silver:,}",
+            f"{e.duplicates:,}",
+            f"{e.quarantined:,}",
+            f"{e.flagged:,}",
+        )
     return table
 
 

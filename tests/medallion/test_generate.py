@@ -37,8 +37,9 @@ def contract(dataset: str) -> dict[str, Any]:
 @functools.cache
 def non_product_codes() -> tuple[frozenset[str], str]:
     """The codes and prefix the order_lines contract's is_product expression excludes."""
-    expression = next(d["expression"] for d in contract("order_lines")["derived"]
-                      if d["name"] == "is_product")
+    expression = next(
+        d["expression"] for d in contract("order_lines")["derived"] if d["name"] == "is_product"
+    )
     listed, like = expression.split(" LIKE ")
     return frozenset(re.findall(r"'([^']+)'", listed)), re.findall(r"'([^'\\]+)", like)[0]
 
@@ -113,8 +114,9 @@ def clean_order_rows(root: Path, manifest: Manifest) -> list[list[str]]:
 
 
 def file_bytes(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file()}
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
 
 
 def test_same_seed_gives_same_bytes_and_another_seed_does_not(tmp_path: Path) -> None:
@@ -125,8 +127,11 @@ def test_same_seed_gives_same_bytes_and_another_seed_does_not(tmp_path: Path) ->
     assert file_bytes(first) == file_bytes(again)
     assert len(file_bytes(first)) == 6
     changed = file_bytes(other)
-    assert all(changed[name] != content for name, content in file_bytes(first).items()
-               if name != MANIFEST_NAME)
+    assert all(
+        changed[name] != content
+        for name, content in file_bytes(first).items()
+        if name != MANIFEST_NAME
+    )
 
 
 def test_landing_layout_and_headers_follow_the_contracts(sample: tuple[Path, Manifest]) -> None:
@@ -281,7 +286,9 @@ def test_customers_cover_orders_and_carry_the_injected_defects(
             assert new[6] > old[6] and (new[2], new[3]) != (old[2], old[3])
     expected = manifest.expected["customers"]
     assert (expected.duplicates, expected.quarantined) == (
-        injected["resent_record"], injected["empty_customer_id"])
+        injected["resent_record"],
+        injected["empty_customer_id"],
+    )
 
 
 def test_products_cover_orders_but_the_unknown_codes(sample: tuple[Path, Manifest]) -> None:
@@ -345,8 +352,15 @@ def test_reviews_parse_and_carry_the_injected_defects(sample: tuple[Path, Manife
     assert sum(c - 1 for c in ids.values()) == injected["resent_review"]
     assert sum(c - 1 for c in Counter(lines).values()) == injected["resent_review"]
     for r in reviews:
-        assert list(r) == ["review_id", "stock_code", "customer_id", "rating", "title", "body",
-                           "created_at"]
+        assert list(r) == [
+            "review_id",
+            "stock_code",
+            "customer_id",
+            "rating",
+            "title",
+            "body",
+            "created_at",
+        ]
         assert isinstance(r["customer_id"], int) and isinstance(r["rating"], int)
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", r["created_at"])
     assert {str(r["customer_id"]) for r in reviews} <= {c[0] for c in customers}
@@ -388,13 +402,25 @@ def test_progress_is_reported_up_to_done(tmp_path: Path) -> None:
 
 def test_cli_generates_quietly_and_reports_counts(tmp_path: Path) -> None:
     runner = CliRunner()
-    quiet = runner.invoke(app, ["generate", "--out", str(tmp_path / "q"), "--order-lines", "300",
-                                "--seed", "3", "--quiet"])
+    quiet = runner.invoke(
+        app,
+        [
+            "generate",
+            "--out",
+            str(tmp_path / "q"),
+            "--order-lines",
+            "300",
+            "--seed",
+            "3",
+            "--quiet",
+        ],
+    )
     assert quiet.exit_code == 0, quiet.output
     assert quiet.output == ""
     assert Manifest.read(tmp_path / "q").order_lines_requested == 300
-    loud = runner.invoke(app, ["generate", "--out", str(tmp_path / "l"), "--order-lines", "300",
-                               "--seed", "3"])
+    loud = runner.invoke(
+        app, ["generate", "--out", str(tmp_path / "l"), "--order-lines", "300", "--seed", "3"]
+    )
     assert loud.exit_code == 0, loud.output
     assert "order_lines" in loud.output and "quarantined" in loud.output
     assert file_bytes(tmp_path / "q") == file_bytes(tmp_path / "l")
