@@ -66,9 +66,9 @@ def generate_command(
             )
     if not quiet:
         console.print(_summary(manifest))
-        console.print(
-            f"Wrote {out} in {time.perf_counter() - started:.1f}s; manifest: {out / MANIFEST_NAME}"
-        )
+        seconds = time.perf_counter() - started
+        console.print(f"Wrote {out} in {seconds:.1f} s", highlight=False, soft_wrap=True)
+        console.print(f"Manifest: {out / MANIFEST_NAME}", highlight=False, soft_wrap=True)
 
 
 def _summary(manifest: Manifest) -> Table:

@@ -424,3 +424,14 @@ def test_cli_generates_quietly_and_reports_counts(tmp_path: Path) -> None:
     assert loud.exit_code == 0, loud.output
     assert "order_lines" in loud.output and "quarantined" in loud.output
     assert file_bytes(tmp_path / "q") == file_bytes(tmp_path / "l")
+
+
+def test_cli_clean_option_and_bad_sizes(tmp_path: Path) -> None:
+    runner = CliRunner()
+    args = ["generate", "--out", str(tmp_path), "--seed", "3", "--quiet", "--order-lines"]
+    clean = runner.invoke(app, [*args, "300", "--clean"])
+    assert clean.exit_code == 0, clean.output
+    injected = Manifest.read(tmp_path).injected
+    assert all(v == 0 for d in injected.values() for v in d.values())
+    refused = runner.invoke(app, [*args, "0"])
+    assert refused.exit_code != 0
