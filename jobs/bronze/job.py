@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -10,14 +12,14 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script (Glue, local runner): make `jobs` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.bronze.transforms import (
     add_ingest_metadata,
+    number_and_decode_lines,
     parse_csv_lines,
     parse_json_lines,
-    split_into_lines,
 )
 from jobs.common.args import JobArgs
 from jobs.common.config import read_contracts, select_datasets
@@ -81,11 +83,12 @@ def ingest_dataset(
     with_data = [f for f in new if f.size > 0]
     counts: dict[str, dict[str, Any]] = {}
     if with_data:
-        rows = read_lines(spark, contract, with_data)
-        rows = add_ingest_metadata(rows, batch_id, ingested_at)
-        rows.write.mode("append").partitionBy("ingest_date", "run_id").parquet(
-            lake.bronze(dataset)
-        )
+        with whole_files(spark):
+            rows = read_lines(spark, contract, with_data)
+            rows = add_ingest_metadata(rows, batch_id, ingested_at)
+            rows.write.mode("append").partitionBy("ingest_date", "run_id").parquet(
+                lake.bronze(dataset)
+            )
         counts = count_batch(spark, lake.bronze(dataset), ingested_at, batch_id)
     entries = [manifest_entry(f, counts, batch_id, contract.format, ingested_at) for f in new]
     files.write_json_lines(f"{manifest_dir}/{batch_id}.json", entries)
@@ -103,15 +106,45 @@ def ingest_dataset(
     return result
 
 
-def read_lines(spark: SparkSession, contract: Contract, new: list[FileInfo]):
-    """The new files' data lines as bronze rows (source columns as strings)."""
-    raw = spark.read.format("binaryFile").load([f.path for f in new])
-    lines = split_into_lines(raw)
+def read_lines(spark: SparkSession, contract: Contract, new: list[FileInfo]) -> DataFrame:
+    """The new files' data lines as bronze rows (source columns as strings).
+
+    Needs ``whole_files`` in force while the result is computed: line numbers come from each
+    file being read, unsplit, by a partition of its own.
+    """
+    raw = spark.read.format("text").load([f.path for f in new])
+    raw = raw.select(
+        F.col("_metadata.file_path").alias("_ingest_file"),
+        F.monotonically_increasing_id().alias("_row_id"),
+        F.col("value").cast("binary").alias("_bytes"),
+    )
+    lines = number_and_decode_lines(raw)
     if sum(f.size for f in new) > REPARTITION_BYTES:
         lines = lines.repartition(spark.sparkContext.defaultParallelism)
     if contract.format == "csv":
         return parse_csv_lines(lines, contract.source_columns)
     return parse_json_lines(lines, contract.source_columns)
+
+
+@contextmanager
+def whole_files(spark: SparkSession) -> Iterator[None]:
+    """Read every file whole, one partition each: no file is split and none share a partition.
+
+    A partition is closed once it holds ``openCostInBytes`` plus a file's size, so with both
+    settings at 1 TiB every file (up to 1 TiB) gets a partition of its own.
+    """
+    keys = ("spark.sql.files.maxPartitionBytes", "spark.sql.files.openCostInBytes")
+    saved = {key: spark.conf.get(key, None) for key in keys}
+    for key in keys:
+        spark.conf.set(key, str(1 << 40))
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
 
 
 def count_batch(
@@ -121,11 +154,22 @@ def count_batch(
     path = f"{bronze}/ingest_date={ingested_at.date().isoformat()}/run_id={batch_id}"
     grouped = (
         spark.read.parquet(path)
-        .groupBy("_ingest_file", "_ingest_encoding")
-        .agg(F.count("*").alias("rows"), F.count("_corrupt_record").alias("malformed"))
+        .groupBy("_ingest_file")
+        .agg(
+            F.count("*").alias("rows"),
+            F.count("_corrupt_record").alias("malformed"),
+            F.collect_set("_ingest_encoding").alias("encodings"),
+        )
         .collect()
     )
-    return {r["_ingest_file"]: r.asDict() for r in grouped}
+    # A file with one line that is not valid UTF-8 is a Latin-1 file.
+    return {
+        r["_ingest_file"]: {
+            **r.asDict(),
+            "encoding": "ISO-8859-1" if "ISO-8859-1" in r["encodings"] else "UTF-8",
+        }
+        for r in grouped
+    }
 
 
 def manifest_entry(
@@ -151,7 +195,7 @@ def manifest_entry(
         "status": status,
         "rows": rows,
         "malformed": int(count.get("malformed", 0)),
-        "encoding": count.get("_ingest_encoding"),
+        "encoding": count.get("encoding"),
         "run_id": batch_id,
         "ingested_at": ingested_at.isoformat(),
     }

@@ -16,50 +16,42 @@ BOM = "\ufeff"
 QUOTED_FIELD = r'"(?:[^"]|"")*"'
 
 
-def decode_text(content: Column) -> tuple[Column, Column]:
-    """Decode file bytes as UTF-8 (BOM dropped) or, when that is not valid, as Latin-1.
+# monotonically_increasing_id() puts the partition index above bit 33 and the row's position
+# within the partition below it; with one file per partition, that position is the line index.
+ROW_IN_PARTITION = (1 << 33) - 1
 
-    Returns the text and the name of the encoding used. Invalid UTF-8 shows up as U+FFFD after
-    decoding; Latin-1 maps every byte to a character, so it never loses one.
+
+def decode_line(raw: Column) -> tuple[Column, Column]:
+    """Decode a line's bytes as UTF-8 or, when they are not valid UTF-8, as Latin-1.
+
+    Returns the text (any byte-order mark dropped) and the encoding used. Invalid UTF-8 shows up
+    as U+FFFD after decoding; Latin-1 maps every byte to a character, so it never loses one.
     """
-    utf8 = F.decode(content, "UTF-8")
+    utf8 = F.decode(raw, "UTF-8")
     is_utf8 = F.instr(utf8, REPLACEMENT_CHAR) == 0
-    has_bom = F.substring(utf8, 1, 1) == F.lit(BOM)
     text = F.when(is_utf8, F.regexp_replace(utf8, f"^{BOM}", "")).otherwise(
-        F.decode(content, "ISO-8859-1")
+        F.decode(raw, "ISO-8859-1")
     )
-    encoding = (
-        F.when(is_utf8 & has_bom, F.lit("UTF-8-BOM"))
-        .when(is_utf8, F.lit("UTF-8"))
-        .otherwise(F.lit("ISO-8859-1"))
-    )
+    encoding = F.when(is_utf8, F.lit("UTF-8")).otherwise(F.lit("ISO-8859-1"))
     return text, encoding
 
 
-def split_into_lines(files: DataFrame) -> DataFrame:
-    """One row per line of each file: ``_ingest_file``, ``_ingest_line`` (1-based), ``_line``.
+def number_and_decode_lines(raw: DataFrame) -> DataFrame:
+    """One row per line: ``_ingest_file``, ``_ingest_line`` (1-based), ``_line``, encoding.
 
-    Lines end with LF or CRLF; the empty string after a final line end is not a line.
+    ``raw`` holds the text source's lines as bytes (``_bytes``), the file (``_ingest_file``) and
+    ``_row_id`` = monotonically_increasing_id() taken straight off a scan that reads each file
+    whole in a partition of its own. The text source splits on LF, CRLF or CR and drops the
+    empty string after a final line end; the bytes are the file's own, not yet decoded.
     """
-    text, encoding = decode_text(F.col("content"))
-    # Drop the final line end before splitting rather than filtering afterwards: a filter that
-    # looked at the array after the explode would make Spark copy the whole array per line.
-    body = F.regexp_replace(text, r"\r?\n\z", "")
-    decoded = files.select(
-        F.col("path").alias("_ingest_file"),
-        encoding.alias("_ingest_encoding"),
-        F.split(body, "\r?\n").alias("_lines"),
-    )
-    exploded = decoded.select(
+    decoded = raw.select(
         "_ingest_file",
-        "_ingest_encoding",
-        F.posexplode("_lines").alias("_pos", "_line"),
+        (F.col("_row_id").bitwiseAND(F.lit(ROW_IN_PARTITION)) + 1).alias("_ingest_line"),
+        F.col("_bytes"),
     )
-    return exploded.select(
-        "_ingest_file",
-        "_ingest_encoding",
-        (F.col("_pos") + 1).cast("long").alias("_ingest_line"),
-        "_line",
+    text, encoding = decode_line(F.col("_bytes"))
+    return decoded.select(
+        "_ingest_file", "_ingest_line", text.alias("_line"), encoding.alias("_ingest_encoding")
     )
 
 

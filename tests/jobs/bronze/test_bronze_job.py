@@ -45,7 +45,7 @@ def test_bronze_keeps_every_line_records_every_file_and_ingests_once(tmp_path: P
         "empty.csv": "skipped_empty",
         "header-only.csv": "skipped_header_only",
     }
-    assert files["bom-crlf.csv"]["encoding"] == "UTF-8-BOM"
+    assert files["bom-crlf.csv"]["encoding"] == "UTF-8"
     assert files["latin1.csv"]["encoding"] == "ISO-8859-1"
     rows = duckdb.sql(
         f"select * from read_parquet('{lake}/bronze/order_lines/**/*.parquet', "

@@ -2,43 +2,58 @@
 
 from __future__ import annotations
 
-from pyspark.sql import SparkSession
+from pathlib import Path
 
-from jobs.bronze.transforms import parse_csv_lines, parse_json_lines, split_into_lines
+import pytest
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from jobs.bronze.job import whole_files
+from jobs.bronze.transforms import number_and_decode_lines, parse_csv_lines, parse_json_lines
 
 COLUMNS = ["InvoiceNo", "StockCode", "Quantity"]
 
 
-def lines_of(spark: SparkSession, files: dict[str, bytes]):
-    frame = spark.createDataFrame(
-        [(path, bytearray(content)) for path, content in files.items()],
-        "path string, content binary",
-    )
-    return split_into_lines(frame)
+@pytest.fixture
+def lines_of(spark: SparkSession, tmp_path: Path):
+    """Write files and read them back as the bronze job does: one partition per whole file."""
+
+    def read(files: dict[str, bytes], parse=None) -> list:
+        for name, content in files.items():
+            (tmp_path / name).write_bytes(content)
+        with whole_files(spark):
+            raw = spark.read.format("text").load([str(tmp_path / n) for n in files])
+            raw = raw.select(
+                F.element_at(F.split("_metadata.file_path", "/"), -1).alias("_ingest_file"),
+                F.monotonically_increasing_id().alias("_row_id"),
+                F.col("value").cast("binary").alias("_bytes"),
+            )
+            lines = number_and_decode_lines(raw)
+            return (parse(lines) if parse else lines).collect()
+
+    return read
 
 
-def test_utf8_bom_latin1_lf_and_crlf_decode_to_the_same_lines(spark: SparkSession) -> None:
+def test_utf8_bom_latin1_lf_and_crlf_decode_to_the_same_lines(lines_of) -> None:
     text = "InvoiceNo,StockCode,Quantity\n536365,CAFÉ,6\n"
     rows = lines_of(
-        spark,
         {
             "utf8": text.encode("utf-8"),
             "bom": b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode("utf-8"),
             "latin1": text.encode("latin-1"),
         },
-    ).collect()
+    )
     by_file = {}
     for row in rows:
         by_file.setdefault(row["_ingest_file"], []).append((row["_ingest_line"], row["_line"]))
     expected = [(1, "InvoiceNo,StockCode,Quantity"), (2, "536365,CAFÉ,6")]
     assert {k: sorted(v) for k, v in by_file.items()} == {f: expected for f in by_file}
-    encodings = {r["_ingest_file"]: r["_ingest_encoding"] for r in rows}
-    assert encodings == {"utf8": "UTF-8", "bom": "UTF-8-BOM", "latin1": "ISO-8859-1"}
+    encodings = {(r["_ingest_file"], r["_ingest_line"]): r["_ingest_encoding"] for r in rows}
+    assert encodings[("latin1", 2)] == "ISO-8859-1"
+    assert encodings[("bom", 2)] == encodings[("utf8", 2)] == "UTF-8"
 
 
-def test_csv_columns_follow_the_file_header_and_malformed_lines_are_kept(
-    spark: SparkSession,
-) -> None:
+def test_csv_columns_follow_the_file_header_and_malformed_lines_are_kept(lines_of) -> None:
     content = (
         b"StockCode,InvoiceNo,Quantity\n"
         b'"85123A, WHITE",536365,6\n'
@@ -47,8 +62,8 @@ def test_csv_columns_follow_the_file_header_and_malformed_lines_are_kept(
         b"\n"
         b"22634,536367,\n"
     )
-    parsed = parse_csv_lines(lines_of(spark, {"f.csv": content}), COLUMNS)
-    rows = {r["_ingest_line"]: r.asDict() for r in parsed.collect()}
+    parsed = lines_of({"f.csv": content}, lambda lines: parse_csv_lines(lines, COLUMNS))
+    rows = {r["_ingest_line"]: r.asDict() for r in parsed}
     assert sorted(rows) == [2, 3, 4, 5, 6]
     assert (rows[2]["InvoiceNo"], rows[2]["StockCode"], rows[2]["Quantity"]) == (
         "536365", "85123A, WHITE", "6",
@@ -61,17 +76,20 @@ def test_csv_columns_follow_the_file_header_and_malformed_lines_are_kept(
     assert rows[6]["_corrupt_record"] is None and rows[6]["Quantity"] is None
 
 
-def test_a_header_without_a_contract_column_marks_every_line(spark: SparkSession) -> None:
+def test_a_header_without_a_contract_column_marks_every_line(lines_of) -> None:
     content = b"InvoiceNo,StockCode\n536365,85123A\n"
-    row = parse_csv_lines(lines_of(spark, {"f.csv": content}), COLUMNS).collect()[0]
+    row = lines_of({"f.csv": content}, lambda lines: parse_csv_lines(lines, COLUMNS))[0]
     assert row["_corrupt_reason"] == "file header lacks column(s) Quantity"
     assert row["_corrupt_record"] == "536365,85123A"
 
 
-def test_json_lines_parse_as_strings_and_bad_lines_are_kept_whole(spark: SparkSession) -> None:
+def test_json_lines_parse_as_strings_and_bad_lines_are_kept_whole(lines_of) -> None:
     content = b'{"review_id": "r1", "rating": 5}\n{"review_id": \n[1, 2]\n'
-    parsed = parse_json_lines(lines_of(spark, {"r.jsonl": content}), ["review_id", "rating"])
-    rows = {r["_ingest_line"]: r for r in parsed.collect()}
+    columns = ["review_id", "rating"]
+    rows = {
+        r["_ingest_line"]: r
+        for r in lines_of({"r.jsonl": content}, lambda lines: parse_json_lines(lines, columns))
+    }
     assert (rows[1]["review_id"], rows[1]["rating"], rows[1]["_corrupt_record"]) == (
         "r1",
         "5",
