@@ -278,6 +278,35 @@ def _follow(target: Target, stack_id: str, started: datetime, console: Console) 
             raise DeployError(str(exc)) from exc
 
 
+def _existing(target: Target) -> cfn.Stack:
+    stack = cfn.describe_stack(target.stack, **target.aws())
+    if stack is None:
+        raise DeployError(f"stack {target.stack} disappeared while deploying")
+    return stack
+
+
+def _parameter_values(
+    target: Target,
+    stack: cfn.Stack,
+    body: str,
+    alert_email: str | None,
+    parameters: Mapping[str, str],
+) -> dict[str, str | None]:
+    """The change set's parameters: the given ones, the rest kept from the last deploy."""
+    known = set(json.loads(body)["Parameters"])
+    unknown = sorted(set(parameters) - known)
+    if unknown:
+        raise DeployError(
+            f"unknown stack parameter(s) {', '.join(unknown)}; "
+            f"the stack takes {', '.join(sorted(known))}"
+        )
+    values: dict[str, str | None] = {"Environment": target.env, **parameters}
+    values["AlertEmail"] = alert_email or values.get("AlertEmail")
+    for key in stack.parameters:
+        values.setdefault(key, None)  # None: UsePreviousValue
+    return {key: value for key, value in values.items() if key in known}
+
+
 def _scripts_bucket(target: Target, stack: cfn.Stack) -> str:
     """The scripts bucket, from the outputs or else from the stack's resources."""
     if "ScriptsBucketName" in stack.outputs:
@@ -380,15 +409,11 @@ def deploy(
             console=console,
             confirm=confirm,
         )
-    stack = cfn.describe_stack(target.stack, **target.aws())
-    assert stack is not None
+    stack = _existing(target)
     bucket = _scripts_bucket(target, stack)
     _upload(target, bucket, console, root)
     body = _compact(render(target.env))
-    values: dict[str, str | None] = {"Environment": target.env, **(parameters or {})}
-    values["AlertEmail"] = alert_email or values.get("AlertEmail")
-    for key in stack.parameters:
-        values.setdefault(key, None)
+    values = _parameter_values(target, stack, body, alert_email, parameters or {})
     if len(body.encode()) > INLINE_TEMPLATE_LIMIT:
         apply_template(
             target,
@@ -407,8 +432,7 @@ def deploy(
             confirm=confirm,
             template_body=body,
         )
-    stack = cfn.describe_stack(target.stack, **target.aws())
-    assert stack is not None
+    stack = _existing(target)
     _print_outputs(console, stack.outputs)
     if creating:
         console.print(f"[yellow]Confirm the subscription email sent to {alert_email}.[/yellow]")

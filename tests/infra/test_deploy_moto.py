@@ -171,6 +171,10 @@ def test_deploy_start_destroy(endpoint: str) -> None:
     assert set(REQUIRED_OUTPUTS) <= set(outputs)
     _check_deployed_resources(outputs, endpoint)
 
+    typo = _cli("deploy", "--env", "dev", "-p", "GlueMaxWorker=4", "--yes", endpoint=endpoint)
+    assert typo.exit_code == 1
+    assert "unknown stack parameter(s) GlueMaxWorker" in " ".join(typo.output.split())
+
     again = _cli("deploy", "--env", "dev", "--yes", endpoint=endpoint)
     assert again.exit_code == 0, again.output
     assert "up to date" in again.output
