@@ -19,6 +19,7 @@ from jobs.bronze.transforms import (
     add_ingest_metadata,
     number_and_decode_lines,
     parse_csv_lines,
+    parse_header,
     parse_json_lines,
 )
 from jobs.common.args import JobArgs
@@ -122,7 +123,9 @@ def read_lines(spark: SparkSession, contract: Contract, new: list[FileInfo]) -> 
     if sum(f.size for f in new) > REPARTITION_BYTES:
         lines = lines.repartition(spark.sparkContext.defaultParallelism)
     if contract.format == "csv":
-        return parse_csv_lines(lines, contract.source_columns)
+        files = LakeFiles(spark)
+        headers = {f.path: parse_header(files.first_line(f.path)) for f in new}
+        return parse_csv_lines(lines, contract.source_columns, headers)
     return parse_json_lines(lines, contract.source_columns)
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+from collections.abc import Mapping
 from datetime import datetime
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-# Enough positional slots for the contract's columns plus a few extra ones, so that a line with
-# too many fields is still recognised and the file's own column order can be mapped by name.
-EXTRA_SLOTS = 8
 REPLACEMENT_CHAR = "\ufffd"
 BOM = "\ufeff"
 # Commas inside double-quoted fields are not separators; "" is an escaped quote.
@@ -57,8 +56,15 @@ def number_and_decode_lines(raw: DataFrame) -> DataFrame:
 
 def csv_field_count(line: Column) -> Column:
     """Number of comma-separated fields, counting a quoted field with commas in it once."""
-    unquoted = F.regexp_replace(line, QUOTED_FIELD, "")
-    return F.size(F.split(unquoted, ",", -1))
+    unquoted = F.when(F.instr(line, '"') > 0, F.regexp_replace(line, QUOTED_FIELD, "")).otherwise(
+        line
+    )
+    return F.length(unquoted) - F.length(F.translate(unquoted, ",", "")) + 1
+
+
+def parse_header(text: str) -> list[str]:
+    """A CSV header line as lower-case, trimmed field names."""
+    return [name.strip().lower() for name in next(csv.reader([text]), [])]
 
 
 def _positional_fields(lines: DataFrame, slots: int) -> DataFrame:
@@ -73,47 +79,52 @@ def _positional_fields(lines: DataFrame, slots: int) -> DataFrame:
     return parsed.select(*lines.columns, fields.alias("_fields"))
 
 
-def parse_csv_lines(lines: DataFrame, source_columns: list[str]) -> DataFrame:
-    """Map each data line's fields to the contract's source columns by the file's own header.
+def _per_file(values: Mapping[str, Column], default: Column) -> Column:
+    """A value that depends on the line's file (there are few files per batch)."""
+    if len(set(map(str, values.values()))) == 1:
+        return next(iter(values.values()))
+    expression = None
+    for path, value in values.items():
+        condition = F.col("_ingest_file") == F.lit(path)
+        expression = (F.when(condition, value) if expression is None else
+                      expression.when(condition, value))  # fmt: skip
+    return default if expression is None else expression.otherwise(default)
 
-    The header (line 1 of each file) decides which position holds which column, so files with
-    the columns in another order still load. A line whose field count differs from its header's,
+
+def parse_csv_lines(
+    lines: DataFrame, source_columns: list[str], headers: Mapping[str, list[str]]
+) -> DataFrame:
+    """Map each data line's fields to the contract's source columns by its file's own header.
+
+    ``headers`` gives each file's header fields (see ``parse_header``), so files with the
+    columns in another order still load. A line whose field count differs from its header's,
     or a file whose header lacks a contract column, keeps the whole line in ``_corrupt_record``
     with the reason in ``_corrupt_reason``; its columns hold what could be parsed.
     """
-    slots = len(source_columns) + EXTRA_SLOTS
-    parsed = _positional_fields(lines, slots).withColumn(
-        "_field_count", csv_field_count(F.col("_line"))
-    )
-    headers = parsed.where(F.col("_ingest_line") == 1).select(
-        "_ingest_file",
-        F.transform("_fields", lambda f: F.lower(F.trim(f))).alias("_header"),
-        F.col("_field_count").alias("_header_count"),
-    )
-    data = parsed.where(F.col("_ingest_line") > 1).join(
-        F.broadcast(headers), "_ingest_file", "left"
-    )
-    positions = {name: F.array_position("_header", name.lower()) for name in source_columns}
-    columns = [
-        F.when(pos > 0, F.element_at("_fields", pos.cast("int"))).alias(name)
-        for name, pos in positions.items()
-    ]
-    missing = F.array_compact(
-        F.array(*[F.when(pos == 0, F.lit(name)) for name, pos in positions.items()])
-    )
+    slots = max([len(h) for h in headers.values()] + [len(source_columns)])
+    data = _positional_fields(lines.where(F.col("_ingest_line") > 1), slots)
+    columns = []
+    for name in source_columns:
+        positions = {
+            path: F.lit(header.index(name.lower()) + 1 if name.lower() in header else 0)
+            for path, header in headers.items()
+        }
+        position = _per_file(positions, F.lit(0))
+        value = F.when(position > 0, F.element_at("_fields", position))
+        columns.append(value.alias(name))
+    lacking = {
+        path: ", ".join(n for n in source_columns if n.lower() not in header)
+        for path, header in headers.items()
+    }
+    header_lacks = _per_file({p: F.lit(m) for p, m in lacking.items()}, F.lit(""))
+    header_count = _per_file({p: F.lit(len(h)) for p, h in headers.items()}, F.lit(0))
+    field_count = csv_field_count(F.col("_line"))
     reason = (
-        F.when(
-            F.size(missing) > 0,
-            F.concat(F.lit("file header lacks column(s) "), F.array_join(missing, ", ")),
-        )
+        F.when(header_lacks != "", F.concat(F.lit("file header lacks column(s) "), header_lacks))
         .when(F.trim(F.col("_line")) == "", F.lit("blank line"))
         .when(
-            F.col("_field_count") != F.col("_header_count"),
-            F.format_string(
-                "line has %d fields, the header has %d",
-                F.col("_field_count"),
-                F.col("_header_count"),
-            ),
+            field_count != header_count,
+            F.format_string("line has %d fields, the header has %d", field_count, header_count),
         )
     )
     return data.select(

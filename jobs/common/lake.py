@@ -122,6 +122,22 @@ class LakeFiles:
         finally:
             stream.close()
 
+    def first_line(self, uri: str) -> str:
+        """A file's first line, decoded as UTF-8 (BOM dropped) or, if not valid, Latin-1."""
+        stream = self._fs(uri).open(self._path(uri))
+        try:
+            # Latin-1 maps bytes to characters one to one, so the raw bytes can be recovered.
+            reader = self._jvm.java.io.BufferedReader(
+                self._jvm.java.io.InputStreamReader(stream, "ISO-8859-1")
+            )
+            raw = str(reader.readLine() or "").encode("latin-1")
+        finally:
+            stream.close()
+        try:
+            return raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            return raw.decode("latin-1")
+
     def write_text(self, uri: str, text: str) -> None:
         """Write a whole file; the object store or a local rename makes it appear at once."""
         stream = self._fs(uri).create(self._path(uri), True)

@@ -9,7 +9,12 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from jobs.bronze.job import whole_files
-from jobs.bronze.transforms import number_and_decode_lines, parse_csv_lines, parse_json_lines
+from jobs.bronze.transforms import (
+    number_and_decode_lines,
+    parse_csv_lines,
+    parse_header,
+    parse_json_lines,
+)
 
 COLUMNS = ["InvoiceNo", "StockCode", "Quantity"]
 
@@ -62,7 +67,8 @@ def test_csv_columns_follow_the_file_header_and_malformed_lines_are_kept(lines_o
         b"\n"
         b"22634,536367,\n"
     )
-    parsed = lines_of({"f.csv": content}, lambda lines: parse_csv_lines(lines, COLUMNS))
+    headers = {"f.csv": parse_header("StockCode,InvoiceNo,Quantity")}
+    parsed = lines_of({"f.csv": content}, lambda lines: parse_csv_lines(lines, COLUMNS, headers))
     rows = {r["_ingest_line"]: r.asDict() for r in parsed}
     assert sorted(rows) == [2, 3, 4, 5, 6]
     assert (rows[2]["InvoiceNo"], rows[2]["StockCode"], rows[2]["Quantity"]) == (
@@ -78,7 +84,8 @@ def test_csv_columns_follow_the_file_header_and_malformed_lines_are_kept(lines_o
 
 def test_a_header_without_a_contract_column_marks_every_line(lines_of) -> None:
     content = b"InvoiceNo,StockCode\n536365,85123A\n"
-    row = lines_of({"f.csv": content}, lambda lines: parse_csv_lines(lines, COLUMNS))[0]
+    headers = {"f.csv": parse_header("InvoiceNo,StockCode")}
+    row = lines_of({"f.csv": content}, lambda lines: parse_csv_lines(lines, COLUMNS, headers))[0]
     assert row["_corrupt_reason"] == "file header lacks column(s) Quantity"
     assert row["_corrupt_record"] == "536365,85123A"
 
