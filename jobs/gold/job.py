@@ -95,9 +95,12 @@ MARTS: tuple[Mart, ...] = (
 def read_silver(spark: SparkSession, paths: LakePaths, dataset: str) -> DataFrame | None:
     """The silver table of a dataset, or None when it has no Parquet files yet."""
     root = paths.silver(dataset)
-    if not any(f.path.endswith(".parquet") for f in LakeFiles(spark).list_files(root)):
+    if not LakeFiles(spark).exists(root):
         return None
     frame = spark.read.schema(SILVER_SCHEMAS[dataset]).parquet(root)
+    # inputFiles() answers from the listing Spark just made, without listing again.
+    if not any(name.endswith(".parquet") for name in frame.inputFiles()):
+        return None
     # The year/month/day partition columns are discovered from the paths; the marts use none.
     return frame.select(*(name.split()[0] for name in SILVER_SCHEMAS[dataset].split(", ")))
 
