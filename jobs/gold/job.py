@@ -93,7 +93,22 @@ MARTS: tuple[Mart, ...] = (
 
 
 def read_silver(spark: SparkSession, paths: LakePaths, dataset: str) -> DataFrame | None:
-    """The silver table of a dataset, or None when it has no Parquet files yet."""
+    """The silver table of a dataset, or None when it has no Parquet files yet.
+
+    Parameters
+    ----------
+    spark : SparkSession
+        The job's session.
+    paths : LakePaths
+        The lake's layout.
+    dataset : str
+        A key of ``SILVER_SCHEMAS``.
+
+    Returns
+    -------
+    DataFrame or None
+        The columns of ``SILVER_SCHEMAS[dataset]``, typed; None when the dataset is absent.
+    """
     root = paths.silver(dataset)
     if not LakeFiles(spark).exists(root):
         return None
@@ -108,7 +123,20 @@ def read_silver(spark: SparkSession, paths: LakePaths, dataset: str) -> DataFram
 def build_marts(
     inputs: Inputs, observation_end: date | None
 ) -> tuple[dict[str, DataFrame], dict[str, str]]:
-    """The marts buildable from the inputs present, and why each of the others was skipped."""
+    """The marts buildable from the inputs present, and why each of the others was skipped.
+
+    Parameters
+    ----------
+    inputs : Mapping[str, DataFrame | None]
+        Silver tables by dataset; None (or no key) for an absent dataset.
+    observation_end : date or None
+        The run's observation end; None when order_lines has no rows.
+
+    Returns
+    -------
+    tuple of dict
+        ``{mart: DataFrame}`` to write, and ``{mart: reason}`` for the skipped ones.
+    """
     marts: dict[str, DataFrame] = {}
     skipped: dict[str, str] = {}
     for mart in MARTS:
@@ -125,7 +153,19 @@ def build_marts(
 def write_mart(frame: DataFrame, path: str, grain: tuple[str, ...]) -> int:
     """Replace a mart with one file sorted by its grain, so a re-run writes the same rows.
 
-    Returns the number of rows written, observed during the write instead of by a second job.
+    Parameters
+    ----------
+    frame : DataFrame
+        The mart.
+    path : str
+        Its directory under ``gold/``.
+    grain : tuple of str
+        The columns that identify a row, used as the sort order.
+
+    Returns
+    -------
+    int
+        Rows written, observed during the write instead of counted by a second Spark job.
     """
     rows = Observation("rows")
     (
@@ -139,7 +179,20 @@ def write_mart(frame: DataFrame, path: str, grain: tuple[str, ...]) -> int:
 
 
 def body(argv: list[str]) -> dict[str, Any]:
-    """Read silver, build every mart its inputs allow, overwrite them in gold, summarise."""
+    """Read silver, build every mart its inputs allow, overwrite them in gold, summarise.
+
+    Parameters
+    ----------
+    argv : list of str
+        The process arguments (Glue style: ``--lake_root``, ``--run_id``,
+        ``--observation_end``, ``--full_refresh``).
+
+    Returns
+    -------
+    dict
+        The run summary: run_id, observation_end, full_refresh, inputs, marts (rows written)
+        and skipped (reason per mart).
+    """
     args = JobArgs.from_argv(argv)
     spark = get_spark("medallion-gold")
     paths = LakePaths(args.lake_root)

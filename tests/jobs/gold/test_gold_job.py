@@ -169,3 +169,19 @@ def test_a_bad_argument_fails_with_a_message(tmp_path: Path) -> None:
     )
     assert result.state == "FAILED"
     assert "observation_end" in result.error_message
+
+
+def test_a_silver_directory_without_parquet_counts_as_missing(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    from jobs.common.lake import LakePaths
+
+    (tmp_path / "silver" / "reviews" / "year=2024").mkdir(parents=True)
+    (tmp_path / "silver" / "reviews" / "_SUCCESS").write_text("")
+    paths = LakePaths(str(tmp_path))
+    assert gold_job.read_silver(spark, paths, "reviews") is None
+    assert gold_job.read_silver(spark, paths, "products") is None
+    marts, skipped = gold_job.build_marts({"order_lines": None}, None)
+    assert marts == {}
+    assert skipped["inventory_health"] == "needs inventory and order_lines"
+    assert skipped["sales_daily"] == "needs order_lines"
