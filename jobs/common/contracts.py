@@ -35,6 +35,7 @@ DATASET_RULE_TYPES = {
 SEVERITIES = {"error", "warn"}
 NULL_POLICIES = {"pass", "fail"}
 FORMATS = {"csv", "jsonl"}
+GRANULARITIES = {"day": 3, "month": 2, "year": 1}
 DEDUPE_STRATEGIES = {"exact", "latest_per_key"}
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -123,10 +124,16 @@ class Contract:
     dedupe_strategy: str
     dedupe_order_by: tuple[str, ...]
     business_date: str
+    partitioning: str
     pii: tuple[str, ...]
     row_rules: tuple[Rule, ...]
     dataset_rules: tuple[Rule, ...]
     source_file: str = field(default="", compare=False)
+
+    @property
+    def partition_columns(self) -> list[str]:
+        """Silver's date partitions: year/month/day, or coarser for small dimension tables."""
+        return ["year", "month", "day"][: GRANULARITIES[self.partitioning]]
 
     @property
     def source_columns(self) -> list[str]:
@@ -298,7 +305,7 @@ def parse_contract(source: str, text: str) -> Contract:
     r = _Reader(source, data)
     r.unknown_keys({
         "dataset", "description", "grain", "format", "columns", "derived", "key",
-        "deduplicate", "business_date", "pii", "row_rules", "dataset_rules",
+        "deduplicate", "business_date", "partitioning", "pii", "row_rules", "dataset_rules",
     })  # fmt: skip
     dataset = r.required("dataset")
     columns = tuple(_column(source, c, i) for i, c in enumerate(r.required("columns", list)))
@@ -341,6 +348,7 @@ def parse_contract(source: str, text: str) -> Contract:
         dedupe_strategy=dedupe.choice("strategy", DEDUPE_STRATEGIES),
         dedupe_order_by=tuple(dedupe.optional("order_by", list, [])),
         business_date=business_date,
+        partitioning=r.choice("partitioning", set(GRANULARITIES), default="day"),
         pii=pii,
         row_rules=row_rules,
         dataset_rules=dataset_rules,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script (Glue, local runner): make `jobs` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -35,7 +37,6 @@ from jobs.common.quality import (
 )
 from jobs.common.runtime import get_spark, on_glue
 from jobs.silver.transforms import (
-    PARTITIONS,
     add_date_partitions,
     apply_row_checks,
     hash_pii,
@@ -43,6 +44,7 @@ from jobs.silver.transforms import (
     keep_latest_per_key,
     parse_checks,
     partition_filter,
+    partition_label,
     quarantine_columns,
     raw_name,
     silver_columns,
@@ -112,13 +114,19 @@ class DatasetRun:
     full_refresh: bool
     started_at: str = field(default_factory=lambda: _now())
     reference_flags: set[str] = field(default_factory=set)
+    clock: float = field(default_factory=time.monotonic)
 
     @property
     def name(self) -> str:
         return self.contract.dataset
 
+    @property
+    def partitions(self) -> list[str]:
+        return self.contract.partition_columns
+
     def log(self, message: str) -> None:
-        print(f"silver: {self.name}: {message}", flush=True)
+        elapsed = time.monotonic() - self.clock
+        print(f"silver: {self.name}: [{elapsed:5.1f} s] {message}", flush=True)
 
     def run(self) -> dict[str, Any] | None:
         batches = self.pending_batches()
@@ -134,15 +142,21 @@ class DatasetRun:
         references = self.reference_keys()
         self.reference_flags = set(references)
         evaluated, checks = self.evaluate(bronze, references)
+        # Counted, quarantined and published from one parse of the batch: parsing (dates,
+        # decimals, regexes) is the expensive part, and three writes would repeat it.
+        evaluated = evaluated.persist(StorageLevel.MEMORY_AND_DISK)
         stats = self.measure(evaluated, checks)
+        self.log(f"checked {stats['rows_in']} rows from bronze batches {', '.join(batches)}")
         verdicts = self.verdicts(stats, checks, references)
         failed = gate_failures(verdicts)
         self.write_quarantine(evaluated)
+        self.log(f"quarantined {stats['quarantined']} rows")
         if failed:
             written = {"rows_silver": stats["clean"], "rows_duplicate": 0, "partitions": []}
             self.log("quality gate failed, batch not published: " + "; ".join(failed))
         else:
             written = self.publish(evaluated, stats, batches)
+        evaluated.unpersist()
         return self.record(batches, stats, verdicts, written, failed)
 
     # --- inputs -------------------------------------------------------------------------------
@@ -198,7 +212,8 @@ class DatasetRun:
             if check is not None:
                 checks.append(check)
         evaluated = apply_row_checks(typed, checks)
-        return add_date_partitions(evaluated, self.contract.business_date), checks
+        dated = add_date_partitions(evaluated, self.contract.business_date, self.partitions)
+        return dated, checks
 
     def measure(self, evaluated: DataFrame, checks: list[RowCheck]) -> dict[str, Any]:
         """Every count the verdicts need, in one pass over the batch."""
@@ -207,7 +222,7 @@ class DatasetRun:
             F.count(F.lit(1)).alias("rows_in"),
             F.sum(F.when(~clean, 1).otherwise(0)).alias("quarantined"),
             F.sum(F.when(clean & (F.size("dq_warnings") > 0), 1).otherwise(0)).alias("flagged"),
-            F.collect_set(F.when(clean, F.struct(*PARTITIONS))).alias("touched"),
+            F.collect_set(F.when(clean, F.struct(*self.partitions))).alias("touched"),
         ]
         for i, check in enumerate(checks):
             rule_failed = F.array_contains(
@@ -222,7 +237,7 @@ class DatasetRun:
         row["flagged"] = int(row["flagged"] or 0)
         row["clean"] = row["rows_in"] - row["quarantined"]
         row["touched"] = sorted(
-            (t["year"], t["month"], t["day"]) for t in row["touched"] if t["year"] is not None
+            tuple(t[p] for p in self.partitions) for t in row["touched"] if t["year"] is not None
         )
         return row
 
@@ -330,7 +345,7 @@ class DatasetRun:
         contract = self.contract
         columns = silver_columns(contract)
         new = hash_pii(evaluated.where(F.size("dq_failed_rules") == 0), contract.pii, self.salt)
-        new = new.select(*columns, *PARTITIONS)
+        new = new.select(*columns, *self.partitions)
         path = self.lake.silver(self.name)
         existing = None
         touched = list(stats["touched"])
@@ -338,33 +353,47 @@ class DatasetRun:
             existing = self.spark.read.parquet(path).where(~F.col("_ingest_run_id").isin(batches))
             if contract.dedupe_strategy == "latest_per_key":
                 keys = new.select(*contract.key).distinct()
-                moved = existing.join(keys, list(contract.key), "left_semi").select(*PARTITIONS)
+                moved = existing.join(keys, list(contract.key), "left_semi").select(
+                    *self.partitions
+                )
                 touched = sorted(set(touched) | {tuple(r) for r in moved.distinct().collect()})
-            existing = existing.where(partition_filter(touched)).select(*columns, *PARTITIONS)
+            existing = existing.where(partition_filter(touched, self.partitions)).select(
+                *columns, *self.partitions
+            )
         before = existing.count() if existing is not None else 0
+        if existing is not None:
+            self.log(f"{before} rows already in the {len(touched)} partitions to rewrite")
         candidates = new if existing is None else existing.unionByName(new)
         if contract.dedupe_strategy == "exact":
-            result = keep_first_of_exact_duplicates(candidates, contract.silver_columns)
+            # One shuffle by date serves both the dedupe and the partitioned write.
+            by_day = candidates.repartition(*self.partitions)
+            result = keep_first_of_exact_duplicates(
+                by_day, contract.silver_columns, self.partitions
+            )
         else:
             result = keep_latest_per_key(candidates, contract.key, contract.dedupe_order_by)
-        result = result.select(*columns, *PARTITIONS)
+            result = result.repartition(*self.partitions)
+        result = result.select(*columns, *self.partitions)
         if before:
             # Never overwrite a path while reading it: stage the rewritten partitions first.
             staging = self.lake.silver_staging(self.name, self.run_id)
             result.write.mode("overwrite").parquet(staging)
-            result = self.spark.read.parquet(staging)
-        writer = result.repartition(*PARTITIONS).write.mode("overwrite").partitionBy(*PARTITIONS)
+            result = self.spark.read.parquet(staging).repartition(*self.partitions)
+        writer = result.write.mode("overwrite").partitionBy(*self.partitions)
         if self.full_refresh:
             writer = writer.option("partitionOverwriteMode", "static")
         writer.parquet(path)
         if before:
             self.files.delete(self.lake.silver_staging(self.name, self.run_id))
-        after = self.spark.read.parquet(path).where(partition_filter(touched)).count()
+        self.log(f"rewrote {len(touched)} partitions")
+        after = (
+            self.spark.read.parquet(path).where(partition_filter(touched, self.partitions)).count()
+        )
         duplicates = stats["clean"] + before - after
         return {
             "rows_silver": stats["clean"] - duplicates,
             "rows_duplicate": duplicates,
-            "partitions": [f"{y:04d}-{m:02d}-{d:02d}" for y, m, d in touched],
+            "partitions": [partition_label(t) for t in touched],
         }
 
     def record(

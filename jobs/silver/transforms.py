@@ -12,7 +12,6 @@ from jobs.common.contracts import Contract
 from jobs.common.quality import RowCheck, parse_rule_id, well_formed_rule_id
 
 LINEAGE = ["_ingest_run_id", "_ingest_file", "_ingest_line", "_ingest_at"]
-PARTITIONS = ["year", "month", "day"]
 TRUE_WORDS = ["true", "t", "yes", "y", "1"]
 FALSE_WORDS = ["false", "f", "no", "n", "0"]
 
@@ -61,10 +60,9 @@ def type_columns(bronze: DataFrame, contract: Contract) -> DataFrame:
     The bronze source columns stay, so a quarantined row keeps its raw values.
     """
     typed = [parse_value(raw_value(c.source), c).alias(c.name) for c in contract.columns]
+    # Flags read the parsed columns in a second select, so each value is parsed once.
     flags = [
-        (raw_value(c.source).isNotNull() & parse_value(raw_value(c.source), c).isNull()).alias(
-            f"_unparsed_{c.name}"
-        )
+        (raw_value(c.source).isNotNull() & F.col(c.name).isNull()).alias(f"_unparsed_{c.name}")
         for c in contract.columns
         if not c.is_string
     ]
@@ -73,7 +71,7 @@ def type_columns(bronze: DataFrame, contract: Contract) -> DataFrame:
         F.col(f"`{name}`").alias(raw_name(name)) if name in sources else F.col(f"`{name}`")
         for name in bronze.columns
     ]
-    frame = bronze.select(*renamed).select("*", *typed, *flags)
+    frame = bronze.select(*renamed).select("*", *typed).select("*", *flags)
     for derived in contract.derived:
         frame = frame.withColumn(derived.name, F.expr(derived.expression))
     return frame
@@ -148,15 +146,11 @@ def hash_pii(frame: DataFrame, columns: Sequence[str], salt: str) -> DataFrame:
     return frame
 
 
-def add_date_partitions(frame: DataFrame, business_date: str) -> DataFrame:
-    """year/month/day partition columns from the business-date column."""
+def add_date_partitions(frame: DataFrame, business_date: str, columns: Sequence[str]) -> DataFrame:
+    """The year, month and day partition columns (those asked for) from the business date."""
     day = F.to_date(F.col(business_date))
-    return frame.select(
-        "*",
-        F.year(day).alias("year"),
-        F.month(day).alias("month"),
-        F.dayofmonth(day).alias("day"),
-    )
+    parts = {"year": F.year(day), "month": F.month(day), "day": F.dayofmonth(day)}
+    return frame.select("*", *[parts[name].alias(name) for name in columns])
 
 
 def silver_columns(contract: Contract) -> list[str]:
@@ -176,17 +170,24 @@ def quarantine_columns(contract: Contract) -> list[Column]:
     ]
 
 
-def keep_first_of_exact_duplicates(rows: DataFrame, data_columns: Sequence[str]) -> DataFrame:
-    """One row per distinct set of data values; the earliest ingested copy keeps its lineage."""
-    first = F.min(F.struct(*[F.col(c) for c in LINEAGE[:-1]], F.col("_ingest_at")))
-    kept = rows.groupBy(*data_columns, *PARTITIONS).agg(
+def keep_first_of_exact_duplicates(
+    rows: DataFrame, data_columns: Sequence[str], partitions: Sequence[str]
+) -> DataFrame:
+    """One row per distinct set of data values; the earliest ingested copy keeps its lineage.
+
+    Grouping includes the date partitions, so rows already distributed by them are not
+    shuffled again (shared/PERFORMANCE.md).
+    """
+    order = ["_ingest_at", "_ingest_run_id", "_ingest_file", "_ingest_line"]
+    first = F.min(F.struct(*[F.col(c) for c in order]))
+    kept = rows.groupBy(*data_columns, *partitions).agg(
         first.alias("_first"), F.first("dq_warnings").alias("dq_warnings")
     )
     return kept.select(
         *data_columns,
         "dq_warnings",
         *[F.col(f"_first.{c}").alias(c) for c in LINEAGE],
-        *PARTITIONS,
+        *partitions,
     )
 
 
@@ -201,8 +202,14 @@ def keep_latest_per_key(rows: DataFrame, key: Sequence[str], order_by: Sequence[
     return rows.withColumn("_rank", F.row_number().over(window)).where("_rank = 1").drop("_rank")
 
 
-def partition_filter(touched: Sequence[tuple[int, int, int]]) -> Column:
-    """True for rows in the given (year, month, day) partitions; prunes files when read."""
-    keys = [f"{y:04d}-{m:02d}-{d:02d}" for y, m, d in touched]
-    label = F.format_string("%04d-%02d-%02d", F.col("year"), F.col("month"), F.col("day"))
+def partition_label(values: Sequence[int]) -> str:
+    """``(2011, 3, 7)`` -> ``"2011-03-07"``; ``(2011, 3)`` -> ``"2011-03"``."""
+    return "-".join(f"{v:04d}" if i == 0 else f"{v:02d}" for i, v in enumerate(values))
+
+
+def partition_filter(touched: Sequence[tuple[int, ...]], partitions: Sequence[str]) -> Column:
+    """True for rows in the given date partitions; prunes files when read."""
+    keys = [partition_label(t) for t in touched]
+    pattern = "-".join("%04d" if i == 0 else "%02d" for i in range(len(partitions)))
+    label = F.format_string(pattern, *[F.col(p) for p in partitions])
     return label.isin(keys) if keys else F.lit(False)

@@ -123,7 +123,7 @@ def test_exact_duplicates_keep_the_earliest_copy(spark: SparkSession) -> None:
             "at string",
         )
     )  # fmt: skip
-    kept = keep_first_of_exact_duplicates(frame, ["k", "v"]).collect()
+    kept = keep_first_of_exact_duplicates(frame, ["k", "v"], ["year", "month", "day"]).collect()
     assert sorted((r["k"] or "", r["v"], r["_ingest_line"]) for r in kept) == [
         ("", 1, 4), ("a", 1, 9), ("a", 2, 3),
     ]  # fmt: skip
