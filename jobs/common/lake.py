@@ -80,8 +80,11 @@ class LakeFiles:
     """Small-file operations on any Hadoop-supported URI, through the session's JVM."""
 
     def __init__(self, spark: SparkSession) -> None:
-        self._jvm = spark.sparkContext._jvm  # type: ignore[attr-defined]
-        self._conf = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[attr-defined]
+        jvm, jsc = spark.sparkContext._jvm, spark.sparkContext._jsc
+        if jvm is None or jsc is None:
+            raise RuntimeError("the SparkSession has no JVM (it was stopped)")
+        self._jvm: Any = jvm
+        self._conf = jsc.hadoopConfiguration()
 
     def _path(self, uri: str) -> Any:
         return self._jvm.org.apache.hadoop.fs.Path(uri)

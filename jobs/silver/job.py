@@ -284,10 +284,9 @@ class DatasetRun:
         ]  # fmt: skip
         ran = {c.rule_id for c in checks}
         for rule in self.contract.row_rules:
-            if rule.id not in ran:
-                out.append(
-                    skipped_verdict(rule, f"skipped: {rule.reference.dataset} is not in silver")
-                )  # type: ignore[union-attr]
+            if rule.id not in ran and rule.reference is not None:
+                why = f"skipped: {rule.reference.dataset} is not in silver"
+                out.append(skipped_verdict(rule, why))
         for i, rule in enumerate(self.contract.dataset_rules):
             out.append(self.dataset_verdict(i, rule, stats, rows_in, clean, references))
         return out
@@ -314,9 +313,11 @@ class DatasetRun:
             dupes = value("checked") - value("distinct")
             return ratio_verdict(rule, value("checked"), dupes, f"repeated {rule.target}")
         if rule.type == "referential_integrity":
+            assert rule.reference is not None  # validated on load
             if ref_flag(rule) not in references:
-                return skipped_verdict(rule, f"skipped: {rule.reference.dataset} is not in silver")  # type: ignore[union-attr]
-            what = f"{rule.column} not in {rule.reference.dataset}"  # type: ignore[union-attr]
+                why = f"skipped: {rule.reference.dataset} is not in silver"
+                return skipped_verdict(rule, why)
+            what = f"{rule.column} not in {rule.reference.dataset}"
             return ratio_verdict(rule, value("checked"), value("failed"), what)
         if rule.type == "freshness":
             return freshness_verdict(rule, stats.get(f"ds_{i}_latest"), datetime.now(UTC).date())
