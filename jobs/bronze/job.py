@@ -87,10 +87,10 @@ def ingest_dataset(
         with whole_files(spark):
             rows = read_lines(spark, contract, with_data)
             rows = add_ingest_metadata(rows, batch_id, ingested_at)
-            rows.write.mode("append").partitionBy("ingest_date", "run_id").parquet(
-                lake.bronze(dataset)
-            )
-        counts = count_batch(spark, lake.bronze(dataset), ingested_at, batch_id)
+            # The batch's partition directory is written directly: with partitionBy, Spark would
+            # sort every row by two constant columns first.
+            rows.write.mode("overwrite").parquet(batch_path(lake, dataset, ingested_at, batch_id))
+        counts = count_batch(spark, batch_path(lake, dataset, ingested_at, batch_id))
     entries = [manifest_entry(f, counts, batch_id, contract.format, ingested_at) for f in new]
     files.write_json_lines(f"{manifest_dir}/{batch_id}.json", entries)
     result.update(
@@ -150,11 +150,13 @@ def whole_files(spark: SparkSession) -> Iterator[None]:
                 spark.conf.set(key, value)
 
 
-def count_batch(
-    spark: SparkSession, bronze: str, ingested_at: datetime, batch_id: str
-) -> dict[str, dict[str, Any]]:
+def batch_path(lake: LakePaths, dataset: str, ingested_at: datetime, batch_id: str) -> str:
+    """``bronze/<dataset>/ingest_date=<day>/run_id=<batch>``: a new directory per batch."""
+    return f"{lake.bronze(dataset)}/ingest_date={ingested_at.date().isoformat()}/run_id={batch_id}"
+
+
+def count_batch(spark: SparkSession, path: str) -> dict[str, dict[str, Any]]:
     """Rows and malformed rows per file, read back from what was written."""
-    path = f"{bronze}/ingest_date={ingested_at.date().isoformat()}/run_id={batch_id}"
     grouped = (
         spark.read.parquet(path)
         .groupBy("_ingest_file")

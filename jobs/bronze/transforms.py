@@ -163,11 +163,9 @@ def parse_json_lines(lines: DataFrame, source_columns: list[str]) -> DataFrame:
 
 
 def add_ingest_metadata(rows: DataFrame, batch_id: str, ingested_at: datetime) -> DataFrame:
-    """Stamp the batch, the time and the ingest-date partition on every row."""
+    """Stamp the batch and the time on every row (the batch's directory gives the partitions)."""
     return rows.select(
         "*",
         F.lit(batch_id).alias("_ingest_run_id"),
         F.lit(ingested_at).cast("timestamp").alias("_ingest_at"),
-        F.lit(ingested_at.date().isoformat()).alias("ingest_date"),
-        F.lit(batch_id).alias("run_id"),
     )

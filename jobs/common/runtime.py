@@ -20,6 +20,8 @@ SPARK_SETTINGS = {
     "spark.sql.ansi.enabled": "false",
     "spark.sql.parquet.compression.codec": "snappy",
     "spark.sql.files.maxPartitionBytes": "64m",
+    # A batch called 2011-12-09 or r1.2 is a name, not a date or a number.
+    "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
 }
 LOCAL_SETTINGS = {
     "spark.ui.enabled": "false",
