@@ -60,5 +60,5 @@ def get_spark(app_name: str, glue: bool | None = None) -> SparkSession:
         for key, value in LOCAL_SETTINGS.items():
             builder = builder.config(key, value)
     spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel("ERROR")
+    spark.sparkContext.setLogLevel(os.environ.get("MEDALLION_SPARK_LOG_LEVEL", "ERROR"))
     return spark
