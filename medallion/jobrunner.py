@@ -87,7 +87,7 @@ def run_job(
                 continue
             if line.startswith(ERROR_PREFIX):
                 error = line[len(ERROR_PREFIX) :]
-            tail = (tail + [line])[-20:]
+            tail = [*tail, line][-20:]
             if on_line:
                 on_line(line)
         try:

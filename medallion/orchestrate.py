@@ -169,7 +169,8 @@ def local_aws(
             )["stateMachineArn"]
             yield sfn, arn, services
     finally:
-        moto_patches.install(None)
+        # Leave moto as shipped for anything else in this process (other tests, say).
+        moto_patches.uninstall()
 
 
 def _create_resources(session: boto3.Session, config: LocalRunConfig, lake: Path) -> str:

@@ -81,13 +81,11 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task import (  # n
     state_task_factory,
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (  # noqa: E402
+    state_task_service_callback,
     state_task_service_glue,
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import (  # noqa: E402
     ResourceCondition,
-)
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (  # noqa: E402
-    state_task_service_callback,
 )
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails  # noqa: E402
 from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for  # noqa: E402

@@ -268,4 +268,4 @@ def test_cli_run_json_prints_the_history_and_exits_non_zero_on_failure(
 
 def test_the_patches_are_lifted_after_a_run(tmp_path: Path, smtp: SmtpServer):
     orchestrate.run_local(config(tmp_path, smtp), RunOptions(run_id="hooks-1"))
-    assert moto_patches.active_hooks() is None
+    assert moto_patches.active_hooks() is None and not moto_patches.installed()
