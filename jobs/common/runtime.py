@@ -27,7 +27,9 @@ LOCAL_SETTINGS = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
     "spark.driver.memory": os.environ.get("MEDALLION_DRIVER_MEMORY", "3g"),
-    "spark.driver.extraJavaOptions": "-XX:+UseG1GC -Dderby.system.home=/tmp",
+    "spark.driver.extraJavaOptions": os.environ.get(
+        "MEDALLION_JAVA_OPTIONS", "-XX:+UseG1GC -Dderby.system.home=/tmp"
+    ),
     "spark.sql.warehouse.dir": os.path.join(os.environ.get("TMPDIR", "/tmp"), "medallion-wh"),
     "spark.hadoop.fs.file.impl.disable.cache": "true",
 }
