@@ -60,12 +60,18 @@ class JobArgs:
             lake_root=lake_root,
             run_id=values["run_id"],
             contracts_root=values["contracts_root"].rstrip("/"),
-            datasets=tuple(d.strip() for d in values["datasets"].split(",") if d.strip()),
+            datasets=_datasets(values["datasets"]),
             landing_root=(values["landing_root"] or f"{lake_root}/landing").rstrip("/"),
             observation_end=_date(values["observation_end"], "observation_end"),
             full_refresh=_flag(values["full_refresh"], "full_refresh"),
             pii_salt_secret=values["pii_salt_secret"],
         )
+
+
+def _datasets(text: str) -> tuple[str, ...]:
+    """Comma-separated names; empty, ``all`` or ``*`` mean every dataset (Glue may drop "")."""
+    names = tuple(d.strip() for d in text.split(",") if d.strip())
+    return () if names in {("all",), ("*",)} else names
 
 
 def _date(text: str, name: str) -> date | None:
