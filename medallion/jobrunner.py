@@ -10,6 +10,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from jobs.common.entry import ERROR_PREFIX, SUMMARY_PREFIX
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LAYERS = ("bronze", "silver", "gold")
 
@@ -36,8 +38,6 @@ class JobResult:
         return "SUCCEEDED" if self.exit_code == 0 else "FAILED"
 
 
-SUMMARY_PREFIX = "MEDALLION_SUMMARY "
-ERROR_PREFIX = "MEDALLION_ERROR "
 
 
 def job_arguments(options: Mapping[str, str]) -> list[str]:

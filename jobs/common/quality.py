@@ -158,9 +158,14 @@ class Verdict:
         }
 
 
+def _status(ok: bool, severity: str) -> str:
+    """A rule that holds passes; one that does not warns or fails by its severity."""
+    return "pass" if ok else ("warn" if severity == "warn" else "fail")
+
+
 def row_verdict(check: RowCheck, scope: str, checked: int, failed: int) -> Verdict:
     """A row rule passes when no row fails it; otherwise it quarantined or flagged rows."""
-    status = "pass" if failed == 0 else ("warn" if check.severity == "warn" else "fail")
+    status = _status(failed == 0, check.severity)
     action = "quarantined" if check.severity == "error" else "flagged"
     message = f"{failed} of {checked} rows {action}" if failed else f"all {checked} rows pass"
     return Verdict(
@@ -174,7 +179,7 @@ def ratio_verdict(rule: Rule, checked: int, failed: int, what: str) -> Verdict:
     limit = rule.max_fail_ratio or 0.0
     ratio = failed / checked if checked else 0.0
     ok = ratio <= limit
-    status = "pass" if ok else ("warn" if rule.severity == "warn" else "fail")
+    status = _status(ok, rule.severity)
     message = (
         f"{what}: {failed} of {checked} rows ({ratio:.2%}), "
         f"{'within' if ok else 'over'} the limit of {limit:.2%}"
@@ -188,7 +193,7 @@ def ratio_verdict(rule: Rule, checked: int, failed: int, what: str) -> Verdict:
 def row_count_verdict(rule: Rule, rows: int) -> Verdict:
     low = rule.min_rows if rule.min_rows is not None else 0
     ok = rows >= low and (rule.max_rows is None or rows <= rule.max_rows)
-    status = "pass" if ok else ("warn" if rule.severity == "warn" else "fail")
+    status = _status(ok, rule.severity)
     bounds = f"[{low}, {rule.max_rows if rule.max_rows is not None else 'inf'}]"
     message = f"{rows} rows, expected {bounds}"
     return Verdict(
@@ -205,7 +210,7 @@ def freshness_verdict(rule: Rule, latest: date | None, today: date) -> Verdict:
         age = (today - latest).days
         ok = age <= limit
         message = f"latest {rule.column} is {latest.isoformat()}, {age} days old (max {limit})"
-    status = "pass" if ok else ("warn" if rule.severity == "warn" else "fail")
+    status = _status(ok, rule.severity)
     return Verdict(
         rule.id, rule.type, "dataset", rule.severity, rule.target, 1, 0 if ok else 1,
         float(limit), status, message,

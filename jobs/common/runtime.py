@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from typing import TYPE_CHECKING
 
-from pyspark.sql import SparkSession
+if TYPE_CHECKING:  # the CLI imports on_glue and the job protocol without starting PySpark
+    from pyspark.sql import SparkSession
 
 from jobs.common.errors import ConfigurationError
 
@@ -52,6 +54,8 @@ def require_java() -> None:
 
 def get_spark(app_name: str, glue: bool | None = None) -> SparkSession:
     """Return the job's SparkSession: Glue's own on AWS, a tuned local[2] one on a laptop."""
+    from pyspark.sql import SparkSession
+
     builder = SparkSession.builder.appName(app_name)
     for key, value in SPARK_SETTINGS.items():
         builder = builder.config(key, value)
