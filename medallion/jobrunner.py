@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -38,14 +39,49 @@ class JobResult:
         return "SUCCEEDED" if self.exit_code == 0 else "FAILED"
 
 
-
-
 def job_arguments(options: Mapping[str, str]) -> list[str]:
     """``{"lake_root": x}`` -> ``["--lake_root", x]``, the way Glue passes job arguments."""
     args: list[str] = []
     for key, value in options.items():
         args += [f"--{key.lstrip('-')}", str(value)]
     return args
+
+
+class JobOutput:
+    """Reads a job's output lines: its summary, its error line, and the last lines for context."""
+
+    def __init__(self, on_line: Callable[[str], None] | None = None) -> None:
+        self.summary: dict[str, object] = {}
+        self.error = ""
+        self.tail: list[str] = []
+        self._on_line = on_line
+
+    def add(self, line: str) -> None:
+        line = line.rstrip("\n")
+        if line.startswith(SUMMARY_PREFIX):
+            self.summary = json.loads(line[len(SUMMARY_PREFIX) :])
+            return
+        if line.startswith(ERROR_PREFIX):
+            self.error = line[len(ERROR_PREFIX) :]
+        self.tail = [*self.tail, line][-20:]
+        if self._on_line:
+            self._on_line(line)
+
+    def result(self, layer: str, code: int, seconds: float, error: str = "") -> JobResult:
+        """The run's result; a failure without an error line is explained by its last line."""
+        message = self.error or error
+        if code != 0 and not message:
+            message = next((t for t in reversed(self.tail) if t.strip()), f"exit status {code}")
+        return JobResult(layer, code, seconds, message, self.summary)
+
+
+def job_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment, the overrides, and the repository on PYTHONPATH."""
+    process_env = {**os.environ, **(env or {})}
+    process_env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(REPO_ROOT), process_env.get("PYTHONPATH", "")) if p
+    )
+    return process_env
 
 
 def run_job(
@@ -60,42 +96,25 @@ def run_job(
     The job prints one ``MEDALLION_SUMMARY {json}`` line on success and one
     ``MEDALLION_ERROR message`` line on failure; both are picked up here.
     """
-    import json
-
     command = [sys.executable, str(entry_script(layer)), *job_arguments(options)]
-    process_env = {**os.environ, **(env or {})}
-    process_env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(REPO_ROOT), process_env.get("PYTHONPATH", "")) if p
-    )
     started = time.monotonic()
-    summary: dict[str, object] = {}
-    error = ""
-    tail: list[str] = []
+    output = JobOutput(on_line)
+    timed_out = ""
     with subprocess.Popen(
         command,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env=process_env,
+        env=job_environment(env),
         cwd=str(REPO_ROOT),
     ) as process:
         assert process.stdout is not None
         for line in process.stdout:
-            line = line.rstrip("\n")
-            if line.startswith(SUMMARY_PREFIX):
-                summary = json.loads(line[len(SUMMARY_PREFIX) :])
-                continue
-            if line.startswith(ERROR_PREFIX):
-                error = line[len(ERROR_PREFIX) :]
-            tail = [*tail, line][-20:]
-            if on_line:
-                on_line(line)
+            output.add(line)
         try:
             code = process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             process.kill()
             code = process.wait()
-            error = error or f"timed out after {timeout:.0f} s"
-    if code != 0 and not error:
-        error = next((t for t in reversed(tail) if t.strip()), f"exit status {code}")
-    return JobResult(layer, code, time.monotonic() - started, error, summary)
+            timed_out = f"timed out after {timeout:.0f} s"
+    return output.result(layer, code, time.monotonic() - started, timed_out)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ import boto3
 
 from medallion.aws import stepfunctions as sfn_ops
 from medallion.definition import render_definition
+from medallion.jobhost import JobHostRunner, warm_hosts_enabled
 from medallion.jobrunner import REPO_ROOT, run_job
 from medallion.local_aws import moto_patches
 from medallion.local_aws.services import AlertSettings, JobRunner, LocalServices
@@ -46,7 +47,9 @@ class LocalRunConfig:
     views
         ``(name, sql)`` pairs; ``medallion.views.view_statements()`` when None.
     job_runner
-        How a layer's job runs (tests stand in for the real scripts here).
+        How a layer's job runs (tests stand in for the real scripts here). None: a warm job
+        host for the run (:mod:`medallion.jobhost`), or a process per job when
+        ``MEDALLION_JOB_HOST=process``.
     """
 
     lake: Path
@@ -56,7 +59,7 @@ class LocalRunConfig:
     crawler_max_polls: int = 120
     alerts: AlertSettings = field(default_factory=AlertSettings.from_env)
     views: Sequence[tuple[str, str]] | None = None
-    job_runner: JobRunner = run_job
+    job_runner: JobRunner | None = None
 
     def names(self) -> dict[str, str]:
         """Placeholder values naming the local resources."""
@@ -153,7 +156,7 @@ def local_aws(
         crawlers={names[f"{layer.title()}CrawlerName"]: layer for layer in LAYERS},
         alerts=config.alerts,
         region=REGION,
-        job_runner=config.job_runner,
+        job_runner=config.job_runner or run_job,
     )
     # The engine logs every caught error with its whole parse tree; the history has them.
     logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
@@ -197,6 +200,21 @@ def _create_resources(session: boto3.Session, config: LocalRunConfig, lake: Path
     return str(session.client("sns").create_topic(Name="medallion-local-alerts")["TopicArn"])
 
 
+@contextmanager
+def _job_runner(config: LocalRunConfig) -> Iterator[JobRunner]:
+    """The config's job runner, else a warm job host started now and stopped with the run.
+
+    The host's JVM starts while moto sets up the resources, so the first job finds it running.
+    """
+    if config.job_runner is not None:
+        yield config.job_runner
+    elif not warm_hosts_enabled():
+        yield run_job
+    else:
+        with JobHostRunner() as runner:
+            yield runner
+
+
 def run_local(
     config: LocalRunConfig,
     options: sfn_ops.RunOptions,
@@ -225,7 +243,12 @@ def run_local(
         Status, error and cause, the history and the jobs' summaries.
     """
     config.lake.mkdir(parents=True, exist_ok=True)
-    with local_aws(config, services) as (sfn, arn, local):
+    # Injected services bring their own job runner: no host is started for them.
+    runner = nullcontext(config.job_runner) if services else _job_runner(config)
+    with (
+        runner as job_runner,
+        local_aws(replace(config, job_runner=job_runner), services) as (sfn, arn, local),
+    ):
         execution_arn = sfn_ops.start(arn, options, sfn=sfn)
         described = sfn_ops.follow(
             execution_arn, on_event or (lambda _: None), poll_seconds=poll_seconds, sfn=sfn

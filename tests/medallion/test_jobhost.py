@@ -1,0 +1,170 @@
+"""The warm job host: jobs share one worker process and JVM, but not their SQL settings, views,
+arguments or environment; a failed or timed-out job retires its host; closing stops the JVM."""
+
+from __future__ import annotations
+
+import json
+import os
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from medallion.jobhost import JobHost, JobHostRunner, warm_hosts_enabled
+from medallion.jobrunner import REPO_ROOT
+
+PROBE = """
+import json, os, sys
+sys.path.insert(0, {repo!r})
+from jobs.common.runtime import get_spark
+
+spark = get_spark("probe")
+print("PROBE " + json.dumps({{
+    "pid": os.getpid(),
+    "app": spark.sparkContext.applicationId,
+    "shuffle": spark.conf.get("spark.sql.shuffle.partitions"),
+    "views": sorted(t.name for t in spark.catalog.listTables()),
+    "argv": sys.argv[1:],
+    "name": __name__,
+    "env": os.environ.get("MEDALLION_PROBE"),
+}}), flush=True)
+spark.conf.set("spark.sql.shuffle.partitions", "3")
+spark.range(3).createOrReplaceTempView("left_behind")
+os.environ["MEDALLION_PROBE_LEAK"] = "1"
+"""
+
+
+@pytest.fixture
+def scripts(tmp_path: Path) -> Callable[[str], Path]:
+    bodies = {
+        "probe": PROBE.format(repo=str(REPO_ROOT)),
+        "fail": "raise ValueError('the job broke on purpose')",
+        "exit3": "import sys\nprint('leaving with 3', flush=True)\nsys.exit(3)",
+        "sleep": "import time\nprint('sleeping', flush=True)\ntime.sleep(120)",
+        "leak_check": "import os\nassert 'MEDALLION_PROBE_LEAK' not in os.environ, 'env leaked'",
+    }
+    for name, body in bodies.items():
+        (tmp_path / f"{name}.py").write_text(textwrap.dedent(body), encoding="utf-8")
+    return lambda layer: tmp_path / f"{layer}.py"
+
+
+@pytest.fixture
+def runner(scripts: Callable[[str], Path]) -> Iterator[JobHostRunner]:
+    with JobHostRunner(script_for=scripts) as job_runner:
+        yield job_runner
+
+
+def probe(job_runner: JobHostRunner, **options: str) -> dict[str, object]:
+    lines: list[str] = []
+    result = job_runner("probe", options, on_line=lines.append, env={"MEDALLION_PROBE": "on"})
+    assert result.state == "SUCCEEDED", result.error_message
+    found = [json.loads(line[len("PROBE ") :]) for line in lines if line.startswith("PROBE ")]
+    assert len(found) == 1, lines
+    return found[0]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_jobs_share_the_jvm_but_start_with_fresh_settings_views_and_arguments(
+    runner: JobHostRunner,
+):
+    first = probe(runner, lake_root="/lake/a", run_id="r1")
+    second = probe(runner, lake_root="/lake/b", run_id="r2")
+
+    assert second["pid"] == first["pid"]
+    assert second["app"] == first["app"]
+    # The first job set 3 partitions and left a temporary view: the second sees neither.
+    assert first["shuffle"] == second["shuffle"] == "8"
+    assert second["views"] == []
+    assert first["argv"] == ["--lake_root", "/lake/a", "--run_id", "r1"]
+    assert second["argv"] == ["--lake_root", "/lake/b", "--run_id", "r2"]
+    assert first["name"] == "__main__"
+    assert first["env"] == "on"
+    leak = runner("leak_check", {})
+    assert leak.state == "SUCCEEDED", leak.error_message
+
+
+def test_a_failing_job_reports_its_error_and_the_next_job_gets_a_new_host(
+    runner: JobHostRunner,
+):
+    before = probe(runner)
+
+    failed = runner("fail", {})
+
+    assert failed.state == "FAILED"
+    assert failed.exit_code == 1
+    assert "ValueError: the job broke on purpose" in failed.error_message
+    after = probe(runner)
+    assert after["pid"] != before["pid"]
+    assert after["app"] != before["app"]
+    assert not alive(int(before["pid"]))  # type: ignore[call-overload]
+
+
+def test_an_exit_status_is_the_jobs_own(runner: JobHostRunner):
+    result = runner("exit3", {})
+
+    assert (result.state, result.exit_code) == ("FAILED", 3)
+    assert result.error_message == "leaving with 3"
+
+
+def test_a_job_over_its_timeout_is_killed_with_its_host(runner: JobHostRunner):
+    started = time.monotonic()
+    lines: list[str] = []
+
+    result = runner("sleep", {}, on_line=lines.append, timeout=3)
+
+    assert time.monotonic() - started < 60
+    assert result.state == "FAILED"
+    assert result.error_message == "timed out after 3 s"
+    assert "sleeping" in lines
+    assert probe(runner)["name"] == "__main__"  # a new host took over
+
+
+def test_closing_the_host_stops_the_worker_and_its_jvm(scripts: Callable[[str], Path]):
+    host = JobHost()
+    code, output, why = host.run(scripts("probe"), [])
+    assert (code, why) == (0, ""), output.tail
+    worker = host.process.pid
+    jvms = [pid for pid in _children(worker)]
+    assert jvms, "the worker has no JVM child"
+
+    host.close()
+
+    assert host.process.returncode == 0
+    assert not alive(worker)
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in jvms) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(alive(pid) for pid in jvms)
+
+
+def test_the_host_setting_is_checked(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("MEDALLION_JOB_HOST", raising=False)
+    assert warm_hosts_enabled()
+    monkeypatch.setenv("MEDALLION_JOB_HOST", "process")
+    assert not warm_hosts_enabled()
+    monkeypatch.setenv("MEDALLION_JOB_HOST", "sometimes")
+    with pytest.raises(ValueError, match="MEDALLION_JOB_HOST must be 'warm' or 'process'"):
+        warm_hosts_enabled()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(stat[1]) == pid:
+            found.append(int(entry.name))
+    return found
