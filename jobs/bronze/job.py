@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,16 +47,32 @@ def ingest(argv: list[str]) -> dict[str, Any]:
     contracts = read_contracts(files, args.contracts_root)
     ingested_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     summary: dict[str, Any] = {"run_id": args.run_id, "datasets": {}, "absent": []}
+    found: dict[str, list[FileInfo]] = {}
     for dataset in select_datasets(contracts, args.datasets):
         landing = f"{args.landing_root}/{dataset}"
-        found = files.list_files(landing)
-        if not found:
+        found[dataset] = files.list_files(landing)
+        if not found[dataset]:
             print(f"bronze: no landing files for {dataset} under {landing}; skipped", flush=True)
             summary["absent"].append(dataset)
-            continue
-        summary["datasets"][dataset] = ingest_dataset(
-            spark, files, lake, contracts[dataset], found, args.run_id, ingested_at
-        )
+    present = [dataset for dataset, listed in found.items() if listed]
+    # Datasets are independent: side by side, one's single-task stages (a file read whole)
+    # overlap another's. The whole-file settings hold for all of them, so no thread resets
+    # them under another.
+    with whole_files(spark), ThreadPoolExecutor(max_workers=max(1, len(present))) as pool:
+        runs = {
+            dataset: pool.submit(
+                ingest_dataset,
+                spark,
+                files,
+                lake,
+                contracts[dataset],
+                found[dataset],
+                args.run_id,
+                ingested_at,
+            )
+            for dataset in present
+        }
+        summary["datasets"] = {dataset: run.result() for dataset, run in runs.items()}
     return summary
 
 
@@ -68,7 +85,10 @@ def ingest_dataset(
     run_id: str,
     ingested_at: datetime,
 ) -> dict[str, Any]:
-    """Append one dataset's new files to bronze and record them in the ingestion manifest."""
+    """Append one dataset's new files to bronze and record them in the ingestion manifest.
+
+    Needs ``whole_files`` in force: see ``read_lines``.
+    """
     dataset = contract.dataset
     manifest_dir = lake.ingest_manifest(dataset)
     manifest = files.read_json_lines(manifest_dir)
@@ -84,12 +104,11 @@ def ingest_dataset(
     with_data = [f for f in new if f.size > 0]
     counts: dict[str, dict[str, Any]] = {}
     if with_data:
-        with whole_files(spark):
-            rows = read_lines(spark, contract, with_data)
-            rows = add_ingest_metadata(rows, batch_id, ingested_at)
-            # The batch's partition directory is written directly: with partitionBy, Spark would
-            # sort every row by two constant columns first.
-            rows.write.mode("overwrite").parquet(batch_path(lake, dataset, ingested_at, batch_id))
+        rows = read_lines(spark, contract, with_data)
+        rows = add_ingest_metadata(rows, batch_id, ingested_at)
+        # The batch's partition directory is written directly: with partitionBy, Spark would
+        # sort every row by two constant columns first.
+        rows.write.mode("overwrite").parquet(batch_path(lake, dataset, ingested_at, batch_id))
         counts = count_batch(spark, batch_path(lake, dataset, ingested_at, batch_id))
     entries = [manifest_entry(f, counts, batch_id, contract.format, ingested_at) for f in new]
     files.write_json_lines(f"{manifest_dir}/{batch_id}.json", entries)
