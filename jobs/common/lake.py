@@ -46,6 +46,11 @@ class LakePaths:
     def silver_staging(self, dataset: str, run_id: str) -> str:
         return f"{self.root}/_staging/silver/{dataset}/run_id={run_id}"
 
+    def silver_checked(self, dataset: str, run_id: str | None = None) -> str:
+        """A silver run's checked copy of its batch; without a run id, every run's."""
+        folder = f"{self.root}/_staging/checked/{dataset}"
+        return f"{folder}/run_id={run_id}" if run_id else folder
+
     def quarantine(self, dataset: str) -> str:
         return f"{self.root}/quarantine/{dataset}"
 

@@ -176,11 +176,13 @@ def keep_first_of_exact_duplicates(
     """One row per distinct set of data values; the earliest ingested copy keeps its lineage.
 
     Grouping includes the date partitions, so rows already distributed by them are not
-    shuffled again (shared/PERFORMANCE.md).
+    shuffled again (shared/PERFORMANCE.md). They come first: the aggregate sorts by its keys,
+    and rows sorted by partition already are what a partitioned write needs, so it does not
+    sort them again.
     """
     order = ["_ingest_at", "_ingest_run_id", "_ingest_file", "_ingest_line"]
     first = F.min(F.struct(*[F.col(c) for c in order]))
-    kept = rows.groupBy(*data_columns, *partitions).agg(
+    kept = rows.groupBy(*partitions, *data_columns).agg(
         first.alias("_first"), F.first("dq_warnings").alias("dq_warnings")
     )
     return kept.select(
@@ -191,14 +193,21 @@ def keep_first_of_exact_duplicates(
     )
 
 
-def keep_latest_per_key(rows: DataFrame, key: Sequence[str], order_by: Sequence[str]) -> DataFrame:
-    """One row per key: the latest by the contract's order, then by ingestion (newest wins)."""
+def keep_latest_per_key(
+    rows: DataFrame, key: Sequence[str], order_by: Sequence[str], within: Sequence[str] = ()
+) -> DataFrame:
+    """One row per key: the latest by the contract's order, then by ingestion (newest wins).
+
+    ``within`` are columns the key determines (the date partitions of a key that holds the
+    business date): ranking within them reuses a shuffle by them, and leaves rows sorted the way
+    a partitioned write wants them.
+    """
     ordering = [F.col(c).desc_nulls_last() for c in order_by] + [
         F.col("_ingest_at").desc(),
         F.col("_ingest_file").desc(),
         F.col("_ingest_line").desc(),
     ]
-    window = Window.partitionBy(*key).orderBy(*ordering)
+    window = Window.partitionBy(*within, *key).orderBy(*ordering)
     return rows.withColumn("_rank", F.row_number().over(window)).where("_rank = 1").drop("_rank")
 
 
