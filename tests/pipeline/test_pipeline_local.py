@@ -179,6 +179,12 @@ def test_no_pii_in_clear_under_silver_gold_or_quarantine(workspace: dict) -> Non
     assert customers["email"].str.fullmatch(r"[0-9a-f]{64}").all()
 
 
+def test_silver_leaves_no_working_copy_behind(lake: Path) -> None:
+    # Silver checks each batch into a copy under _staging/ and deletes it when it is done.
+    assert (lake / "silver" / "order_lines").is_dir()
+    assert not [p for p in (lake / "_staging").rglob("*") if p.is_file()]
+
+
 def test_gold_sales_daily_matches_an_independent_computation(lake: Path) -> None:
     expected = duckdb.sql(
         f"""
