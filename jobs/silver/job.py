@@ -7,14 +7,14 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 if __package__ in (None, ""):  # run as a script (Glue, local runner): make `jobs` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.common.args import JobArgs
@@ -45,6 +45,7 @@ from jobs.silver.transforms import (
     parse_checks,
     partition_filter,
     partition_label,
+    partition_label_column,
     quarantine_columns,
     raw_name,
     silver_columns,
@@ -164,9 +165,10 @@ class DatasetRun:
         references = self.reference_keys()
         self.reference_flags = set(references)
         evaluated, checks = self.evaluate(bronze, references)
-        checked = self.stage(evaluated)
+        observed = Observation(f"silver_{self.name}")
+        checked = self.stage(evaluated.observe(observed, *self.batch_aggregates(checks)))
         try:
-            stats = self.measure(checked, checks)
+            stats = self.measure(observed.get, checked)
             self.log(f"checked {stats['rows_in']} rows from bronze batches {', '.join(batches)}")
             verdicts = self.verdicts(stats, checks, references)
             failed = gate_failures(verdicts)
@@ -237,14 +239,20 @@ class DatasetRun:
         dated = add_date_partitions(evaluated, self.contract.business_date, self.partitions)
         return dated, checks
 
-    def measure(self, evaluated: DataFrame, checks: list[RowCheck]) -> dict[str, Any]:
-        """Every count the verdicts need, in one pass over the batch."""
+    def batch_aggregates(self, checks: list[RowCheck]) -> list[Column]:
+        """The counts the verdicts need, observed while the batch is staged: no pass of its own.
+
+        Distinct counts cannot be observed; ``measure`` takes them from the staged copy.
+        """
         clean = F.size("dq_failed_rules") == 0
         aggs = [
             F.count(F.lit(1)).alias("rows_in"),
             F.sum(F.when(~clean, 1).otherwise(0)).alias("quarantined"),
             F.sum(F.when(clean & (F.size("dq_warnings") > 0), 1).otherwise(0)).alias("flagged"),
-            F.collect_set(F.when(clean, F.struct(*self.partitions))).alias("touched"),
+            # Observed values cross py4j as Java objects: strings and numbers only.
+            F.concat_ws(
+                ",", F.collect_set(F.when(clean, partition_label_column(self.partitions)))
+            ).alias("touched"),
         ]
         for i, check in enumerate(checks):
             rule_failed = F.array_contains(
@@ -253,19 +261,54 @@ class DatasetRun:
             aggs.append(F.sum(F.when(rule_failed, 1).otherwise(0)).alias(f"row_{i}"))
         for i, rule in enumerate(self.contract.dataset_rules):
             aggs += self.dataset_rule_aggregates(i, rule, clean)
-        row = evaluated.agg(*aggs).collect()[0].asDict()
+        return aggs
+
+    def measure(self, observed: dict[str, Any], checked: DataFrame) -> dict[str, Any]:
+        """The observed counts, with the distinct counts of uniqueness rules from the copy."""
+        row = dict(observed)
+        distinct = self.distinct_aggregates(F.size("dq_failed_rules") == 0)
+        if distinct:
+            row |= checked.agg(*distinct).collect()[0].asDict()
         row["rows_in"] = int(row["rows_in"])
         row["quarantined"] = int(row["quarantined"] or 0)
         row["flagged"] = int(row["flagged"] or 0)
         row["clean"] = row["rows_in"] - row["quarantined"]
         row["touched"] = sorted(
-            tuple(t[p] for p in self.partitions) for t in row["touched"] if t["year"] is not None
+            tuple(int(part) for part in label.split("-"))
+            for label in (row["touched"] or "").split(",")
+            if label
         )
+        for i, rule in enumerate(self.contract.dataset_rules):
+            latest = row.get(f"ds_{i}_latest")
+            if rule.type == "freshness" and latest:
+                row[f"ds_{i}_latest"] = date.fromisoformat(latest)
         return row
 
-    def dataset_rule_aggregates(self, i: int, rule: Rule, clean: Any) -> list[Any]:
-        where = F.coalesce(F.expr(rule.where), F.lit(False)) if rule.where else F.lit(True)
-        scope = clean & where
+    def distinct_aggregates(self, clean: Column) -> list[Column]:
+        """Distinct keys in scope, for each uniqueness rule.
+
+        Distinct 64-bit hashes rather than distinct structs: a hash aggregate instead of a sort;
+        a collision (odds ~n²/2⁶⁵) could only hide a repeat, never invent one. PII columns are
+        hashed in the copy by then, which keeps distinct values distinct.
+        """
+        aggs = []
+        for i, rule in enumerate(self.contract.dataset_rules):
+            if rule.type == "uniqueness":
+                key = F.xxhash64(*[F.col(c) for c in rule.columns])
+                aggs.append(
+                    F.count_distinct(F.when(clean & self.rule_scope(rule), key)).alias(
+                        f"ds_{i}_distinct"
+                    )
+                )
+        return aggs
+
+    @staticmethod
+    def rule_scope(rule: Rule) -> Column:
+        """A dataset rule's ``where``, false where it is NULL; true without one."""
+        return F.coalesce(F.expr(rule.where), F.lit(False)) if rule.where else F.lit(True)
+
+    def dataset_rule_aggregates(self, i: int, rule: Rule, clean: Column) -> list[Column]:
+        scope = clean & self.rule_scope(rule)
         if rule.type == "completeness":
             return [
                 F.sum(F.when(scope, 1).otherwise(0)).alias(f"ds_{i}_checked"),
@@ -274,13 +317,7 @@ class DatasetRun:
                 ),
             ]
         if rule.type == "uniqueness":
-            # Distinct 64-bit hashes rather than distinct structs: a hash aggregate instead of a
-            # sort; a collision (odds ~n²/2⁶⁵) could only hide a repeat, never invent one.
-            key = F.xxhash64(*[F.col(c) for c in rule.columns])
-            return [
-                F.sum(F.when(scope, 1).otherwise(0)).alias(f"ds_{i}_checked"),
-                F.count_distinct(F.when(scope, key)).alias(f"ds_{i}_distinct"),
-            ]
+            return [F.sum(F.when(scope, 1).otherwise(0)).alias(f"ds_{i}_checked")]
         if rule.type == "referential_integrity":
             if rule.reference is None:
                 return []
@@ -294,7 +331,8 @@ class DatasetRun:
                 F.sum(F.when(checked & ~F.col(flag), 1).otherwise(0)).alias(f"ds_{i}_failed"),
             ]
         if rule.type == "freshness":
-            return [F.max(F.when(scope, F.to_date(rule.column or ""))).alias(f"ds_{i}_latest")]
+            latest = F.max(F.when(scope, F.to_date(rule.column or "")))
+            return [latest.cast("string").alias(f"ds_{i}_latest")]
         return []
 
     def verdicts(
@@ -348,7 +386,8 @@ class DatasetRun:
         raise ValueError(rule.type)  # pragma: no cover
 
     def stage(self, evaluated: DataFrame) -> DataFrame:
-        """Write the checked batch once, PII already hashed, and read it back.
+        """Write the checked batch once, PII hashed, and read it back (the write also yields the
+        batch's counts: see ``batch_aggregates``).
 
         Parsing (dates, decimals, regexes) and the row checks are the expensive part of silver:
         the counts, the quarantine and the publish read this copy instead of repeating them. A

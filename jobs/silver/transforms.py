@@ -219,6 +219,11 @@ def partition_label(values: Sequence[int]) -> str:
 def partition_filter(touched: Sequence[tuple[int, ...]], partitions: Sequence[str]) -> Column:
     """True for rows in the given date partitions; prunes files when read."""
     keys = [partition_label(t) for t in touched]
+    return partition_label_column(partitions).isin(keys) if keys else F.lit(False)
+
+
+def partition_label_column(partitions: Sequence[str]) -> Column:
+    """A row's ``partition_label`` (``2011-03-07``, or ``2011-03`` by month); NULL without."""
     pattern = "-".join("%04d" if i == 0 else "%02d" for i in range(len(partitions)))
     label = F.format_string(pattern, *[F.col(p) for p in partitions])
-    return label.isin(keys) if keys else F.lit(False)
+    return F.when(F.col(partitions[0]).isNotNull(), label)
