@@ -172,13 +172,16 @@ class DatasetRun:
             self.log(f"checked {stats['rows_in']} rows from bronze batches {', '.join(batches)}")
             verdicts = self.verdicts(stats, checks, references)
             failed = gate_failures(verdicts)
-            self.write_quarantine(checked)
+            # The quarantine is written whatever the gate says: alongside the publish.
+            with ThreadPoolExecutor(max_workers=1) as alongside:
+                quarantined = alongside.submit(self.write_quarantine, checked)
+                if failed:
+                    written = {"rows_silver": stats["clean"], "rows_duplicate": 0, "partitions": []}
+                    self.log("quality gate failed, batch not published: " + "; ".join(failed))
+                else:
+                    written = self.publish(checked, stats, batches)
+                quarantined.result()
             self.log(f"quarantined {stats['quarantined']} rows")
-            if failed:
-                written = {"rows_silver": stats["clean"], "rows_duplicate": 0, "partitions": []}
-                self.log("quality gate failed, batch not published: " + "; ".join(failed))
-            else:
-                written = self.publish(checked, stats, batches)
         finally:
             self.files.delete(self.lake.silver_checked(self.name))
         return self.record(batches, stats, verdicts, written, failed)
