@@ -12,7 +12,7 @@ from infra.common import name, tags
 HAS_SCHEDULE = "HasSchedule"
 
 # A scheduled run: all datasets, incremental; the run id defaults to the execution name.
-SCHEDULED_INPUT = json.dumps({"datasets": "", "full_refresh": "false"}, sort_keys=True)
+SCHEDULED_INPUT = json.dumps({"datasets": "all", "full_refresh": "false"}, sort_keys=True)
 
 
 def add_schedule(template: Template, state_machine: object, expression: Ref) -> None:

@@ -86,7 +86,7 @@ def test_a_run_goes_through_every_state_of_the_success_path(tmp_path: Path, smtp
     assert run.output["options"] == {
         "run_id": "standin-1",
         "datasets": "order_lines",
-        "observation_end": "",
+        "observation_end": "none",
         "full_refresh": "false",
     }
     # Job results are trimmed to three fields each: the execution output stays small.
@@ -106,7 +106,7 @@ def test_each_job_gets_the_run_options_as_glue_arguments(tmp_path: Path, smtp: S
         "--landing_root": str((tmp_path / "drop").resolve()),
         "--contracts_root": str(orchestrate.REPO_ROOT / "contracts"),
         "--run_id": "args-1",
-        "--datasets": "",
+        "--datasets": "all",
         "--full_refresh": "true",
     }
     assert args["silver"]["--pii_salt_secret"] == ""
