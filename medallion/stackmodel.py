@@ -1,4 +1,4 @@
-"""The rendered stack with its CloudFormation functions resolved, as a deployed stack would hold them.
+"""The rendered stack with its CloudFormation functions evaluated, as a deployed stack holds them.
 
 Local checks that must agree with AWS (a job's DefaultArguments, a role's policy) read them from
 the same template ``medallion synth`` renders, with ``Ref``, ``Fn::GetAtt``, ``Fn::Sub``,
@@ -206,7 +206,7 @@ class StackModel:
         if not isinstance(node, dict):
             return node
         if len(node) == 1:
-            (key, value), = node.items()
+            ((key, value),) = node.items()
             handler = _FUNCTIONS.get(key)
             if handler is not None:
                 return handler(self, value)
