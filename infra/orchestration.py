@@ -96,7 +96,8 @@ def definition_string(values: Mapping[str, AWSHelperFn], parameters: set[str]) -
     substitutions["CrawlerPollSeconds"] = str(CRAWLER_POLL_SECONDS)
     substitutions["CrawlerMaxPolls"] = str(CRAWLER_MAX_POLLS)
     substitutions["ExecutionTimeoutSeconds"] = str(EXECUTION_TIMEOUT_SECONDS)
-    text = render_definition(substitutions, view_statements())
+    # The views go to the stack's gold database, which DatabasePrefix names (<prefix>gold).
+    text = render_definition(substitutions, view_statements(database="${GoldDatabase}"))
     # Compact: the definition is most of the template, which CloudFormation caps in size.
     text = json.dumps(json.loads(text), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
     known = set(values) | parameters

@@ -127,7 +127,8 @@ def _views(config: LocalRunConfig) -> Sequence[tuple[str, str]]:
         return config.views
     from medallion.views import view_statements
 
-    return view_statements()
+    # As in the stack: the views are created in the database the definition names.
+    return view_statements(database="${GoldDatabase}")
 
 
 @contextmanager
