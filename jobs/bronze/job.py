@@ -18,6 +18,7 @@ from pyspark.sql import functions as F
 
 from jobs.bronze.transforms import (
     add_ingest_metadata,
+    listed_path,
     number_and_decode_lines,
     parse_csv_lines,
     parse_header,
@@ -32,6 +33,8 @@ from jobs.common.runtime import get_spark
 
 # Above this many new bytes, spread the parsing over every core instead of one task per file.
 REPARTITION_BYTES = 8 * 1024 * 1024
+# Characters Spark's reader expands as a glob in a path it is given, escaped to be literal.
+GLOB_ESCAPES = str.maketrans({c: "\\" + c for c in "\\[]{}*?"})
 
 
 def main() -> None:
@@ -110,6 +113,10 @@ def ingest_dataset(
         # sort every row by two constant columns first.
         rows.write.mode("overwrite").parquet(batch_path(lake, dataset, ingested_at, batch_id))
         counts = count_batch(spark, batch_path(lake, dataset, ingested_at, batch_id))
+        unlisted = sorted(set(counts) - {f.path for f in with_data})
+        if unlisted:
+            # A row whose file is not one listed would leave the listed file counted as empty.
+            raise RuntimeError(f"bronze: {dataset}: rows counted for unlisted files {unlisted}")
     entries = [manifest_entry(f, counts, batch_id, contract.format, ingested_at) for f in new]
     files.write_json_lines(f"{manifest_dir}/{batch_id}.json", entries)
     result.update(
@@ -132,9 +139,11 @@ def read_lines(spark: SparkSession, contract: Contract, new: list[FileInfo]) -> 
     Needs ``whole_files`` in force while the result is computed: line numbers come from each
     file being read, unsplit, by a partition of its own.
     """
-    raw = spark.read.format("text").load([f.path for f in new])
+    files = LakeFiles(spark)
+    raw = spark.read.format("text").load([glob_escaped(f.path) for f in new])
+    listed = {files.spark_file_path(f.path): f.path for f in new}
     raw = raw.select(
-        F.col("_metadata.file_path").alias("_ingest_file"),
+        listed_path(F.col("_metadata.file_path"), listed).alias("_ingest_file"),
         F.monotonically_increasing_id().alias("_row_id"),
         F.col("value").cast("binary").alias("_bytes"),
     )
@@ -142,10 +151,14 @@ def read_lines(spark: SparkSession, contract: Contract, new: list[FileInfo]) -> 
     if sum(f.size for f in new) > REPARTITION_BYTES:
         lines = lines.repartition(spark.sparkContext.defaultParallelism)
     if contract.format == "csv":
-        files = LakeFiles(spark)
         headers = {f.path: parse_header(files.first_line(f.path)) for f in new}
         return parse_csv_lines(lines, contract.source_columns, headers)
     return parse_json_lines(lines, contract.source_columns)
+
+
+def glob_escaped(path: str) -> str:
+    """A path Spark's reader takes literally: it expands ``[]{}*?`` as a glob otherwise."""
+    return path.translate(GLOB_ESCAPES)
 
 
 @contextmanager

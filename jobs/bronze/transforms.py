@@ -35,6 +35,20 @@ def decode_line(raw: Column) -> tuple[Column, Column]:
     return text, encoding
 
 
+def listed_path(file_path: Column, listed: Mapping[str, str]) -> Column:
+    """A line's file as the listing names it, from Spark's percent-encoded ``file_path``.
+
+    ``listed`` maps the encoded form (``LakeFiles.spark_file_path``) to the listed path. Only
+    names that differ need a lookup; a name without one passes through unchanged. A lookup
+    rather than URL-decoding: Spark's ``url_decode`` reads ``+`` as a space.
+    """
+    renamed = {encoded: path for encoded, path in listed.items() if encoded != path}
+    if not renamed:
+        return file_path
+    lookup = F.create_map(*[F.lit(text) for pair in sorted(renamed.items()) for text in pair])
+    return F.coalesce(F.element_at(lookup, file_path), file_path)
+
+
 def number_and_decode_lines(raw: DataFrame) -> DataFrame:
     """One row per line: ``_ingest_file``, ``_ingest_line`` (1-based), ``_line``, encoding.
 

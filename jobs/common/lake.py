@@ -115,6 +115,15 @@ class LakeFiles:
             found.append(FileInfo(path.toString(), status.getLen(), status.getModificationTime()))
         return sorted(found, key=lambda f: f.path)
 
+    def spark_file_path(self, uri: str) -> str:
+        """The form Spark gives this file's path in ``_metadata.file_path``.
+
+        That is Hadoop's ``Path.toUri()``: percent-encoded where a URI path must be (a space is
+        ``%20``, a literal ``%`` is ``%25``, ``[`` is ``%5B``), while ``+``, parentheses and
+        non-ASCII letters stay as they are. Not form-decodable: ``+`` means ``+``.
+        """
+        return str(self._path(uri).toUri().toString())
+
     def list_dirs(self, uri: str) -> list[str]:
         """Names of the direct subdirectories of ``uri``."""
         if not self.exists(uri):
