@@ -37,6 +37,8 @@ NULL_POLICIES = {"pass", "fail"}
 FORMATS = {"csv", "jsonl"}
 GRANULARITIES = {"day": 3, "month": 2, "year": 1}
 DEDUPE_STRATEGIES = {"exact", "latest_per_key"}
+# What a file whose columns differ from the contract's does to the run: warn, or fail it.
+SCHEMA_CHANGE_POLICIES = {"warn", "fail"}
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -128,6 +130,7 @@ class Contract:
     pii: tuple[str, ...]
     row_rules: tuple[Rule, ...]
     dataset_rules: tuple[Rule, ...]
+    on_schema_change: str = "warn"
     source_file: str = field(default="", compare=False)
 
     @property
@@ -306,6 +309,7 @@ def parse_contract(source: str, text: str) -> Contract:
     r.unknown_keys({
         "dataset", "description", "grain", "format", "columns", "derived", "key",
         "deduplicate", "business_date", "partitioning", "pii", "row_rules", "dataset_rules",
+        "on_schema_change",
     })  # fmt: skip
     dataset = r.required("dataset")
     columns = tuple(_column(source, c, i) for i, c in enumerate(r.required("columns", list)))
@@ -352,6 +356,7 @@ def parse_contract(source: str, text: str) -> Contract:
         pii=pii,
         row_rules=row_rules,
         dataset_rules=dataset_rules,
+        on_schema_change=r.choice("on_schema_change", SCHEMA_CHANGE_POLICIES, default="warn"),
         source_file=source,
     )
 

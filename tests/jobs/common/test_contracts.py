@@ -64,12 +64,26 @@ def _broken(mutate) -> str:
         ),
         (lambda d: d["row_rules"][0].update(id="reviews_rating_range"), r"unique"),
         (lambda d: d.update(colour="blue"), r"unknown field"),
+        (
+            lambda d: d.update(on_schema_change="stop"),
+            r"^contracts/reviews.yaml: field 'on_schema_change' is 'stop'; "
+            r"expected one of \['fail', 'warn'\]$",
+        ),
+        (lambda d: d.update(on_schema_change=True), r"field 'on_schema_change' must be str"),
     ],
 )
 def test_a_malformed_contract_names_file_rule_and_problem(mutate, message: str) -> None:
     with pytest.raises(ContractError, match=message) as error:
         parse_contract("contracts/reviews.yaml", _broken(mutate))
     assert str(error.value).startswith("contracts/reviews.yaml:")
+
+
+def test_on_schema_change_is_warn_unless_the_contract_says_fail() -> None:
+    assert {c.on_schema_change for c in load_contracts_dir(CONTRACTS).values()} == {"warn"}
+    absent = parse_contract("reviews.yaml", _broken(lambda d: d.pop("on_schema_change")))
+    assert absent.on_schema_change == "warn"
+    strict = parse_contract("reviews.yaml", _broken(lambda d: d.update(on_schema_change="fail")))
+    assert strict.on_schema_change == "fail"
 
 
 def test_file_name_must_match_dataset_and_references_must_exist() -> None:
