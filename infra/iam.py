@@ -29,15 +29,28 @@ UNSCOPED_ACTIONS = frozenset(
         "xray:GetSamplingTargets",
         "athena:ListWorkGroups",
         "athena:ListEngineVersions",
+        # Lake Formation vends credentials for any registered location; the action has no
+        # resource type (the Step Functions page for Athena .sync grants it on "*").
+        "lakeformation:GetDataAccess",
     }
 )
 
 # What each Glue job reads and writes under the lake root (ARCHITECTURE.md, "The lake").
 JOB_PREFIXES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "bronze": (("landing", "bronze", "_meta"), ("bronze", "_meta")),
+    # Silver stages each batch under _staging/checked/<ds>/run_id=<run>/ and rewritten
+    # partitions under _staging/silver/<ds>/run_id=<run>/, reads them back and deletes them.
     "silver": (
-        ("bronze", "silver", "quarantine", "quality", "_meta"),
-        ("silver", "quarantine", "quality"),
+        (
+            "bronze",
+            "silver",
+            "quarantine",
+            "quality",
+            "_meta",
+            "_staging/checked",
+            "_staging/silver",
+        ),
+        ("silver", "quarantine", "quality", "_staging/checked", "_staging/silver"),
     ),
     "gold": (("silver", "gold", "quality"), ("gold",)),
 }
@@ -340,6 +353,10 @@ def state_machine_policy(
             ],
             [workgroup],
         ),
+        # The rest of what the Athena .sync integration's documented policy asks for:
+        # https://docs.aws.amazon.com/step-functions/latest/dg/athena-iam.html
+        statement("DataCatalog", ["athena:GetDataCatalog"], [_data_catalog_arn()]),
+        statement("LakeFormationData", ["lakeformation:GetDataAccess"], ["*"]),
         statement(
             "Views",
             [
@@ -358,9 +375,10 @@ def state_machine_policy(
             ],
         ),
         *_list_prefixes("ListResults", results_bucket_arn, ("results",)),
+        statement("ResultsUploads", ["s3:ListBucketMultipartUploads"], [results_bucket_arn]),
         statement(
             "WriteResults",
-            [*S3_READ, "s3:PutObject", "s3:AbortMultipartUpload"],
+            [*S3_READ, "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
             [objects(results_bucket_arn, "results")],
         ),
         statement("Alert", ["sns:Publish"], [topic_arn]),
@@ -389,6 +407,13 @@ def state_machine_policy(
             ],
             ["*"],
         ),
+    )
+
+
+def _data_catalog_arn() -> Sub:
+    """The account's Glue Data Catalog as Athena names it."""
+    return Sub(
+        "arn:${AWS::Partition}:athena:${AWS::Region}:${AWS::AccountId}:datacatalog/AwsDataCatalog"
     )
 
 
@@ -455,6 +480,17 @@ def analysts_policy(
             [workgroup],
         ),
         statement("ListWorkgroups", ["athena:ListWorkGroups", "athena:ListEngineVersions"], ["*"]),
+        # Browsing databases and tables in the Athena console: these take the data catalog.
+        statement(
+            "BrowseCatalog",
+            [
+                "athena:GetDataCatalog",
+                "athena:ListDatabases",
+                "athena:ListTableMetadata",
+                "athena:GetTableMetadata",
+            ],
+            [_data_catalog_arn()],
+        ),
         statement(
             "ReadGoldCatalog",
             [

@@ -161,6 +161,9 @@ def test_each_job_writes_only_its_own_layer() -> None:
         "arn:lake/silver/*",
         "arn:lake/quarantine/*",
         "arn:lake/quality/*",
+        # its staged batches, written and deleted by each run
+        "arn:lake/_staging/checked/*",
+        "arn:lake/_staging/silver/*",
     }
     assert _job_resources("gold", "WriteLake") == {"arn:lake/gold/*"}
     assert "arn:lake/bronze/*" not in _job_resources("gold", "ReadLake")
