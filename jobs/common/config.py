@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from jobs.common.contracts import Contract, default_contracts_dir, load_contracts
 from jobs.common.errors import ContractError, JobArgumentError
 from jobs.common.lake import LakeFiles
@@ -11,13 +13,37 @@ def read_contracts(files: LakeFiles, contracts_root: str) -> dict[str, Contract]
     """Every ``*.yaml`` under ``contracts_root`` (default: the checkout's contracts/)."""
     root = contracts_root or str(default_contracts_dir())
     texts = {
-        info.path.rsplit("/", 1)[-1]: files.read_text(info.path)
-        for info in files.list_files(root)
-        if info.path.endswith((".yaml", ".yml"))
+        path.rsplit("/", 1)[-1]: files.read_text(path)
+        for path in _listed_files(files, root)
+        if path.endswith((".yaml", ".yml"))
     }
     if not texts:
         raise ContractError(f"{root}: no contracts (*.yaml) found")
     return load_contracts(texts)
+
+
+def _listed_files(files: LakeFiles, root: str) -> list[str]:
+    """The files under ``root``, found by listing the prefix and nothing else.
+
+    On S3 the contracts folder is a key prefix, not an object: asking whether it exists (what
+    ``LakeFiles.list_files`` does first) sends a HEAD or GET for the folder key itself, which a
+    role allowed only to list the prefix and read the objects under it is denied. Hadoop's
+    ``listFiles`` on a prefix that holds objects only lists; a missing local directory raises
+    FileNotFoundException, which means no contracts.
+    """
+    path = files._path(root)
+    try:
+        iterator: Any = files._fs(root).listFiles(path, True)
+        found = []
+        while iterator.hasNext():
+            status = iterator.next().getPath()
+            if not status.getName().startswith((".", "_")):
+                found.append(str(status.toString()))
+    except Exception as exc:  # py4j's error, raised by the JVM call
+        if "FileNotFoundException" not in str(exc):
+            raise
+        return []
+    return sorted(found)
 
 
 def select_datasets(contracts: dict[str, Contract], wanted: tuple[str, ...]) -> list[str]:

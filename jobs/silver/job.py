@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import os
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
-
-if __package__ in (None, ""):  # run as a script (Glue, local runner): make `jobs` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
@@ -35,7 +30,7 @@ from jobs.common.quality import (
     row_verdict,
     skipped_verdict,
 )
-from jobs.common.runtime import get_spark, on_glue
+from jobs.common.runtime import get_spark, on_glue, region_of_arn
 from jobs.silver.transforms import (
     add_date_partitions,
     apply_row_checks,
@@ -114,7 +109,8 @@ def pii_salt(secret_id: str) -> str:
         import boto3
 
         return str(
-            boto3.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
+            boto3.client("secretsmanager", region_name=region_of_arn(secret_id))
+            .get_secret_value(SecretId=secret_id)["SecretString"]
         )
     if on_glue():
         raise ConfigurationError(
