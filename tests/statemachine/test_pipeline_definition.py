@@ -23,6 +23,8 @@ from medallion.jobrunner import REPO_ROOT
 from medallion.views import view_statements
 
 ALERT = "Notify failure"
+# The same alert under a subject bounded by construction, when SNS refuses the full one.
+BRIEF_ALERT = "Notify failure briefly"
 SUBSTITUTIONS = {
     "BronzeJobName": "medallion-dev-bronze",
     "SilverJobName": "medallion-dev-silver",
@@ -127,7 +129,10 @@ def test_every_task_catches_everything_and_the_catch_leads_to_the_alert(states: 
         for catcher in catchers:
             after = reachable(states, catcher["Next"])
             if name == ALERT:
-                # The alert's own failure still ends the execution FAILED.
+                # The alert's failure sends it again, briefly, and still ends FAILED.
+                assert catcher["Next"] == BRIEF_ALERT
+                assert "Run succeeded" not in after, name
+            elif name == BRIEF_ALERT:
                 assert states[catcher["Next"]]["Type"] == "Fail"
             else:
                 assert ALERT in after, name
@@ -139,9 +144,13 @@ def test_the_failure_path_reaches_the_alert_then_fails(states: dict[str, Any]):
     assert states[ALERT]["Resource"] == "arn:aws:states:::sns:publish"
     assert states[ALERT]["Next"] == "Run failed"
     assert states["Run failed"]["Type"] == "Fail"
-    # One alert: no other state publishes.
+    # One alert: no other state publishes, but its brief form when the first is refused.
     publishers = [n for n, s in states.items() if "sns:publish" in s.get("Resource", "")]
-    assert publishers == [ALERT]
+    assert publishers == [ALERT, BRIEF_ALERT]
+    assert states[BRIEF_ALERT]["Next"] == "Run failed"
+    assert (
+        states[BRIEF_ALERT]["Parameters"]["Message.$"] == states[ALERT]["Parameters"]["Message.$"]
+    )
 
 
 def test_the_alert_names_environment_execution_state_error_cause_start_and_console(

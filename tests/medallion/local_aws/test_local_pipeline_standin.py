@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,7 @@ def test_a_run_goes_through_every_state_of_the_success_path(tmp_path: Path, smtp
         "Use query failure reason",
         "Compose alert",
         "Notify failure",
+        "Notify failure briefly",
         "Run failed",
     }
     expected = {
@@ -269,3 +271,31 @@ def test_cli_run_json_prints_the_history_and_exits_non_zero_on_failure(
 def test_the_patches_are_lifted_after_a_run(tmp_path: Path, smtp: SmtpServer):
     orchestrate.run_local(config(tmp_path, smtp), RunOptions(run_id="hooks-1"))
     assert moto_patches.active_hooks() is None and not moto_patches.installed()
+
+
+def test_a_subject_over_snss_limit_still_sends_one_email_under_a_short_subject(
+    tmp_path: Path, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
+):
+    # An execution name may have 80 characters: with it the full subject has over 100, which
+    # SNS refuses (moto too); the alert goes out again under the bounded subject.
+    monkeypatch.setenv("MEDALLION_STANDIN_FAIL", "silver")
+    run_id = "rerun-" + "x" * 74
+    run = orchestrate.run_local(config(tmp_path, smtp), RunOptions(run_id=run_id))
+
+    assert run.status == "FAILED"
+    assert "Notify failure briefly" in entered(run)
+    [message] = smtp.inbox.messages
+    assert message["Subject"] == "[medallion] local FAILED at Silver job"
+    assert f"The medallion pipeline run {run_id} in local FAILED." in body_of(message)
+
+
+def test_the_short_subject_fits_snss_limit_for_every_state_and_environment() -> None:
+    from infra.stack import ENV_PATTERN
+
+    longest_env = "e" * 10
+    assert re.match(ENV_PATTERN, longest_env) and not re.match(ENV_PATTERN, longest_env + "e")
+    brief = definition_states()["Notify failure briefly"]["Parameters"]["Subject.$"]
+    template = brief.split("'")[1].replace("local", longest_env)
+    for state in definition_states():
+        subject = template.replace("{}", state)
+        assert len(subject) <= 100, subject
