@@ -13,6 +13,27 @@ from infra.storage import Storage
 
 GLUE_VERSION = "5.1"
 
+# What a Glue 5.x job can import without shipping it, by top-level import name: the Spark runtime
+# and AWS Glue's library, and the "Python modules already provided in AWS Glue" list,
+# https://docs.aws.amazon.com/glue/latest/dg/aws-glue-programming-python-libraries.html#glue-modules-provided
+# The page lists version 5.0 (5.1 is the same Python 3.11 image; its list is not on the page as
+# read), and PyYAML, provided up to 4.0, is not in it: the jobs ship it below.
+GLUE_PROVIDED_MODULES = frozenset(
+    {
+        *("pyspark", "py4j", "awsglue"),
+        *("aiobotocore", "aiohttp", "aioitertools", "aiosignal", "appdirs", "attr", "attrs"),
+        *("boto3", "botocore", "certifi", "charset_normalizer", "contourpy", "cycler"),
+        *("fontTools", "frozenlist", "fsspec", "idna", "jmespath", "kaleido", "kiwisolver"),
+        *("matplotlib", "multidict", "numpy", "packaging", "pandas", "PIL", "pip", "plotly"),
+        *("pyarrow", "pyparsing", "dateutil", "pytz", "requests", "s3fs", "s3transfer"),
+        *("seaborn", "setuptools", "six", "tenacity", "tzdata", "urllib3", "virtualenv"),
+        *("wrapt", "yarl"),
+    }
+)
+# Modules the jobs import that Glue does not provide, by import name: pip installs them when a
+# run starts (--additional-python-modules), pinned to the version the local runs use.
+ADDITIONAL_PYTHON_MODULES = {"yaml": "pyyaml==6.0.3"}
+
 
 @dataclass(frozen=True)
 class Jobs:
@@ -49,6 +70,7 @@ def default_arguments(layer: str, storage: Storage) -> dict[str, object]:
     args: dict[str, object] = {
         "--job-language": "python",
         "--extra-py-files": s3_uri(storage.scripts, "jobs.zip"),
+        "--additional-python-modules": ",".join(sorted(ADDITIONAL_PYTHON_MODULES.values())),
         "--TempDir": s3_uri(storage.scripts, f"temporary/{layer}/"),
         "--enable-auto-scaling": "true",
         "--enable-metrics": "true",
