@@ -12,6 +12,11 @@ from infra.common import LAYERS, name, s3_uri, tags
 from infra.storage import Storage
 
 # Never delete a column or table: a file that lacks a column must not erase it for every reader.
+# What a crawl never reads (glob patterns relative to the target path, `**` crossing folders):
+# Spark's markers and uncommitted output, including files inside a crashed write's hidden
+# `.spark-staging-*` folders, which `**/.*` alone does not reach.
+# https://docs.aws.amazon.com/glue/latest/dg/define-crawler-choose-data-sources.html
+CRAWLER_EXCLUSIONS = ["**/_SUCCESS", "**/_temporary/**", "**/.*", "**/.*/**"]
 CRAWLER_CONFIGURATION = {
     "Version": 1.0,
     "CrawlerOutput": {
@@ -134,7 +139,7 @@ def add_catalog(template: Template, storage: Storage, prefix: Ref) -> Catalog:
                     S3Targets=[
                         glue.S3Target(
                             Path=s3_uri(storage.lake, f"{layer}/"),
-                            Exclusions=["**/_SUCCESS", "**/_temporary/**", "**/.*"],
+                            Exclusions=CRAWLER_EXCLUSIONS,
                         )
                     ]
                 ),
