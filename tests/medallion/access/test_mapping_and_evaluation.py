@@ -1,0 +1,137 @@
+"""Lake paths and API calls map to IAM requests; pmapper evaluates them against small policies."""
+
+from __future__ import annotations
+
+import pytest
+
+from medallion.access import mapping
+from medallion.access.evaluate import evaluate, is_allowed
+from medallion.access.model import Access, ResolvedAccess
+from medallion.stackmodel import model_for
+
+MODEL = model_for("dev")
+LAKE = f"arn:aws:s3:::{MODEL.ref('LakeBucket')}"
+
+
+def test_lake_paths_map_to_object_and_bucket_arns() -> None:
+    read = mapping.s3_accesses("GoldJobRole", "read", "silver/orders/day=1/part-0.parquet")
+    assert read[0].action == "s3:GetObject"
+    assert read[0].resolve(MODEL.ref).resource == f"{LAKE}/silver/orders/day=1/part-0.parquet"
+    assert read[1].action == "kms:Decrypt"
+    assert dict(read[1].context) == {"kms:ViaService": "s3.${AWS::Region}.amazonaws.com"}
+    (listing,) = mapping.s3_accesses("GoldJobRole", "list", "silver/orders")
+    assert listing.action == "s3:ListBucket"
+    assert listing.resolve(MODEL.ref).resource == LAKE
+    assert dict(listing.context) == {"s3:prefix": "silver/orders/"}
+
+
+def test_local_only_files_have_no_s3_key() -> None:
+    assert mapping.lake_key("_catalog/catalog.duckdb") is None
+    assert mapping.lake_key("_meta/logs/r1/silver.log") is None
+    assert mapping.lake_key("gold/x/.part-0.parquet.crc") is None
+    assert mapping.lake_key("gold/x/part-0.parquet") == "gold/x/part-0.parquet"
+
+
+def test_api_calls_map_to_iam_actions() -> None:
+    assert mapping.api_action("secretsmanager", "GetSecretValue") == "secretsmanager:GetSecretValue"
+    assert mapping.api_action("s3", "HeadObject") == "s3:GetObject"
+    assert mapping.api_resource(
+        "glue", "CreateTable", {"DatabaseName": "g", "TableInput": {"Name": "t"}}
+    ).endswith(":table/g/t")
+
+
+def test_collapse_keeps_one_access_per_partition_pattern() -> None:
+    many = [
+        a
+        for day in range(1, 30)
+        for a in mapping.s3_accesses(
+            "SilverJobRole", "write", f"silver/o/day={day}/part-{day}.parquet"
+        )
+    ]
+    assert len(mapping.collapse(many)) == 2  # the object write and the key use
+
+
+def test_the_athena_sync_integration_asks_for_the_documented_actions() -> None:
+    definition = {
+        "States": {
+            "Q": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::athena:startQueryExecution.sync",
+                "Parameters": {
+                    "WorkGroup": "wg",
+                    "QueryExecutionContext": {"Database": "gold"},
+                    "QueryString": "CREATE OR REPLACE VIEW gold.v AS select * from t",
+                },
+            }
+        }
+    }
+    actions = {a.action for a in mapping.integration_accesses(definition)}
+    assert {
+        "athena:GetDataCatalog",
+        "s3:ListBucketMultipartUploads",
+        "s3:ListMultipartUploadParts",
+        "lakeformation:GetDataAccess",
+        "glue:CreateTable",
+    } <= actions
+
+
+ROLE = "arn:aws:iam::123456789012:role/r"
+POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"},
+        {"Effect": "Deny", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/raw/*"},
+        {
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": "arn:aws:s3:::b",
+            "Condition": {"StringLike": {"s3:prefix": ["gold/*", ""]}},
+        },
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("action", "resource", "context", "allowed"),
+    [
+        ("s3:GetObject", "arn:aws:s3:::b/gold/x", (), True),
+        ("s3:GetObject", "arn:aws:s3:::b/raw/x", (), False),  # explicit Deny wins
+        ("s3:PutObject", "arn:aws:s3:::b/gold/x", (), False),  # implicit deny
+        ("s3:ListBucket", "arn:aws:s3:::b", (("s3:prefix", "gold/sales/"),), True),
+        ("s3:ListBucket", "arn:aws:s3:::b", (("s3:prefix", ""),), True),
+        ("s3:ListBucket", "arn:aws:s3:::b", (("s3:prefix", "raw/"),), False),
+        ("s3:ListBucket", "arn:aws:s3:::b", (), False),  # no prefix key: StringLike fails
+    ],
+)
+def test_the_evaluator_applies_deny_and_string_like_conditions(
+    action: str, resource: str, context: tuple[tuple[str, str], ...], allowed: bool
+) -> None:
+    access = ResolvedAccess("r", action, resource, context)
+    assert is_allowed(ROLE, [POLICY], access) is allowed
+
+
+def test_the_template_denies_what_it_must() -> None:
+    denied = evaluate(
+        [
+            *mapping.s3_accesses("AnalystsPolicy", "read", "bronze/orders/part-0.parquet"),
+            Access("AnalystsPolicy", "secretsmanager:GetSecretValue", "${PiiSaltSecret}"),
+            *mapping.s3_accesses("GoldJobRole", "write", "bronze/orders/part-0.parquet"),
+        ],
+        MODEL,
+    )
+    assert {(d.access.principal, d.access.action) for d in denied} == {
+        ("AnalystsPolicy", "s3:GetObject"),
+        ("AnalystsPolicy", "secretsmanager:GetSecretValue"),
+        ("GoldJobRole", "s3:PutObject"),
+        ("GoldJobRole", "kms:GenerateDataKey"),
+    } - {("GoldJobRole", "kms:GenerateDataKey")}
+
+
+def test_silver_may_stage_its_batches() -> None:
+    key = "_staging/checked/orders/run_id=r1/part-0.parquet"
+    accesses = [
+        *mapping.s3_accesses("SilverJobRole", "write", key),
+        *mapping.s3_accesses("SilverJobRole", "delete", key),
+        *mapping.s3_accesses("SilverJobRole", "list", "_staging/checked/orders"),
+    ]
+    assert evaluate(accesses, MODEL) == []
