@@ -61,7 +61,7 @@ def install(events: Any, sink: Sink, stub: bool = False) -> list[tuple[str, Call
 
 
 def install_from_env() -> None:
-    """In a job process: record every call of boto3's default session to ``$MEDALLION_ACCESS_API_LOG``."""
+    """In a job process: record boto3's default session's calls to ``$MEDALLION_ACCESS_API_LOG``."""
     path = os.environ.get(LOG_SETTING)
     if not path:
         return
