@@ -13,6 +13,8 @@ from pyspark.sql import functions as F
 
 from jobs.bronze.transforms import (
     add_ingest_metadata,
+    extra_columns,
+    json_keys,
     listed_path,
     number_and_decode_lines,
     parse_csv_lines,
@@ -101,8 +103,9 @@ def ingest_dataset(
     batch_id = next_batch_id(run_id, batches)
     with_data = [f for f in new if f.size > 0]
     counts: dict[str, dict[str, Any]] = {}
+    columns: dict[str, list[str]] = {}
     if with_data:
-        rows = read_lines(spark, contract, with_data)
+        rows, columns = read_lines(spark, contract, with_data)
         rows = add_ingest_metadata(rows, batch_id, ingested_at)
         # The batch's partition directory is written directly: with partitionBy, Spark would
         # sort every row by two constant columns first.
@@ -112,7 +115,10 @@ def ingest_dataset(
         if unlisted:
             # A row whose file is not one listed would leave the listed file counted as empty.
             raise RuntimeError(f"bronze: {dataset}: rows counted for unlisted files {unlisted}")
-    entries = [manifest_entry(f, counts, batch_id, contract.format, ingested_at) for f in new]
+    entries = [
+        manifest_entry(f, counts, columns.get(f.path, []), batch_id, contract.format, ingested_at)
+        for f in new
+    ]
     files.write_json_lines(f"{manifest_dir}/{batch_id}.json", entries)
     result.update(
         batch=batch_id,
@@ -120,6 +126,9 @@ def ingest_dataset(
         malformed=sum(e["malformed"] for e in entries),
         skipped={e["path"]: e["status"] for e in entries if e["status"] != "ingested"},
     )
+    extras = extra_columns(contract.source_columns, columns, contract.format == "jsonl")
+    if extras:
+        result["extra_columns"] = [extra.name for extra in extras]
     print(
         f"bronze: {dataset}: {len(new)} new file(s), {result['rows']} rows "
         f"({result['malformed']} malformed) in batch {batch_id}",
@@ -128,8 +137,11 @@ def ingest_dataset(
     return result
 
 
-def read_lines(spark: SparkSession, contract: Contract, new: list[FileInfo]) -> DataFrame:
-    """The new files' data lines as bronze rows (source columns as strings).
+def read_lines(
+    spark: SparkSession, contract: Contract, new: list[FileInfo]
+) -> tuple[DataFrame, dict[str, list[str]]]:
+    """The new files' data lines as bronze rows (every column as a string), and each file's
+    columns as the file names them: its CSV header, or the keys of its JSON objects (sorted).
 
     Needs ``whole_files`` in force while the result is computed: line numbers come from each
     file being read, unsplit, by a partition of its own.
@@ -143,12 +155,19 @@ def read_lines(spark: SparkSession, contract: Contract, new: list[FileInfo]) -> 
         F.col("value").cast("binary").alias("_bytes"),
     )
     lines = number_and_decode_lines(raw)
+    if contract.format == "csv":
+        fields = {f.path: parse_header(files.first_line(f.path)) for f in new}
+    else:
+        # A pass of its own over the JSON files: the keys decide the batch's columns.
+        found: dict[str, list[str]] = {f.path: [] for f in new}
+        for row in json_keys(lines).collect():
+            found.setdefault(row["_ingest_file"], []).append(row["key"])
+        fields = {path: sorted(keys) for path, keys in found.items()}
     if sum(f.size for f in new) > REPARTITION_BYTES:
         lines = lines.repartition(spark.sparkContext.defaultParallelism)
     if contract.format == "csv":
-        headers = {f.path: parse_header(files.first_line(f.path)) for f in new}
-        return parse_csv_lines(lines, contract.source_columns, headers)
-    return parse_json_lines(lines, contract.source_columns)
+        return parse_csv_lines(lines, contract.source_columns, fields), fields
+    return parse_json_lines(lines, contract.source_columns, fields), fields
 
 
 def glob_escaped(path: str) -> str:
@@ -207,11 +226,16 @@ def count_batch(spark: SparkSession, path: str) -> dict[str, dict[str, Any]]:
 def manifest_entry(
     info: FileInfo,
     counts: dict[str, dict[str, Any]],
+    columns: list[str],
     batch_id: str,
     file_format: str,
     ingested_at: datetime,
 ) -> dict[str, Any]:
-    """What the manifest remembers of one file; empty and header-only files are recorded too."""
+    """What the manifest remembers of one file; empty and header-only files are recorded too.
+
+    ``columns`` are the file's own column names (header or JSON keys): silver compares them
+    with the contract to report schema drift.
+    """
     count = counts.get(info.path, {})
     rows = int(count.get("rows", 0))
     if info.size == 0:
@@ -228,6 +252,7 @@ def manifest_entry(
         "rows": rows,
         "malformed": int(count.get("malformed", 0)),
         "encoding": count.get("encoding"),
+        "columns": columns,
         "run_id": batch_id,
         "ingested_at": ingested_at.isoformat(),
     }

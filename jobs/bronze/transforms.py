@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from pyspark.sql import Column, DataFrame
@@ -14,6 +16,16 @@ BOM = "\ufeff"
 MAX_LENGTH = (1 << 31) - 1
 # Commas inside double-quoted fields are not separators; "" is an escaped quote.
 QUOTED_FIELD = r'"(?:[^"]|"")*"'
+
+
+# Bronze's own columns, and its partitions: an extra source column never takes one of these names.
+BRONZE_COLUMNS = (
+    "_corrupt_record", "_corrupt_reason", "_ingest_file", "_ingest_line", "_ingest_encoding",
+    "_ingest_run_id", "_ingest_at", "ingest_date", "run_id",
+)  # fmt: skip
+# Letters, digits and _ are the characters every reader of the lake (Parquet, the Glue catalog,
+# Athena, DuckDB) takes in a column name without quoting.
+NOT_IN_NAME = re.compile(r"[^0-9A-Za-z_]")
 
 
 # monotonically_increasing_id() puts the partition index above bit 33 and the row's position
@@ -79,8 +91,60 @@ def csv_field_count(line: Column) -> Column:
 
 
 def parse_header(text: str) -> list[str]:
-    """A CSV header line as lower-case, trimmed field names."""
-    return [name.strip().lower() for name in next(csv.reader([text]), [])]
+    """A CSV header line as trimmed field names, spelled as the file spells them."""
+    return [name.strip() for name in next(csv.reader([text]), [])]
+
+
+@dataclass(frozen=True)
+class ExtraColumn:
+    """A column files bring that the contract does not name: its bronze name, and the field
+    (index into the file's field names) that holds it in each file that has it."""
+
+    name: str
+    source: str
+    fields: Mapping[str, int]
+
+
+def extra_columns(
+    source_columns: Sequence[str],
+    fields: Mapping[str, Sequence[str]],
+    case_sensitive: bool = False,
+) -> list[ExtraColumn]:
+    """The columns of a batch's files beyond the contract's: the union over the files.
+
+    ``fields`` gives each file's field names (a CSV header, or a JSON file's keys). A field is
+    the contract's when its name matches a source column, case-insensitively unless
+    ``case_sensitive`` (CSV headers match by any case; JSON keys as Spark's parser does, by
+    exact name). The other fields are extra, the same column in every file that spells it alike
+    (any case); a name a file repeats is a second column. The bronze name is the source name
+    with every character but letters, digits and ``_`` replaced by ``_`` (``unnamed_<n>`` for
+    an empty one); a name that would clash, in any case, with a contract column, a bronze
+    column or an earlier extra takes a suffix ``_2``, ``_3``...
+    """
+    own = set(source_columns) if case_sensitive else {c.lower() for c in source_columns}
+    found: dict[tuple[str, int], dict[str, int]] = {}
+    spelled: dict[tuple[str, int], str] = {}
+    for path in sorted(fields):
+        seen: dict[str, int] = {}
+        for index, field in enumerate(fields[path]):
+            key = field.lower()
+            repeat = seen.get(key, 0)
+            seen[key] = repeat + 1
+            if repeat == 0 and (field if case_sensitive else key) in own:
+                continue
+            found.setdefault((key, repeat), {})[path] = index
+            spelled.setdefault((key, repeat), field if field else f"unnamed_{index + 1}")
+    taken = {c.lower() for c in (*source_columns, *BRONZE_COLUMNS)}
+    extras = []
+    for column, files in found.items():
+        base = NOT_IN_NAME.sub("_", spelled[column])
+        name, suffix = base, 1
+        while name.lower() in taken:
+            suffix += 1
+            name = f"{base}_{suffix}"
+        taken.add(name.lower())
+        extras.append(ExtraColumn(name, spelled[column], files))
+    return extras
 
 
 def _positional_fields(lines: DataFrame, slots: int) -> DataFrame:
@@ -96,7 +160,10 @@ def _positional_fields(lines: DataFrame, slots: int) -> DataFrame:
 
 
 def _per_file(values: Mapping[str, Column], default: Column) -> Column:
-    """A value that depends on the line's file (there are few files per batch)."""
+    """A value that depends on the line's file (there are few files per batch).
+
+    ``values`` names every file of the batch: one value for all of them needs no condition.
+    """
     if len(set(map(str, values.values()))) == 1:
         return next(iter(values.values()))
     expression = None
@@ -110,27 +177,31 @@ def _per_file(values: Mapping[str, Column], default: Column) -> Column:
 def parse_csv_lines(
     lines: DataFrame, source_columns: list[str], headers: Mapping[str, list[str]]
 ) -> DataFrame:
-    """Map each data line's fields to the contract's source columns by its file's own header.
+    """Map each data line's fields to columns by its file's own header: the contract's source
+    columns, then every other column of any file (see ``extra_columns``), all strings.
 
     ``headers`` gives each file's header fields (see ``parse_header``), so files with the
-    columns in another order still load. A line whose field count differs from its header's,
-    or a file whose header lacks a contract column, keeps the whole line in ``_corrupt_record``
-    with the reason in ``_corrupt_reason``; its columns hold what could be parsed.
+    columns in another order still load; names match the contract's in any case. A line whose
+    field count differs from its header's, or a file whose header lacks a contract column,
+    keeps the whole line in ``_corrupt_record`` with the reason in ``_corrupt_reason``; its
+    columns hold what could be parsed. An extra column is NULL for a file without it.
     """
     slots = max([len(h) for h in headers.values()] + [len(source_columns)])
     data = _positional_fields(lines.where(F.col("_ingest_line") > 1), slots)
+    lowered = {path: [name.lower() for name in header] for path, header in headers.items()}
     columns = []
     for name in source_columns:
         positions = {
             path: F.lit(header.index(name.lower()) + 1 if name.lower() in header else 0)
-            for path, header in headers.items()
+            for path, header in lowered.items()
         }
-        position = _per_file(positions, F.lit(0))
-        value = F.when(position > 0, F.element_at("_fields", position))
-        columns.append(value.alias(name))
+        columns.append(_field_at(_per_file(positions, F.lit(0))).alias(name))
+    for extra in extra_columns(source_columns, headers):
+        positions = {path: F.lit(extra.fields.get(path, -1) + 1) for path in headers}
+        columns.append(_field_at(_per_file(positions, F.lit(0))).alias(extra.name))
     lacking = {
         path: ", ".join(n for n in source_columns if n.lower() not in header)
-        for path, header in headers.items()
+        for path, header in lowered.items()
     }
     header_lacks = _per_file({p: F.lit(m) for p, m in lacking.items()}, F.lit(""))
     header_count = _per_file({p: F.lit(len(h)) for p, h in headers.items()}, F.lit(0))
@@ -153,8 +224,27 @@ def parse_csv_lines(
     )
 
 
-def parse_json_lines(lines: DataFrame, source_columns: list[str]) -> DataFrame:
-    """Parse JSON Lines into the contract's source columns as strings; bad lines kept whole."""
+def _field_at(position: Column) -> Column:
+    """The line's field at a 1-based position; NULL for position 0 (the file lacks it)."""
+    return F.when(position > 0, F.element_at("_fields", position))
+
+
+def json_keys(lines: DataFrame) -> DataFrame:
+    """Every key of each file's JSON objects, one row per file and key (top level only)."""
+    keys = F.map_keys(F.from_json("_line", "map<string,string>"))
+    objects = lines.where(F.trim(F.col("_line")).startswith("{"))
+    return objects.select("_ingest_file", F.explode(keys).alias("key")).distinct()
+
+
+def parse_json_lines(
+    lines: DataFrame,
+    source_columns: list[str],
+    keys: Mapping[str, Sequence[str]] | None = None,
+) -> DataFrame:
+    """Parse JSON Lines into the contract's source columns, then every other key any file has
+    (``keys``: each file's keys, see ``json_keys`` and ``extra_columns``), all as strings
+    (a nested value as its JSON text); bad lines kept whole.
+    """
     schema = ", ".join(f"`{name}` string" for name in source_columns)
     parsed = F.from_json(
         F.col("_line"),
@@ -168,8 +258,20 @@ def parse_json_lines(lines: DataFrame, source_columns: list[str]) -> DataFrame:
         .when(parsed["_corrupt_record"].isNotNull(), F.lit("line is not valid JSON"))
     )
     keep = F.when(reason.isNull(), parsed)
+    columns = [keep[name].alias(name) for name in source_columns]
+    keys = keys or {}
+    extras = extra_columns(source_columns, keys, case_sensitive=True)
+    if extras:
+        values = F.when(reason.isNull(), F.from_json(F.col("_line"), "map<string,string>"))
+        for extra in extras:
+            named = {
+                path: F.lit(names[extra.fields[path]] if path in extra.fields else None)
+                for path, names in keys.items()
+            }
+            key = _per_file(named, F.lit(None))
+            columns.append(F.when(key.isNotNull(), values[key]).alias(extra.name))
     return lines.select(
-        *[keep[name].alias(name) for name in source_columns],
+        *columns,
         F.when(reason.isNotNull(), F.col("_line")).alias("_corrupt_record"),
         reason.alias("_corrupt_reason"),
         "_ingest_file",

@@ -10,6 +10,8 @@ from pyspark.sql import functions as F
 
 from jobs.bronze.job import whole_files
 from jobs.bronze.transforms import (
+    extra_columns,
+    json_keys,
     number_and_decode_lines,
     parse_csv_lines,
     parse_header,
@@ -106,3 +108,65 @@ def test_json_lines_parse_as_strings_and_bad_lines_are_kept_whole(lines_of) -> N
     assert rows[2]["_corrupt_reason"] == "line is not valid JSON"
     assert rows[3]["_corrupt_reason"] == "line is not a JSON object"
     assert rows[3]["review_id"] is None
+
+
+def test_csv_columns_beyond_the_contract_are_kept_as_the_union_of_the_files(lines_of) -> None:
+    files = {
+        "a.csv": b"Quantity,InvoiceNo,StockCode,Gift Note,run_id\n6,536365,85123A,for Ann,x\n",
+        "b.csv": b"invoiceno,stockcode,quantity,GIFT NOTE,Channel\n536366,22633,2,,web\n",
+        "c.csv": b"InvoiceNo,StockCode,Quantity\n536367,22634,1\n",
+    }
+    headers = {name: parse_header(content.decode().splitlines()[0]) for name, content in
+               files.items()}  # fmt: skip
+    parsed = lines_of(files, lambda lines: parse_csv_lines(lines, COLUMNS, headers))
+    rows = {r["_ingest_file"]: r.asDict() for r in parsed}
+    assert list(rows["a.csv"])[:6] == [*COLUMNS, "Gift_Note", "run_id_2", "Channel"]
+    assert {f: (r["InvoiceNo"], r["Gift_Note"], r["run_id_2"], r["Channel"])
+            for f, r in rows.items()} == {
+        "a.csv": ("536365", "for Ann", "x", None),
+        "b.csv": ("536366", None, None, "web"),
+        "c.csv": ("536367", None, None, None),
+    }  # fmt: skip
+    assert all(r["_corrupt_record"] is None for r in rows.values())
+
+
+def test_extra_columns_are_named_for_parquet_and_never_clash() -> None:
+    extras = extra_columns(
+        COLUMNS,
+        {"a": ["InvoiceNo", "StockCode", "Quantity", "quantity", "Unit Price (€)", "",
+               "_ingest_at"],
+         "b": ["Unit Price (€)", "unit_price____"]},
+    )  # fmt: skip
+    assert [(e.name, e.source, dict(e.fields)) for e in extras] == [
+        ("quantity_2", "quantity", {"a": 3}),
+        ("Unit_Price____", "Unit Price (€)", {"a": 4, "b": 0}),
+        ("unnamed_6", "unnamed_6", {"a": 5}),
+        ("_ingest_at_2", "_ingest_at", {"a": 6}),
+        ("unit_price_____2", "unit_price____", {"b": 1}),
+    ]
+    assert extra_columns(["rating"], {"r": ["Rating", "rating"]}, case_sensitive=True)[0].name == (
+        "Rating_2"
+    )
+
+
+def test_json_keys_beyond_the_contract_are_kept_as_strings(lines_of) -> None:
+    files = {
+        "r1.jsonl": b'{"review_id": "r1", "rating": 5, "lang": "en", "tags": ["a"]}\n',
+        "r2.jsonl": b'{"review_id": "r2", "Rating": 4}\n{"review_id": \n',
+    }
+    columns = ["review_id", "rating"]
+
+    def parse(lines):
+        keys: dict[str, list[str]] = {name: [] for name in files}
+        for row in json_keys(lines).collect():
+            keys[row["_ingest_file"]].append(row["key"])
+        return parse_json_lines(lines, columns, {f: sorted(k) for f, k in keys.items()})
+
+    rows = {(r["_ingest_file"], r["_ingest_line"]): r.asDict() for r in lines_of(files, parse)}
+    assert {k: (r["review_id"], r["rating"], r["lang"], r["tags"], r["Rating_2"])
+            for k, r in rows.items()} == {
+        ("r1.jsonl", 1): ("r1", "5", "en", '["a"]', None),
+        ("r2.jsonl", 1): ("r2", None, None, None, "4"),
+        ("r2.jsonl", 2): (None, None, None, None, None),
+    }  # fmt: skip
+    assert rows[("r2.jsonl", 2)]["_corrupt_reason"] == "line is not valid JSON"
