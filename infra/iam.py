@@ -147,6 +147,11 @@ def _list_prefixes(
 ) -> list[Statement]:
     """ListBucket limited to some prefixes, and GetBucketLocation (which has no prefix)."""
     allowed = [""] + [f"{p}/*" for p in prefixes] + list(prefixes)
+    # A nested prefix's parents are listed too (S3A walks down to it: silver lists "_staging/"
+    # before "_staging/checked/"); exactly, so only the names of their children show.
+    for p in prefixes:
+        parts = p.split("/")[:-1]
+        allowed += ["/".join(parts[: i + 1]) + end for i in range(len(parts)) for end in ("", "/")]
     return [
         statement(
             sid,

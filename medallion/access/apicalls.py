@@ -72,7 +72,7 @@ def install_from_env() -> None:
             out.write(json.dumps([service, operation, params], default=str) + "\n")
 
     boto3.setup_default_session()
-    install(boto3.DEFAULT_SESSION.events, sink, stub=os.environ.get(STUB_SETTING) == "1")  # type: ignore[attr-defined]
+    install(boto3.DEFAULT_SESSION.events, sink, stub=os.environ.get(STUB_SETTING) == "1")
 
 
 def job_environment(log: Path, region: str) -> dict[str, str]:
@@ -97,4 +97,4 @@ def read_log(log: Path) -> list[tuple[str, str, dict[str, Any]]]:
     """The calls a job process recorded."""
     if not log.exists():
         return []
-    return [tuple(json.loads(line)) for line in log.read_text(encoding="utf-8").splitlines()]  # type: ignore[misc]
+    return [tuple(json.loads(line)) for line in log.read_text(encoding="utf-8").splitlines()]

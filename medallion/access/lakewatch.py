@@ -102,7 +102,7 @@ class LakeWatcher:
             return
         self.accesses.update(s3_accesses(self.principal, kind, key))
 
-    def _handle(self, events: list) -> None:  # type: ignore[type-arg]
+    def _handle(self, events: list) -> None:
         f = self._flags
         for event in events:
             if event.mask & f.Q_OVERFLOW:

@@ -252,7 +252,7 @@ def record_run(
         region=REGION,
         job_runner=recorder.job_runner,
     )
-    session = boto3.setup_default_session() or boto3.DEFAULT_SESSION  # type: ignore[attr-defined]
+    session = boto3.setup_default_session() or boto3.DEFAULT_SESSION
     handlers = apicalls.install(session.events, recorder.api_sink)
     try:
         outcome = run_local(config, RunOptions(**run_options), services=services)
