@@ -8,6 +8,12 @@ and a new SparkSession (its own SQL settings and temporary views), the way Glue 
 JVM is already there and warm. A job that fails or times out retires its host, so a broken JVM
 never runs the next job.
 
+Each job is launched as :func:`medallion.jobrunner.run_job` launches one, as Glue does: a copy of
+the entry script, the same arguments, ``jobs`` importable only from the run's ``jobs.zip``. The
+host itself needs ``medallion``; while a job runs, ``jobs``, ``medallion`` and ``infra`` are out
+of ``sys.modules`` and importable from jobs.zip alone
+(:func:`medallion.jobrunner.glue_interpreter`).
+
 ``JobHostRunner`` has :func:`medallion.jobrunner.run_job`'s signature, so the local services take
 either; set ``MEDALLION_JOB_HOST=process`` to run every job in a process of its own.
 
@@ -20,10 +26,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import runpy
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -32,12 +39,15 @@ from pathlib import Path
 from types import TracebackType
 
 from medallion.jobrunner import (
-    REPO_ROOT,
     JobOutput,
     JobResult,
-    entry_script,
-    job_arguments,
+    LocalGlue,
+    argv_of,
+    glue_arguments,
     job_environment,
+    local_glue,
+    run_script_as_glue,
+    script_copy,
 )
 
 JOB_END_PREFIX = "MEDALLION_JOB_END "
@@ -63,7 +73,10 @@ class JobHost:
     """
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
-        # A session of its own: a terminal's Ctrl-C reaches the CLI, which then closes the host.
+        # Its working directory is its own, not the repository (whose root `-m` would put on
+        # sys.path); a session of its own: a terminal's Ctrl-C reaches the CLI, which then
+        # closes the host.
+        self.workdir = Path(tempfile.mkdtemp(prefix="medallion-jobhost-"))
         self.process = subprocess.Popen(
             [sys.executable, "-u", "-m", "medallion.jobhost"],
             stdin=subprocess.PIPE,
@@ -71,7 +84,7 @@ class JobHost:
             stderr=subprocess.STDOUT,
             text=True,
             env=job_environment(env),
-            cwd=str(REPO_ROOT),
+            cwd=str(self.workdir),
             start_new_session=True,
         )
         self.jobs_run = 0
@@ -88,7 +101,7 @@ class JobHost:
         on_line: Callable[[str], None] | None = None,
         timeout: float | None = None,
     ) -> tuple[int, JobOutput, str]:
-        """Run a script as ``__main__`` in the worker and wait for it.
+        """Run a script (a copy of an entry script) as ``__main__`` in the worker and wait.
 
         Returns
         -------
@@ -143,6 +156,7 @@ class JobHost:
                 continue
         if self.process.stdout:
             self.process.stdout.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 class JobHostRunner:
@@ -155,17 +169,15 @@ class JobHostRunner:
     ----------
     env
         Environment overrides for the hosts' processes.
-    script_for
-        A layer's entry script: :func:`medallion.jobrunner.entry_script` unless a test has its own.
+    glue
+        The run's local scripts bucket and lake; None builds a scripts bucket for this runner,
+        removed when it closes.
     """
 
-    def __init__(
-        self,
-        env: Mapping[str, str] | None = None,
-        script_for: Callable[[str], Path] = entry_script,
-    ) -> None:
+    def __init__(self, env: Mapping[str, str] | None = None, glue: LocalGlue | None = None) -> None:
         self._env = dict(env or {})
-        self._script_for = script_for
+        self._glue_context = local_glue(glue)
+        self.glue = self._glue_context.__enter__()
         self._lock = threading.Lock()
         self._idle: list[JobHost] = [JobHost(self._env)]
         self._busy: set[JobHost] = set()
@@ -178,14 +190,21 @@ class JobHostRunner:
         env: Mapping[str, str] | None = None,
         on_line: Callable[[str], None] | None = None,
         timeout: float | None = None,
+        *,
+        job_run_id: str | None = None,
+        job_name: str | None = None,
+        script: Path | None = None,
     ) -> JobResult:
+        """Run a layer's job; the parameters are :func:`medallion.jobrunner.run_job`'s."""
+        arguments = glue_arguments(
+            layer, options, self.glue, job_run_id=job_run_id, job_name=job_name
+        )
         host = self._acquire()
         started = time.monotonic()
         code, output, why = 1, JobOutput(on_line), ""
         try:
-            code, output, why = host.run(
-                self._script_for(layer), job_arguments(options), env, on_line, timeout
-            )
+            with script_copy(script or self.glue.scripts.script(layer)) as copy:
+                code, output, why = host.run(copy, argv_of(arguments), env, on_line, timeout)
         finally:
             # A failed job may have left its JVM broken: the next job gets a new host.
             self._release(host, keep=code == 0 and host.alive)
@@ -223,6 +242,7 @@ class JobHostRunner:
             host.kill()
         for host in idle:
             host.close()
+        self._glue_context.__exit__(None, None, None)
 
     def __enter__(self) -> JobHostRunner:
         return self
@@ -271,13 +291,12 @@ def _fresh_session() -> None:
 
 
 def _run_script(script: str, argv: list[str], env: Mapping[str, str]) -> int:
-    """Run one job script as ``__main__``; its exit status (0 when it returns)."""
-    saved_env, saved_argv = dict(os.environ), sys.argv
+    """Run one job script as ``__main__``, as Glue would; its exit status (0 when it returns)."""
+    saved_env = dict(os.environ)
     os.environ.update(env)
-    sys.argv = [script, *argv]
     try:
         _fresh_session()
-        runpy.run_path(script, run_name="__main__")
+        run_script_as_glue(Path(script), argv)
         return 0
     except SystemExit as exc:
         if exc.code is None or isinstance(exc.code, int):
@@ -292,7 +311,6 @@ def _run_script(script: str, argv: list[str], env: Mapping[str, str]) -> int:
         sys.stderr.flush()
         os.environ.clear()
         os.environ.update(saved_env)
-        sys.argv = saved_argv
 
 
 def serve() -> None:

@@ -9,27 +9,31 @@ import textwrap
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
 from medallion.jobhost import JobHost, JobHostRunner, warm_hosts_enabled
-from medallion.jobrunner import REPO_ROOT
+from medallion.jobrunner import REPO_ROOT, JobResult, argv_of, glue_arguments
 
 PROBE = """
 import json, os, sys
-sys.path.insert(0, {repo!r})
 from jobs.common.runtime import get_spark
 
 spark = get_spark("probe")
-print("PROBE " + json.dumps({{
+print("PROBE " + json.dumps({
     "pid": os.getpid(),
     "app": spark.sparkContext.applicationId,
     "shuffle": spark.conf.get("spark.sql.shuffle.partitions"),
     "views": sorted(t.name for t in spark.catalog.listTables()),
     "argv": sys.argv[1:],
     "name": __name__,
+    "file": __file__,
+    "cwd": os.getcwd(),
     "env": os.environ.get("MEDALLION_PROBE"),
-}}), flush=True)
+    "jobs": sys.modules["jobs"].__file__,
+    "medallion_loaded": any(m.split(".")[0] in ("medallion", "infra") for m in sys.modules),
+}), flush=True)
 spark.conf.set("spark.sql.shuffle.partitions", "3")
 spark.range(3).createOrReplaceTempView("left_behind")
 os.environ["MEDALLION_PROBE_LEAK"] = "1"
@@ -39,11 +43,12 @@ os.environ["MEDALLION_PROBE_LEAK"] = "1"
 @pytest.fixture
 def scripts(tmp_path: Path) -> Callable[[str], Path]:
     bodies = {
-        "probe": PROBE.format(repo=str(REPO_ROOT)),
+        "probe": PROBE,
         "fail": "raise ValueError('the job broke on purpose')",
         "exit3": "import sys\nprint('leaving with 3', flush=True)\nsys.exit(3)",
         "sleep": "import time\nprint('sleeping', flush=True)\ntime.sleep(120)",
         "leak_check": "import os\nassert 'MEDALLION_PROBE_LEAK' not in os.environ, 'env leaked'",
+        "medallion": "import medallion",
     }
     for name, body in bodies.items():
         (tmp_path / f"{name}.py").write_text(textwrap.dedent(body), encoding="utf-8")
@@ -51,12 +56,18 @@ def scripts(tmp_path: Path) -> Callable[[str], Path]:
 
 
 @pytest.fixture
-def runner(scripts: Callable[[str], Path]) -> Iterator[JobHostRunner]:
-    with JobHostRunner(script_for=scripts) as job_runner:
-        yield job_runner
+def runner(scripts: Callable[[str], Path]) -> Iterator[Callable[..., JobResult]]:
+    """Runs a stand-in script as the gold job (its DefaultArguments) in warm hosts."""
+    with JobHostRunner() as hosts:
+
+        def run(name: str, options: dict[str, str], **kwargs: Any) -> JobResult:
+            return hosts("gold", options, script=scripts(name), **kwargs)
+
+        run.glue = hosts.glue  # type: ignore[attr-defined]
+        yield run
 
 
-def probe(job_runner: JobHostRunner, **options: str) -> dict[str, object]:
+def probe(job_runner: Callable[..., JobResult], **options: str) -> dict[str, object]:
     lines: list[str] = []
     result = job_runner("probe", options, on_line=lines.append, env={"MEDALLION_PROBE": "on"})
     assert result.state == "SUCCEEDED", result.error_message
@@ -74,7 +85,7 @@ def alive(pid: int) -> bool:
 
 
 def test_jobs_share_the_jvm_but_start_with_fresh_settings_views_and_arguments(
-    runner: JobHostRunner,
+    runner: Callable[..., JobResult],
 ):
     first = probe(runner, lake_root="/lake/a", run_id="r1")
     second = probe(runner, lake_root="/lake/b", run_id="r2")
@@ -84,16 +95,48 @@ def test_jobs_share_the_jvm_but_start_with_fresh_settings_views_and_arguments(
     # The first job set 3 partitions and left a temporary view: the second sees neither.
     assert first["shuffle"] == second["shuffle"] == "8"
     assert second["views"] == []
-    assert first["argv"] == ["--lake_root", "/lake/a", "--run_id", "r1"]
-    assert second["argv"] == ["--lake_root", "/lake/b", "--run_id", "r2"]
+    for seen, lake, run_id in ((first, "/lake/a", "r1"), (second, "/lake/b", "r2")):
+        argv = cast(list[str], seen["argv"])
+        args = dict(zip(argv[::2], argv[1::2], strict=True))
+        assert (args["--lake_root"], args["--run_id"]) == (lake, run_id)
+        assert args["--JOB_NAME"] == "medallion-local-gold"
     assert first["name"] == "__main__"
     assert first["env"] == "on"
     leak = runner("leak_check", {})
     assert leak.state == "SUCCEEDED", leak.error_message
 
 
+def test_a_job_in_the_host_runs_a_script_copy_with_jobs_from_the_zip_only(
+    runner: Callable[..., JobResult],
+):
+    seen = probe(runner, lake_root="/lake/a", run_id="r1")
+
+    zip_path = str(runner.glue.scripts.jobs_zip)  # type: ignore[attr-defined]
+    assert str(seen["jobs"]).startswith(zip_path + os.sep)
+    assert not str(seen["file"]).startswith(str(REPO_ROOT))
+    assert not str(seen["cwd"]).startswith(str(REPO_ROOT))
+    assert seen["medallion_loaded"] is False
+    imported = runner("medallion", {})
+    assert imported.state == "FAILED"
+    assert "No module named 'medallion'" in imported.error_message
+    assert probe(runner)["name"] == "__main__"  # the host's own imports came back after the job
+
+
+def test_the_host_passes_the_arguments_run_job_would(runner: Callable[..., JobResult]):
+    options = {"lake_root": "/l", "run_id": "r"}
+    expected = argv_of(glue_arguments("gold", options, runner.glue))  # type: ignore[attr-defined]
+
+    argv = cast(list[str], probe(runner, **options)["argv"])
+
+    # The same names and values, but for the run's own id.
+    assert argv[::2] == expected[::2]
+    assert [v for k, v in zip(argv[::2], argv[1::2], strict=True) if k != "--JOB_RUN_ID"] == [
+        v for k, v in zip(expected[::2], expected[1::2], strict=True) if k != "--JOB_RUN_ID"
+    ]
+
+
 def test_a_failing_job_reports_its_error_and_the_next_job_gets_a_new_host(
-    runner: JobHostRunner,
+    runner: Callable[..., JobResult],
 ):
     before = probe(runner)
 
@@ -108,29 +151,35 @@ def test_a_failing_job_reports_its_error_and_the_next_job_gets_a_new_host(
     assert not alive(int(before["pid"]))  # type: ignore[call-overload]
 
 
-def test_an_exit_status_is_the_jobs_own(runner: JobHostRunner):
+def test_an_exit_status_is_the_jobs_own(runner: Callable[..., JobResult]):
     result = runner("exit3", {})
 
     assert (result.state, result.exit_code) == ("FAILED", 3)
     assert result.error_message == "leaving with 3"
 
 
-def test_a_job_over_its_timeout_is_killed_with_its_host(runner: JobHostRunner):
+def test_a_job_over_its_timeout_is_killed_with_its_host(runner: Callable[..., JobResult]):
+    # The host's JVM starts before it takes a job: a first job, without a timeout, waits for it
+    # however busy the machine is, so the timed job's budget is its own.
+    assert runner("exit3", {}).exit_code == 3
+    assert runner("leak_check", {}).state == "SUCCEEDED"  # a host that is up and warm
     started = time.monotonic()
     lines: list[str] = []
 
-    result = runner("sleep", {}, on_line=lines.append, timeout=3)
+    result = runner("sleep", {}, on_line=lines.append, timeout=5)
 
     assert time.monotonic() - started < 60
     assert result.state == "FAILED"
-    assert result.error_message == "timed out after 3 s"
+    assert result.error_message == "timed out after 5 s"
     assert "sleeping" in lines
     assert probe(runner)["name"] == "__main__"  # a new host took over
 
 
 def test_closing_the_host_stops_the_worker_and_its_jvm(scripts: Callable[[str], Path]):
     host = JobHost()
-    code, output, why = host.run(scripts("probe"), [])
+    with JobHostRunner() as hosts:
+        args = argv_of(glue_arguments("gold", {"lake_root": "/l", "run_id": "r"}, hosts.glue))
+        code, output, why = host.run(scripts("probe"), args)
     assert (code, why) == (0, ""), output.tail
     worker = host.process.pid
     jvms = [pid for pid in _children(worker)]
