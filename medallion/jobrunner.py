@@ -160,6 +160,13 @@ def _local_value(value: str, roots: Mapping[str, Path], buckets: Mapping[str, st
     return f"{roots[role]}/{key}" if key else str(roots[role])
 
 
+def local_default_arguments(layer: str, glue: LocalGlue, lake: Path) -> dict[str, str]:
+    """The job's DefaultArguments with the lake and scripts buckets mapped to local directories."""
+    job = template_job(layer, glue.environment)
+    roots = {"lake": lake, "scripts": glue.scripts.root}
+    return {k: _local_value(v, roots, job.buckets) for k, v in job.default_arguments.items()}
+
+
 def glue_arguments(
     layer: str,
     run_arguments: Mapping[str, str],
@@ -175,12 +182,10 @@ def glue_arguments(
     always, ``--TempDir`` and ``--job-bookmark-option`` unless the job sets them
     (https://docs.aws.amazon.com/glue/latest/dg/aws-glue-programming-etl-glue-arguments.html).
     """
-    job = template_job(layer, glue.environment)
     run = {f"--{key.lstrip('-')}": str(value) for key, value in run_arguments.items()}
     lake = glue.lake or Path(run.get("--lake_root") or "lake").resolve()
-    roots = {"lake": lake, "scripts": glue.scripts.root}
-    defaults = {k: _local_value(v, roots, job.buckets) for k, v in job.default_arguments.items()}
-    name = job_name or job.name
+    defaults = local_default_arguments(layer, glue, lake)
+    name = job_name or template_job(layer, glue.environment).name
     glue_own = {
         "--TempDir": f"{glue.scripts.root}/temporary/",
         "--job-bookmark-option": "job-bookmark-disable",
@@ -415,6 +420,24 @@ def run_job(
         with script_copy(script or glue.scripts.script(layer)) as copy:
             command = [sys.executable, "-c", _PROCESS_BOOTSTRAP, str(copy), *argv_of(arguments)]
             return _run_process(layer, command, copy.parent, env, on_line, timeout)
+
+
+@dataclass(frozen=True)
+class ProcessJobRunner:
+    """:func:`run_job` for every job of a local run, with the run's scripts bucket and lake."""
+
+    glue: LocalGlue
+
+    def __call__(
+        self,
+        layer: str,
+        options: Mapping[str, str],
+        env: Mapping[str, str] | None = None,
+        on_line: Callable[[str], None] | None = None,
+        timeout: float | None = None,
+        **launch: object,
+    ) -> JobResult:
+        return run_job(layer, options, env, on_line, timeout, glue=self.glue, **launch)  # type: ignore[arg-type]
 
 
 def _run_process(

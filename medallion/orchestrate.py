@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
@@ -15,7 +16,14 @@ import boto3
 from medallion.aws import stepfunctions as sfn_ops
 from medallion.definition import render_definition
 from medallion.jobhost import JobHostRunner, warm_hosts_enabled
-from medallion.jobrunner import REPO_ROOT, run_job
+from medallion.jobrunner import (
+    REPO_ROOT,
+    LocalGlue,
+    ProcessJobRunner,
+    build_scripts_bucket,
+    local_default_arguments,
+    run_job,
+)
 from medallion.local_aws import moto_patches
 from medallion.local_aws.services import AlertSettings, JobRunner, LocalServices
 
@@ -180,15 +188,18 @@ def local_aws(
 def _create_resources(session: boto3.Session, config: LocalRunConfig, lake: Path) -> str:
     glue = session.client("glue")
     names = config.names()
+    # The run's job runner knows the local scripts bucket it launches jobs from; a stand-in
+    # runner has none, and the jobs then point at the checkout's scripts.
+    local: LocalGlue | None = getattr(config.job_runner, "glue", None)
     for layer in LAYERS:
         glue.create_database(DatabaseInput={"Name": layer})
+        script = local.scripts.script(layer) if local else REPO_ROOT / "jobs" / layer / "job.py"
+        defaults = local_default_arguments(layer, local, lake) if local else {}
         glue.create_job(
             Name=names[f"{layer.title()}JobName"],
             Role=ROLE_ARN,
-            Command={
-                "Name": "glueetl",
-                "ScriptLocation": str(REPO_ROOT / "jobs" / layer / "job.py"),
-            },
+            Command={"Name": "glueetl", "ScriptLocation": str(script)},
+            DefaultArguments=defaults,
             GlueVersion="5.1",
         )
         glue.create_crawler(
@@ -203,17 +214,23 @@ def _create_resources(session: boto3.Session, config: LocalRunConfig, lake: Path
 
 @contextmanager
 def _job_runner(config: LocalRunConfig) -> Iterator[JobRunner]:
-    """The config's job runner, else a warm job host started now and stopped with the run.
+    """The config's job runner, else one that launches the run's jobs as Glue would.
 
-    The host's JVM starts while moto sets up the resources, so the first job finds it running.
+    The local scripts bucket (what deploy uploads, jobs.zip included) is built once for the run
+    and removed after it. Jobs run in a warm job host started now and stopped with the run (its
+    JVM starts while moto sets up the resources), or a process each with
+    ``MEDALLION_JOB_HOST=process``.
     """
     if config.job_runner is not None:
         yield config.job_runner
-    elif not warm_hosts_enabled():
-        yield run_job
-    else:
-        with JobHostRunner() as runner:
-            yield runner
+        return
+    with tempfile.TemporaryDirectory(prefix="medallion-scripts-") as folder:
+        glue = LocalGlue(build_scripts_bucket(Path(folder)), lake=config.lake.resolve())
+        if not warm_hosts_enabled():
+            yield ProcessJobRunner(glue)
+        else:
+            with JobHostRunner(glue=glue) as runner:
+                yield runner
 
 
 def run_local(

@@ -25,7 +25,7 @@ LOG = logging.getLogger(__name__)
 PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
 
 JobRunner = Callable[..., JobResult]
-"""``run_job(layer, options, on_line=...)``; tests pass stand-ins, the CLI the real one."""
+"""``run_job(layer, options, on_line=..., job_run_id=..., job_name=...)``; tests pass stand-ins."""
 
 
 class LocalWorkError(RuntimeError):
@@ -177,8 +177,14 @@ class LocalServices:
         def body() -> None:
             log_path.parent.mkdir(parents=True, exist_ok=True)
             with log_path.open("w", encoding="utf-8") as log:
+                # Glue's own --JOB_RUN_ID and --JOB_NAME are the run's; the runner adds the
+                # job's DefaultArguments to the run's Arguments, as Glue does.
                 result = self.job_runner(
-                    layer, options, on_line=lambda line: log.write(line + "\n")
+                    layer,
+                    options,
+                    on_line=lambda line: log.write(line + "\n"),
+                    job_run_id=run_id,
+                    job_name=job_name,
                 )
             record.result = result
             if result.state != "SUCCEEDED":
