@@ -20,6 +20,7 @@ from jobs.common.errors import ConfigurationError, QualityGateFailed
 from jobs.common.lake import LakeFiles, LakePaths
 from jobs.common.quality import (
     RowCheck,
+    SchemaDrift,
     Verdict,
     freshness_verdict,
     gate_failures,
@@ -28,6 +29,8 @@ from jobs.common.quality import (
     row_count_verdict,
     row_rule_check,
     row_verdict,
+    schema_drift,
+    schema_drift_verdict,
     skipped_verdict,
 )
 from jobs.common.runtime import get_spark, on_glue, region_of_arn
@@ -133,6 +136,7 @@ class DatasetRun:
     full_refresh: bool
     started_at: str = field(default_factory=lambda: _now())
     reference_flags: set[str] = field(default_factory=set)
+    ingested: list[dict[str, Any]] = field(default_factory=list)
     clock: float = field(default_factory=time.monotonic)
 
     @property
@@ -160,13 +164,14 @@ class DatasetRun:
         )
         references = self.reference_keys()
         self.reference_flags = set(references)
+        drift = self.schema_drift(batches)
         evaluated, checks = self.evaluate(bronze, references)
         observed = Observation(f"silver_{self.name}")
         checked = self.stage(evaluated.observe(observed, *self.batch_aggregates(checks)))
         try:
             stats = self.measure(observed.get, checked)
             self.log(f"checked {stats['rows_in']} rows from bronze batches {', '.join(batches)}")
-            verdicts = self.verdicts(stats, checks, references)
+            verdicts = [*self.verdicts(stats, checks, references), self.drift_verdict(drift)]
             failed = gate_failures(verdicts)
             # The quarantine is written whatever the gate says: alongside the publish.
             with ThreadPoolExecutor(max_workers=1) as alongside:
@@ -180,12 +185,13 @@ class DatasetRun:
             self.log(f"quarantined {stats['quarantined']} rows")
         finally:
             self.files.delete(self.lake.silver_checked(self.name))
-        return self.record(batches, stats, verdicts, written, failed)
+        return self.record(batches, stats, verdicts, written, failed, drift)
 
     # --- inputs -------------------------------------------------------------------------------
     def pending_batches(self) -> list[str] | None:
         """Bronze batches not yet published to silver (all of them on a full refresh)."""
         manifests = self.files.read_json_lines(self.lake.ingest_manifest(self.name))
+        self.ingested = manifests
         ingested = sorted({m["run_id"] for m in manifests if m.get("rows", 0) > 0})
         if not ingested:
             return None
@@ -200,6 +206,22 @@ class DatasetRun:
             for batch in summary.get("bronze_runs", [])
         }
         return [b for b in ingested if b not in done]
+
+    def schema_drift(self, batches: list[str]) -> SchemaDrift:
+        """How the columns of the batches' files (as bronze recorded them) differ from the
+        contract's; files from before bronze recorded columns are left out."""
+        columns = {
+            entry["path"]: entry["columns"]
+            for entry in self.ingested
+            if entry["run_id"] in batches and entry.get("rows", 0) > 0 and "columns" in entry
+        }
+        return schema_drift(self.contract, columns)
+
+    def drift_verdict(self, drift: SchemaDrift) -> Verdict:
+        verdict = schema_drift_verdict(self.contract, drift)
+        if verdict.status in {"warn", "fail"}:
+            self.log(f"schema drift ({verdict.status}): {verdict.message}")
+        return verdict
 
     def reference_keys(self) -> dict[str, DataFrame]:
         """For each foreign key, the distinct keys of the referenced silver dataset, if present."""
@@ -496,6 +518,7 @@ class DatasetRun:
         verdicts: list[Verdict],
         written: dict[str, Any],
         failed: list[str],
+        drift: SchemaDrift,
     ) -> dict[str, Any]:
         """Write this run's rule results and ledger summary to quality/."""
         finished = _now()
@@ -520,6 +543,7 @@ class DatasetRun:
             "failed_rules": failed,
             "warned_rules": [v.rule_id for v in verdicts if v.status == "warn"],
             "partitions_written": written["partitions"],
+            "schema_drift": drift.summary(),
             "started_at": self.started_at,
             "finished_at": finished,
         }

@@ -12,6 +12,10 @@ from jobs.common.contracts import Contract
 from jobs.common.quality import RowCheck, parse_rule_id, well_formed_rule_id
 
 LINEAGE = ["_ingest_run_id", "_ingest_file", "_ingest_line", "_ingest_at"]
+# Bronze's columns of its own that silver reads, besides the contract's source columns.
+BRONZE_OWN = {
+    *LINEAGE, "_ingest_encoding", "_corrupt_record", "_corrupt_reason", "ingest_date", "run_id",
+}  # fmt: skip
 TRUE_WORDS = ["true", "t", "yes", "y", "1"]
 FALSE_WORDS = ["false", "f", "no", "n", "0"]
 
@@ -67,9 +71,12 @@ def type_columns(bronze: DataFrame, contract: Contract) -> DataFrame:
         if not c.is_string
     ]
     sources = set(contract.source_columns)
+    # Columns bronze keeps beyond the contract's stay in bronze: a name such as quantity or
+    # year would clash with a silver column here.
     renamed = [
         F.col(f"`{name}`").alias(raw_name(name)) if name in sources else F.col(f"`{name}`")
         for name in bronze.columns
+        if name in sources or name in BRONZE_OWN
     ]
     frame = bronze.select(*renamed).select("*", *typed).select("*", *flags)
     for derived in contract.derived:
