@@ -283,11 +283,7 @@ def _register_quality(con: duckdb.DuckDBPyConnection, quality_dir: Path) -> list
     tables = []
     for name, (subdir, declared) in QUALITY_TABLES.items():
         table_dir = quality_dir / subdir
-        if not table_dir.is_dir():
-            continue
-        _, _, depths = _partition_layout(table_dir, ".json")
-        if not depths:
-            continue
+        depths = _partition_layout(table_dir, ".json")[2] if table_dir.is_dir() else set()
         columns_sql = (
             "{" + ", ".join(f"{_quote(c)}: {_quote(t)}" for c, t in declared.items()) + "}"
         )
@@ -296,6 +292,13 @@ def _register_quality(con: duckdb.DuckDBPyConnection, quality_dir: Path) -> list
             f"read_json({_globs(table_dir, depths, '.json')}, format = 'newline_delimited', "
             f"columns = {columns_sql}, hive_partitioning = false)"
         )
+        if not depths:
+            # On AWS the stack defines these tables, records or not: here too, empty.
+            source = (
+                "(SELECT "
+                + ", ".join(f'CAST(NULL AS {t}) AS "{c}"' for c, t in declared.items())
+                + " WHERE false)"
+            )
         described = _create_table_view(con, "gold", name, source, "quality")
         columns = [Column(n, glue_type(t)) for n, t in described]
         # No partition keys: dataset and run_id are columns (see quality_table_definitions).
@@ -337,11 +340,10 @@ def register_layer(lake_root: str, layer: str) -> list[TableInfo]:
     layer_dir = lake_path(lake_root) / layer
     with connect(lake_root, write=True) as con:
         tables: list[TableInfo] = []
-        if layer_dir.is_dir():
-            if layer == "quality":
-                tables = _register_quality(con, layer_dir)
-            else:
-                tables = _register_parquet(con, layer_dir, layer)
+        if layer == "quality":
+            tables = _register_quality(con, layer_dir)
+        elif layer_dir.is_dir():
+            tables = _register_parquet(con, layer_dir, layer)
         _drop_stale(con, layer, {(t.database, t.name) for t in tables})
     return tables
 

@@ -169,6 +169,14 @@ def summary_table(
     return table
 
 
+def empty_marts(summaries: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """One line per gold mart written with no rows, saying why (its view answers, empty)."""
+    empty = summaries.get("gold", {}).get("empty")
+    if not isinstance(empty, Mapping):
+        return []
+    return [f"{mart} is empty: {reason}" for mart, reason in sorted(empty.items())]
+
+
 def history_json(history: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The execution history with timestamps as ISO 8601 text, for ``--json``."""
     out = []

@@ -63,7 +63,7 @@ def run(
     """Run bronze, silver, gold, the crawlers and the views through the Step Functions definition,
     locally (moto's ASL engine, local PySpark, DuckDB, SMTP alerts)."""
     from medallion.orchestrate import LocalRunConfig, run_local
-    from medallion.progress import ProgressPrinter, history_json, summary_table
+    from medallion.progress import ProgressPrinter, empty_marts, history_json, summary_table
 
     if observation_end:
         try:
@@ -104,6 +104,8 @@ def run(
         )
     else:
         console.print(summary_table(outcome.events, outcome.summaries, outcome.failed_state))
+        for line in empty_marts(outcome.summaries):
+            console.print(f"[yellow]gold:[/yellow] {escape(line)}")
         if outcome.status == "SUCCEEDED":
             run_options = (outcome.output or {}).get("options", {})
             if not _ledger(console, lake, run_options.get("run_id")):

@@ -106,7 +106,7 @@ def _mart(root: Path, name: str) -> pd.DataFrame:
 def test_full_lake_builds_every_mart_and_a_rerun_changes_nothing(full_lake: Path) -> None:
     first = run_job("gold", {"lake_root": str(full_lake), "run_id": "gold-1"})
     assert first.state == "SUCCEEDED", first.error_message
-    assert first.summary["skipped"] == {}
+    assert first.summary["empty"] == {}
     assert first.summary["observation_end"] == "2024-02-03"
     assert set(_dict(first.summary["marts"])) == ALL_MARTS
     before = {name: _mart(full_lake, name) for name in ALL_MARTS}
@@ -141,7 +141,7 @@ def test_full_lake_builds_every_mart_and_a_rerun_changes_nothing(full_lake: Path
         pd.testing.assert_frame_equal(_mart(full_lake, name), before[name])
 
 
-def test_only_order_lines_builds_what_it_can_and_says_what_it_skipped(
+def test_only_order_lines_writes_every_mart_and_says_which_are_empty_and_why(
     full_lake: Path, tmp_path: Path
 ) -> None:
     shutil.copytree(full_lake / "silver" / "order_lines", tmp_path / "silver" / "order_lines")
@@ -150,9 +150,14 @@ def test_only_order_lines_builds_what_it_can_and_says_what_it_skipped(
         {"lake_root": str(tmp_path), "run_id": "gold-only-lines", "observation_end": "2024-02-01"},
     )
     assert result.state == "SUCCEEDED", result.error_message
-    assert result.summary["skipped"] == {"inventory_health": "needs inventory"}
-    assert set(_dict(result.summary["marts"])) == ALL_MARTS - {"inventory_health"}
-    assert not (tmp_path / "gold" / "inventory_health").exists()
+    assert result.summary["empty"] == {"inventory_health": "needs inventory"}
+    assert set(_dict(result.summary["marts"])) == ALL_MARTS
+    assert result.summary["marts"]["inventory_health"] == 0
+    # The mart exists, with no rows and the columns a full lake gives it: its view answers.
+    empty = pd.read_parquet(tmp_path / "gold" / "inventory_health")
+    full = pd.read_parquet(full_lake / "gold" / "inventory_health")
+    assert len(empty) == 0
+    assert list(empty.columns) == list(full.columns)
     product = _mart(tmp_path, "product_monthly")
     assert product.category.isna().all()
     assert (product.review_count == 0).all()
@@ -181,7 +186,11 @@ def test_a_silver_directory_without_parquet_counts_as_missing(
     paths = LakePaths(str(tmp_path))
     assert gold_job.read_silver(spark, paths, "reviews") is None
     assert gold_job.read_silver(spark, paths, "products") is None
-    marts, skipped = gold_job.build_marts({"order_lines": None}, None)
-    assert marts == {}
-    assert skipped["inventory_health"] == "needs inventory and order_lines"
-    assert skipped["sales_daily"] == "needs order_lines"
+    reasons = gold_job.empty_reasons({"order_lines": None}, has_sales=False)
+    assert set(reasons) == {m.name for m in gold_job.MARTS}
+    assert reasons["inventory_health"] == "needs inventory and order_lines"
+    assert reasons["sales_daily"] == "needs order_lines"
+    lines = spark.createDataFrame([], gold_job.SILVER_SCHEMAS["order_lines"])
+    reasons = gold_job.empty_reasons({"order_lines": lines}, has_sales=False)
+    assert reasons["sales_daily"] == "needs order_lines with at least one row"
+    assert reasons["inventory_health"] == "needs inventory"
