@@ -176,12 +176,17 @@ class JobHostRunner:
 
     def __init__(self, env: Mapping[str, str] | None = None, glue: LocalGlue | None = None) -> None:
         self._env = dict(env or {})
-        self._glue_context = local_glue(glue)
-        self.glue = self._glue_context.__enter__()
         self._lock = threading.Lock()
+        # The host first, so its JVM starts while the scripts bucket is built.
         self._idle: list[JobHost] = [JobHost(self._env)]
         self._busy: set[JobHost] = set()
         self._closed = False
+        self._glue_context = local_glue(glue)
+        try:
+            self.glue = self._glue_context.__enter__()
+        except BaseException:
+            self.close_hosts()
+            raise
 
     def __call__(
         self,
@@ -233,6 +238,11 @@ class JobHostRunner:
         host.close()
 
     def close(self) -> None:
+        """Stop every host (a job still running is killed) and remove the scripts bucket built."""
+        self.close_hosts()
+        self._glue_context.__exit__(None, None, None)
+
+    def close_hosts(self) -> None:
         """Stop every host; a job still running is killed."""
         with self._lock:
             self._closed = True
@@ -242,7 +252,6 @@ class JobHostRunner:
             host.kill()
         for host in idle:
             host.close()
-        self._glue_context.__exit__(None, None, None)
 
     def __enter__(self) -> JobHostRunner:
         return self

@@ -223,14 +223,12 @@ def _job_runner(config: LocalRunConfig) -> Iterator[JobRunner]:
     """
     if config.job_runner is not None:
         yield config.job_runner
-        return
-    with tempfile.TemporaryDirectory(prefix="medallion-scripts-") as folder:
-        glue = LocalGlue(build_scripts_bucket(Path(folder)), lake=config.lake.resolve())
-        if not warm_hosts_enabled():
-            yield ProcessJobRunner(glue)
-        else:
-            with JobHostRunner(glue=glue) as runner:
-                yield runner
+    elif warm_hosts_enabled():
+        with JobHostRunner() as runner:  # it builds the scripts bucket once its host starts
+            yield runner
+    else:
+        with tempfile.TemporaryDirectory(prefix="medallion-scripts-") as folder:
+            yield ProcessJobRunner(LocalGlue(build_scripts_bucket(Path(folder))))
 
 
 def run_local(
