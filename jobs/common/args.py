@@ -6,15 +6,50 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from awsglue.utils import getResolvedOptions
-
 from jobs.common.errors import JobArgumentError
 
-RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+# The run id is the Step Functions execution name, so it follows that name's rule: 1 to 80
+# characters, none of them whitespace, < > { } [ ] ? * " # % \ ^ | ~ ` $ & , ; : /, a control
+# character (U+0000-001F, U+007F-009F), a surrogate or U+FFFE/U+FFFF. StartExecution's ``name``:
+# https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/sfn/aws.sdk.kotlin.services.sfn.model/-start-execution-request/name.html
+# Batch ids (``r1.2``: a run id, a dot and a number) keep to it. The one definition: the CLI
+# imports it from here, so this module imports no PySpark at load (see ``resolve``).
+RUN_ID_MAX_LENGTH = 80
+RUN_ID_FORBIDDEN = '<>{}[]?*"#%\\^|~`$&,;:/'
+RUN_ID_PATTERN = (
+    r"[^\s"
+    + re.escape(RUN_ID_FORBIDDEN)
+    + r"\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]{1,"
+    + str(RUN_ID_MAX_LENGTH)
+    + "}"
+)
+RUN_ID = re.compile(RUN_ID_PATTERN)
+
+
+def check_run_id(run_id: str, option: str = "--run_id") -> str:
+    """Return ``run_id`` if Step Functions accepts it as an execution name, else raise.
+
+    Raises
+    ------
+    JobArgumentError
+        Naming the option, the value and what is wrong with it (length or the character).
+    """
+    if RUN_ID.fullmatch(run_id):
+        return run_id
+    if not 1 <= len(run_id) <= RUN_ID_MAX_LENGTH:
+        problem = f"must be 1 to {RUN_ID_MAX_LENGTH} characters, not {len(run_id)}"
+    else:
+        bad = next(c for c in run_id if not RUN_ID.fullmatch(c))
+        problem = f"may not contain {bad!r} (a Step Functions execution name's rule)"
+    raise JobArgumentError(f"{option} {run_id!r} {problem}")
 
 
 def resolve(argv: list[str], required: list[str], optional: dict[str, str]) -> dict[str, str]:
     """Resolve ``--name value`` arguments; Glue has no optional ones, so defaults fill them."""
+    # Imported here, not at the top: awsglue imports PySpark, and the CLI imports this module
+    # for the run-id rule alone.
+    from awsglue.utils import getResolvedOptions
+
     present = [name for name in optional if f"--{name}" in argv]
     missing = [name for name in required if f"--{name}" not in argv]
     if missing:
@@ -53,8 +88,7 @@ class JobArgs:
                 "pii_salt_secret": "",
             },
         )
-        if not RUN_ID.match(values["run_id"]):
-            raise JobArgumentError(f"--run_id {values['run_id']!r} must match {RUN_ID.pattern}")
+        check_run_id(values["run_id"])
         lake_root = values["lake_root"].rstrip("/")
         return cls(
             lake_root=lake_root,
