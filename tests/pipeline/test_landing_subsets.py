@@ -1,0 +1,161 @@
+"""What a new user does: drop some of the five datasets in landing and type `medallion run`.
+
+Each case runs the installed command in a process of its own, through the state machine (bronze,
+silver, gold, crawlers, views), then asks every view of ``sql/`` through `medallion query`, the
+way an analyst would. Any subset of the datasets must end SUCCEEDED with every view answering.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from medallion.generate import generate
+from medallion.views import view_files
+
+pytestmark = pytest.mark.slow
+
+MEDALLION = str(Path(sys.executable).with_name("medallion"))
+DATASETS = ("order_lines", "customers", "products", "inventory", "reviews")
+# The public UCI Online Retail file, as its CSV exports have it: this header, Latin-1, CRLF.
+UCI_HEADER = [
+    "InvoiceNo",
+    "StockCode",
+    "Description",
+    "Quantity",
+    "InvoiceDate",
+    "UnitPrice",
+    "CustomerID",
+    "Country",
+]
+
+
+def medallion(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [MEDALLION, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+        # Wide enough that rich does not fold the lines the assertions read.
+        env={**os.environ, "COLUMNS": "200"},
+    )
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("generated")
+    generate(out, 600, 7)
+    return out
+
+
+def as_uci_export(source: Path, target: Path) -> int:
+    """The generated order lines as the public file is shaped: Latin-1, CRLF, accents.
+
+    Returns the number of data lines.
+    """
+    with source.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == UCI_HEADER
+    body = rows[1:]
+    # Descriptions with characters Latin-1 has and UTF-8 encodes differently.
+    for index in range(0, len(body), 50):
+        body[index][2] = "CRÈME BRÛLÉE SET"
+    out = io.StringIO(newline="")
+    csv.writer(out, lineterminator="\r\n").writerows([UCI_HEADER, *body])
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(out.getvalue().encode("latin-1"))
+    return len(body)
+
+
+def landing_with(generated: Path, root: Path, datasets: tuple[str, ...]) -> Path:
+    landing = root / "landing"
+    landing.mkdir(parents=True)
+    for dataset in datasets:
+        shutil.copytree(generated / dataset, landing / dataset)
+    return landing
+
+
+def views_answer(lake: Path, cwd: Path) -> dict[str, int]:
+    """Every view's row count, asked through `medallion query` in one statement."""
+    names = [path.stem for path in view_files()]
+    sql = " UNION ALL ".join(f"SELECT '{n}' AS view_name, count(*) AS n FROM {n}" for n in names)
+    done = medallion("query", sql, "--lake", str(lake), "--format", "json", cwd=cwd)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return {row["view_name"]: int(row["n"]) for row in json.loads(done.stdout)}
+
+
+def run(landing: Path, lake: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    done = medallion("run", "--landing", str(landing), "--lake", str(lake), cwd=cwd)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    assert "Run succeeded" in done.stdout
+    return done
+
+
+def test_only_the_public_order_lines_file_gives_a_successful_run_and_every_view(
+    generated: Path, tmp_path: Path
+) -> None:
+    landing = tmp_path / "landing"
+    name = "Online Retail (export) + 2011 é%20.csv"
+    lines = as_uci_export(
+        generated / "order_lines" / "order_lines.csv", landing / "order_lines" / name
+    )
+    lake = tmp_path / "lake"
+    done = run(landing, lake, tmp_path)
+    assert "inventory_health is empty: needs inventory" in done.stdout
+
+    counts = views_answer(lake, tmp_path)
+    assert set(counts) == {path.stem for path in view_files()}
+    assert counts["v_inventory_alerts"] == 0
+    assert counts["v_monthly_revenue"] > 0 and counts["v_customer_segments"] > 0
+    # The manifest records the file under its real name, with every data line counted.
+    [entry] = [
+        json.loads(line)
+        for path in (lake / "_meta" / "ingested" / "order_lines").glob("*.json")
+        for line in path.read_text(encoding="utf-8").splitlines()
+    ]
+    assert entry["path"].endswith("/order_lines/" + name)
+    assert (entry["rows"], entry["status"], entry["encoding"]) == (lines, "ingested", "ISO-8859-1")
+    described = medallion(
+        "query",
+        "SELECT count(*) AS n FROM silver.order_lines WHERE description = 'CRÈME BRÛLÉE SET'",
+        "--lake",
+        str(lake),
+        "--format",
+        "json",
+        cwd=tmp_path,
+    )
+    assert json.loads(described.stdout)[0]["n"] > 0, described.stdout + described.stderr
+
+
+@pytest.mark.parametrize(
+    "datasets",
+    [("order_lines", "products"), DATASETS, ()],
+    ids=["order_lines+products", "all-five", "nothing"],
+)
+def test_a_subset_of_the_datasets_gives_a_successful_run_and_every_view(
+    generated: Path, tmp_path: Path, datasets: tuple[str, ...]
+) -> None:
+    landing = landing_with(generated, tmp_path, datasets)
+    lake = tmp_path / "lake"
+    done = run(landing, lake, tmp_path)
+    counts = views_answer(lake, tmp_path)
+    assert set(counts) == {path.stem for path in view_files()}
+    if "inventory" in datasets:
+        assert "is empty" not in done.stdout
+        assert counts["v_inventory_alerts"] > 0
+    if "order_lines" in datasets:
+        assert counts["v_top_products"] > 0
+        assert counts["v_quality_latest"] > 0
+    else:
+        assert all(n == 0 for n in counts.values()), counts
+        assert "sales_daily is empty: needs order_lines" in done.stdout
