@@ -1,4 +1,4 @@
-"""Compare two lakes built from the same landing data: the same silver, quarantine, quality, gold rows?
+"""Compare two lakes built from the same landing data: the same silver, quarantine, quality, gold?
 
 Used to show that a change of code, not of behaviour, gives the same data: run the pipeline on
 the same generated landing folder before and after (same ``--run-id``), then
