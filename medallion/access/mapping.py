@@ -64,7 +64,8 @@ def s3_accesses(principal: str, kind: str, key: str, source: str = "inotify") ->
 _VARIABLE = [
     (re.compile(r"=[^/]*"), "=*"),
     (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"), "*"),
-    (re.compile(r"\d+"), "0"),
+    # run ids (run-20261201T233248Z-bfb146), attempt and task ids: any token with a digit
+    (re.compile(r"[0-9a-zA-Z]*\d[0-9a-zA-Z]*"), "0"),
 ]
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from medallion.access import apicalls, mapping
+from medallion.access import apicalls, mapping, model
 from medallion.access.lakewatch import LakeWatcher
 from medallion.access.model import (
     ANALYSTS,
@@ -99,9 +99,20 @@ class Recorder:
         finally:
             self._local.principal = None
 
-    def job_runner(self, layer: str, options: Mapping[str, str], on_line: Any = None) -> Any:
-        """Run a layer's job as Glue would, recording its lake operations and API calls."""
+    def job_runner(
+        self, layer: str, options: Mapping[str, str], on_line: Any = None, **extra: Any
+    ) -> Any:
+        """Run a layer's job as Glue would, recording its lake operations and API calls.
+
+        Other keywords the local services pass (a job run id, say) go to ``run_job`` when it
+        takes them.
+        """
+        import inspect
+
         from medallion.jobrunner import run_job
+
+        accepted = inspect.signature(run_job).parameters
+        extra = {k: v for k, v in extra.items() if k in accepted}
 
         options = dict(options)
         if layer == "silver" and not options.get("pii_salt_secret"):
@@ -111,7 +122,11 @@ class Recorder:
         principal = JOB_ROLES[layer]
         with self.acting(principal):
             result = run_job(
-                layer, options, env=apicalls.job_environment(log, "eu-west-1"), on_line=on_line
+                layer,
+                options,
+                env=apicalls.job_environment(log, "eu-west-1"),
+                on_line=on_line,
+                **extra,
             )
         for service, operation, params in apicalls.read_log(log):
             self.add_call(principal, service, operation, params)
@@ -296,7 +311,9 @@ def main(argv: list[str] | None = None) -> None:
         lake = Path(tmp) / "lake"
         generate(lake / "landing", order_lines=args.order_lines, seed=args.seed)
         accesses = record_run(lake, lake / "landing")
-    save(mapping.collapse(accesses), args.out)
+    # Runs differ in what Spark happens to do (a task retried, a file read back): keep the union.
+    known = model.load(args.out) if args.out.exists() else []
+    save(mapping.collapse([*known, *accesses]), args.out)
     print(f"{len(accesses)} accesses, {len(mapping.collapse(accesses))} kinds -> {args.out}")
 
 
