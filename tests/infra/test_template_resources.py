@@ -131,7 +131,7 @@ def test_state_machine_definition_is_the_rendered_asl_with_every_placeholder_pro
             "CrawlerMaxPolls": "120",
             "ExecutionTimeoutSeconds": "43200",
         },
-        view_statements(),
+        view_statements(database="${GoldDatabase}"),
     )
     assert json.loads(text) == json.loads(same)
 
