@@ -14,24 +14,39 @@ from jobs.common.errors import ContractError
 
 SIMPLE_TYPES = {"string", "int", "bigint", "double", "boolean", "date", "timestamp"}
 DECIMAL_TYPE = re.compile(r"^decimal\((\d{1,2}),(\d{1,2})\)$")
-ROW_RULE_TYPES = {
-    "not_null",
-    "unique",
-    "accepted_values",
-    "range",
-    "regex",
-    "length",
-    "expression",
-    "foreign_key",
+
+
+@dataclass(frozen=True)
+class RuleSchema:
+    """What a rule type takes in a contract: its scope (row or dataset), the fields it needs,
+    and fields of which it needs at least one."""
+
+    scope: str
+    needs: tuple[str, ...]
+    one_of: tuple[str, ...] = ()
+
+
+# The contract schema of every rule type. Each is implemented in one module of the quality
+# engine (jobs/common/quality/row_rules.py or dataset_rules.py); adding a rule type touches that
+# module and this table.
+RULE_TYPES: dict[str, RuleSchema] = {
+    "not_null": RuleSchema("row", ("column",)),
+    "unique": RuleSchema("row", ("column",)),
+    "accepted_values": RuleSchema("row", ("column", "values")),
+    "range": RuleSchema("row", ("column",), ("min", "max")),
+    "regex": RuleSchema("row", ("column", "pattern")),
+    "length": RuleSchema("row", ("column",), ("min", "max")),
+    "expression": RuleSchema("row", ("expression",)),
+    "foreign_key": RuleSchema("row", ("column", "reference")),
+    "row_count": RuleSchema("dataset", ("min_rows",)),
+    "completeness": RuleSchema("dataset", ("column", "max_fail_ratio")),
+    "uniqueness": RuleSchema("dataset", ("columns", "max_fail_ratio")),
+    "referential_integrity": RuleSchema("dataset", ("column", "reference", "max_fail_ratio")),
+    "freshness": RuleSchema("dataset", ("column", "max_age_days")),
+    "quarantine_ratio": RuleSchema("dataset", ("max_fail_ratio",)),
 }
-DATASET_RULE_TYPES = {
-    "row_count",
-    "completeness",
-    "uniqueness",
-    "referential_integrity",
-    "freshness",
-    "quarantine_ratio",
-}
+ROW_RULE_TYPES = {name for name, schema in RULE_TYPES.items() if schema.scope == "row"}
+DATASET_RULE_TYPES = {name for name, schema in RULE_TYPES.items() if schema.scope == "dataset"}
 SEVERITIES = {"error", "warn"}
 NULL_POLICIES = {"pass", "fail"}
 FORMATS = {"csv", "jsonl"}
@@ -229,8 +244,7 @@ def _rule(source: str, raw: Any, index: int, scope: str, known: set[str]) -> Rul
     rule_id = r.required("id")
     r.where = f"rule '{rule_id}'"
     r.unknown_keys(RULE_FIELDS)
-    allowed = ROW_RULE_TYPES if scope == "row" else DATASET_RULE_TYPES
-    rule_type = r.choice("type", allowed)
+    rule_type = r.choice("type", {t for t, schema in RULE_TYPES.items() if schema.scope == scope})
     reference = None
     if "reference" in raw:
         ref = _Reader(source, r.required("reference", dict), f"rule '{rule_id}' reference")
@@ -262,29 +276,14 @@ def _rule(source: str, raw: Any, index: int, scope: str, known: set[str]) -> Rul
 
 def _check_rule(r: _Reader, rule: Rule, known: set[str]) -> None:
     """The parameters each rule type needs, and that its columns exist."""
-    needs: dict[str, tuple[str, ...]] = {
-        "not_null": ("column",),
-        "unique": ("column",),
-        "accepted_values": ("column", "values"),
-        "range": ("column",),
-        "regex": ("column", "pattern"),
-        "length": ("column",),
-        "expression": ("expression",),
-        "foreign_key": ("column", "reference"),
-        "row_count": ("min_rows",),
-        "completeness": ("column", "max_fail_ratio"),
-        "uniqueness": ("columns", "max_fail_ratio"),
-        "referential_integrity": ("column", "reference", "max_fail_ratio"),
-        "freshness": ("column", "max_age_days"),
-        "quarantine_ratio": ("max_fail_ratio",),
-    }
-    for name in needs[rule.type]:
+    schema = RULE_TYPES[rule.type]
+    for name in schema.needs:
         if not getattr(rule, name):
             if getattr(rule, name) == 0 and name in {"min_rows", "max_fail_ratio"}:
                 continue
             raise r.fail(f"type '{rule.type}' needs '{name}'")
-    if rule.type in {"range", "length"} and rule.min is None and rule.max is None:
-        raise r.fail(f"type '{rule.type}' needs 'min' or 'max'")
+    if schema.one_of and all(getattr(rule, name) is None for name in schema.one_of):
+        raise r.fail(f"type '{rule.type}' needs " + " or ".join(f"'{n}'" for n in schema.one_of))
     if rule.max_fail_ratio is not None and not 0 <= rule.max_fail_ratio <= 1:
         raise r.fail(f"max_fail_ratio {rule.max_fail_ratio} must be between 0 and 1")
     if rule.pattern is not None:

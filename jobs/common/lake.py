@@ -15,6 +15,8 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
+from jobs.common.records import TABLES, record_file
+
 LAYERS = ("bronze", "silver", "gold")
 
 
@@ -59,11 +61,15 @@ class LakePaths:
 
     @property
     def quality_results(self) -> str:
-        return f"{self.root}/quality/results"
+        return f"{self.root}/{TABLES['quality_results'].folder}"
 
     @property
     def quality_runs(self) -> str:
-        return f"{self.root}/quality/runs"
+        return f"{self.root}/{TABLES['quality_runs'].folder}"
+
+    def quality_record(self, table: str, dataset: str, run_id: str) -> str:
+        """The file of one run's records of a quality table (see ``jobs.common.records``)."""
+        return f"{self.root}/{record_file(table, dataset, run_id)}"
 
     def ingest_manifest(self, dataset: str) -> str:
         return f"{self.root}/_meta/ingested/{dataset}"

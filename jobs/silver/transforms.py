@@ -9,7 +9,7 @@ from pyspark.sql import functions as F
 
 from jobs.common.contracts import Column as ContractColumn
 from jobs.common.contracts import Contract
-from jobs.common.quality import RowCheck, parse_rule_id, well_formed_rule_id
+from jobs.common.quality import RowCheck, parseable_check, unparsed_name, well_formed_check
 
 LINEAGE = ["_ingest_run_id", "_ingest_file", "_ingest_line", "_ingest_at"]
 # Bronze's columns of its own that silver reads, besides the contract's source columns.
@@ -66,7 +66,7 @@ def type_columns(bronze: DataFrame, contract: Contract) -> DataFrame:
     typed = [parse_value(raw_value(c.source), c).alias(c.name) for c in contract.columns]
     # Flags read the parsed columns in a second select, so each value is parsed once.
     flags = [
-        (raw_value(c.source).isNotNull() & F.col(c.name).isNull()).alias(f"_unparsed_{c.name}")
+        (raw_value(c.source).isNotNull() & F.col(c.name).isNull()).alias(unparsed_name(c.name))
         for c in contract.columns
         if not c.is_string
     ]
@@ -84,64 +84,17 @@ def type_columns(bronze: DataFrame, contract: Contract) -> DataFrame:
     return frame
 
 
-def unparsed_flags(contract: Contract) -> dict[str, Column]:
-    return {c.name: F.col(f"_unparsed_{c.name}") for c in contract.columns if not c.is_string}
-
-
 def parse_checks(contract: Contract, pii: set[str]) -> list[RowCheck]:
-    """The implicit rules: every line well formed, every typed value parseable."""
-    checks = [
-        RowCheck(
-            well_formed_rule_id(contract), "well_formed", "error", "_corrupt_record",
-            F.col("_corrupt_record").isNotNull(),
-            F.concat(F.lit("malformed line: "), F.coalesce("_corrupt_reason", F.lit("?"))),
-        )
-    ]  # fmt: skip
-    for c in contract.columns:
-        if c.is_string:
-            continue
-        shown = F.lit("<pii>") if c.name in pii else raw_value(c.source)
-        expected = f"{c.type} ({c.format})" if c.format else c.type
-        checks.append(
-            RowCheck(
-                parse_rule_id(contract, c), "parseable", "error", c.name,
-                F.col(f"_unparsed_{c.name}"),
-                F.format_string(f"{c.source} '%s' is not a valid {expected}", shown),
-            )
-        )  # fmt: skip
-    return checks
-
-
-def apply_row_checks(frame: DataFrame, checks: Sequence[RowCheck]) -> DataFrame:
-    """Add ``dq_failed_rules``/``dq_reasons`` (error rules) and ``dq_warnings`` (warn rules).
-
-    A malformed line is judged by the well-formed rule alone: its other values mean nothing.
-    """
-    malformed = F.col("_corrupt_record").isNotNull()
-
-    def failed(check: RowCheck) -> Column:
-        if check.rule_type == "well_formed":
-            return check.failed
-        return ~malformed & F.coalesce(check.failed, F.lit(False))
-
-    errors = [c for c in checks if c.severity == "error"]
-    warnings = [c for c in checks if c.severity == "warn"]
-    return frame.select(
-        "*",
-        F.array_compact(F.array(*[F.when(failed(c), F.lit(c.rule_id)) for c in errors])).alias(
-            "dq_failed_rules"
-        ),
-        F.array_compact(F.array(*[F.when(failed(c), _labelled(c)) for c in errors])).alias(
-            "dq_reasons"
-        ),
-        F.array_compact(F.array(*[F.when(failed(c), F.lit(c.rule_id)) for c in warnings])).alias(
-            "dq_warnings"
-        ),
-    )
-
-
-def _labelled(check: RowCheck) -> Column:
-    return F.concat(F.lit(f"{check.rule_id}: "), check.reason)
+    """The implicit rules (``jobs.common.quality.implicit``) over bronze's raw values: every
+    line well formed, every typed value parseable; a PII value is shown as ``<pii>``."""
+    return [
+        well_formed_check(contract),
+        *[
+            parseable_check(contract, c, F.lit("<pii>") if c.name in pii else raw_value(c.source))
+            for c in contract.columns
+            if not c.is_string
+        ],
+    ]
 
 
 def hash_pii(frame: DataFrame, columns: Sequence[str], salt: str) -> DataFrame:

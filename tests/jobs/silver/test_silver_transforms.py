@@ -12,15 +12,13 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from jobs.common.contracts import load_contracts_dir
-from jobs.common.quality import row_rule_check
+from jobs.common.quality import apply_row_checks, row_rule_check, unparsed_flags
 from jobs.silver.transforms import (
-    apply_row_checks,
     hash_pii,
     keep_first_of_exact_duplicates,
     keep_latest_per_key,
     parse_checks,
     type_columns,
-    unparsed_flags,
 )
 
 CONTRACTS = load_contracts_dir(Path(__file__).resolve().parents[3] / "contracts")

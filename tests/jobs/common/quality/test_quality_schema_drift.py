@@ -8,7 +8,7 @@ from pathlib import Path
 from jobs.common.contracts import load_contracts_dir
 from jobs.common.quality import gate_failures, schema_drift, schema_drift_verdict
 
-CONTRACTS = load_contracts_dir(Path(__file__).resolve().parents[3] / "contracts")
+CONTRACTS = load_contracts_dir(Path(__file__).resolve().parents[4] / "contracts")
 ORDER_HEADER = [
     "InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice",
     "CustomerID", "Country",

@@ -1,0 +1,170 @@
+"""One dataset's silver run, step by step: pending batches in, checked, recorded, published."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pyspark.sql import Column, DataFrame, Observation, SparkSession
+from pyspark.sql import functions as F
+
+from jobs.common.contracts import Contract
+from jobs.common.lake import LakeFiles, LakePaths
+from jobs.common.quality import (
+    RowCheck,
+    SchemaDrift,
+    Verdict,
+    apply_row_checks,
+    batch_aggregates,
+    batch_stats,
+    clean_rows,
+    distinct_aggregates,
+    gate_failures,
+    row_checks,
+    schema_drift,
+    schema_drift_verdict,
+    verdicts,
+)
+from jobs.silver.batches import batch_file_columns, pending_batches
+from jobs.silver.ledger import Outcome, now, run_summary, write_records
+from jobs.silver.publish import Publisher
+from jobs.silver.references import flag_references, reference_keys
+from jobs.silver.transforms import (
+    add_date_partitions,
+    parse_checks,
+    partition_label_column,
+    type_columns,
+)
+
+
+@dataclass
+class DatasetRun:
+    """One dataset's silver run: pending bronze batches in, silver partitions rewritten."""
+
+    spark: SparkSession
+    files: LakeFiles
+    lake: LakePaths
+    contract: Contract
+    run_id: str
+    salt: str
+    full_refresh: bool
+    started_at: str = field(default_factory=now)
+    clock: float = field(default_factory=time.monotonic)
+
+    @property
+    def name(self) -> str:
+        return self.contract.dataset
+
+    @property
+    def partitions(self) -> list[str]:
+        return self.contract.partition_columns
+
+    def log(self, message: str) -> None:
+        elapsed = time.monotonic() - self.clock
+        print(f"silver: {self.name}: [{elapsed:5.1f} s] {message}", flush=True)
+
+    def run(self) -> dict[str, Any] | None:
+        """The run's summary (``quality_runs``); None when bronze has nothing of the dataset."""
+        batches, manifest = pending_batches(self.files, self.lake, self.name, self.full_refresh)
+        if batches is None:
+            self.log("no bronze data; skipped")
+            return None
+        if not batches:
+            self.log("no new bronze batches")
+            return {"rows_in": 0, "bronze_runs": [], "status": "unchanged"}
+        bronze = self.spark.read.parquet(self.lake.bronze(self.name)).where(
+            F.col("run_id").isin(batches)
+        )
+        references = reference_keys(self.spark, self.files, self.lake, self.contract)
+        drift = schema_drift(self.contract, batch_file_columns(manifest, batches))
+        evaluated, checks = self.evaluate(bronze, references)
+        publisher = Publisher(
+            self.spark, self.files, self.lake, self.contract, self.run_id, self.salt,
+            self.full_refresh, self.log,
+        )  # fmt: skip
+        observed = Observation(f"silver_{self.name}")
+        aggregates = [*batch_aggregates(self.contract, checks, set(references)), self.touched()]
+        checked = publisher.stage(evaluated.observe(observed, *aggregates))
+        try:
+            stats = self.measure(observed.get, checked)
+            self.log(f"checked {stats['rows_in']} rows from bronze batches {', '.join(batches)}")
+            found = verdicts(
+                self.contract, stats, checks, set(references), datetime.now(UTC).date()
+            )
+            found.append(self.drift_verdict(drift))
+            failed = gate_failures(found)
+            written = self.write(publisher, checked, stats, batches, failed)
+        finally:
+            publisher.clear_staged()
+        return self.record(Outcome(batches, stats, found, written, failed, drift))
+
+    def evaluate(
+        self, bronze: DataFrame, references: dict[str, DataFrame]
+    ) -> tuple[DataFrame, list[RowCheck]]:
+        """Typed columns, reference flags, every row check's verdict, and date partitions."""
+        typed = flag_references(type_columns(bronze, self.contract), references)
+        pii = set(self.contract.pii)
+        checks = row_checks(self.contract, parse_checks(self.contract, pii), pii, references)
+        evaluated = apply_row_checks(typed, checks)
+        dated = add_date_partitions(evaluated, self.contract.business_date, self.partitions)
+        return dated, checks
+
+    def touched(self) -> Column:
+        """The date partitions of the clean rows, as labels: observed values cross py4j as Java
+        objects, strings and numbers only."""
+        labels = F.collect_set(F.when(clean_rows(), partition_label_column(self.partitions)))
+        return F.concat_ws(",", labels).alias("touched")
+
+    def measure(self, observed: dict[str, Any], checked: DataFrame) -> dict[str, Any]:
+        """The observed counts, with the distinct counts (uniqueness rules) from the copy."""
+        row = dict(observed)
+        distinct = distinct_aggregates(self.contract)
+        if distinct:
+            row |= checked.agg(*distinct).collect()[0].asDict()
+        stats = batch_stats(row)
+        stats["touched"] = sorted(
+            tuple(int(part) for part in label.split("-"))
+            for label in (row["touched"] or "").split(",")
+            if label
+        )
+        return stats
+
+    def drift_verdict(self, drift: SchemaDrift) -> Verdict:
+        verdict = schema_drift_verdict(self.contract, drift)
+        if verdict.status in {"warn", "fail"}:
+            self.log(f"schema drift ({verdict.status}): {verdict.message}")
+        return verdict
+
+    def write(
+        self,
+        publisher: Publisher,
+        checked: DataFrame,
+        stats: dict[str, Any],
+        batches: list[str],
+        failed: list[str],
+    ) -> dict[str, Any]:
+        """The quarantine, whatever the gate says, alongside the publish (when the gate passed)."""
+        with ThreadPoolExecutor(max_workers=1) as alongside:
+            quarantined = alongside.submit(publisher.write_quarantine, checked)
+            if failed:
+                written = {"rows_silver": stats["clean"], "rows_duplicate": 0, "partitions": []}
+                self.log("quality gate failed, batch not published: " + "; ".join(failed))
+            else:
+                written = publisher.publish(checked, stats["clean"], stats["touched"], batches)
+            quarantined.result()
+        self.log(f"quarantined {stats['quarantined']} rows")
+        return written
+
+    def record(self, outcome: Outcome) -> dict[str, Any]:
+        """Write this run's rule results and ledger summary to quality/; return the summary."""
+        summary = run_summary(self.run_id, self.name, outcome, self.started_at, now())
+        write_records(self.files, self.lake, self.run_id, self.name, outcome.verdicts, summary)
+        self.log(
+            f"{summary['rows_in']} in = {summary['rows_silver']} silver + "
+            f"{summary['rows_quarantined']} quarantined + {summary['rows_duplicate']} duplicates "
+            f"({summary['status']})"
+        )
+        return summary
