@@ -9,27 +9,15 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.types import StructType
 
 from jobs.common.args import JobArgs
+from jobs.common.config import read_contracts
 from jobs.common.entry import run_main
 from jobs.common.lake import LakeFiles, LakePaths
 from jobs.common.runtime import get_spark
 from jobs.gold import transforms as t
-
-# Only the columns the marts use, typed as docs/layers.md says: an explicit schema spares Spark
-# reading footers to infer one, and a silver column changing type fails here, loudly.
-SILVER_SCHEMAS: dict[str, str] = {
-    "order_lines": (
-        "invoice_no string, stock_code string, description string, quantity int, "
-        "invoiced_at timestamp, customer_id bigint, country string, is_cancellation boolean, "
-        "is_product boolean, line_amount decimal(18,3)"
-    ),
-    "products": "stock_code string, description string, category string",
-    "inventory": (
-        "snapshot_date date, stock_code string, warehouse string, on_hand int, on_order int"
-    ),
-    "reviews": "stock_code string, rating int, created_at timestamp",
-}
+from jobs.gold.inputs import read_silver, silver_schemas
 
 Inputs = Mapping[str, DataFrame | None]
 
@@ -92,34 +80,6 @@ MARTS: tuple[Mart, ...] = (
 )
 
 
-def read_silver(spark: SparkSession, paths: LakePaths, dataset: str) -> DataFrame | None:
-    """The silver table of a dataset, or None when it has no Parquet files yet.
-
-    Parameters
-    ----------
-    spark : SparkSession
-        The job's session.
-    paths : LakePaths
-        The lake's layout.
-    dataset : str
-        A key of ``SILVER_SCHEMAS``.
-
-    Returns
-    -------
-    DataFrame or None
-        The columns of ``SILVER_SCHEMAS[dataset]``, typed; None when the dataset is absent.
-    """
-    root = paths.silver(dataset)
-    if not LakeFiles(spark).exists(root):
-        return None
-    frame = spark.read.schema(SILVER_SCHEMAS[dataset]).parquet(root)
-    # inputFiles() answers from the listing Spark just made, without listing again.
-    if not any(name.endswith(".parquet") for name in frame.inputFiles()):
-        return None
-    # The year/month/day partition columns are discovered from the paths; the marts use none.
-    return frame.select(*(name.split()[0] for name in SILVER_SCHEMAS[dataset].split(", ")))
-
-
 def empty_reasons(inputs: Inputs, has_sales: bool) -> dict[str, str]:
     """Why each mart that cannot hold rows is empty: a silver input missing or without sales.
 
@@ -145,7 +105,9 @@ def empty_reasons(inputs: Inputs, has_sales: bool) -> dict[str, str]:
     return reasons
 
 
-def with_empty_inputs(spark: SparkSession, inputs: Inputs) -> dict[str, DataFrame]:
+def with_empty_inputs(
+    spark: SparkSession, inputs: Inputs, schemas: Mapping[str, StructType]
+) -> dict[str, DataFrame]:
     """Every silver input, an empty table of its silver schema where the dataset is absent.
 
     Every mart is then built and written whatever landed: a mart whose inputs are missing has
@@ -153,7 +115,7 @@ def with_empty_inputs(spark: SparkSession, inputs: Inputs) -> dict[str, DataFram
     """
     return {
         dataset: frame if frame is not None else spark.createDataFrame([], schema)
-        for dataset, schema in SILVER_SCHEMAS.items()
+        for dataset, schema in schemas.items()
         for frame in (inputs.get(dataset),)
     }
 
@@ -207,7 +169,7 @@ def body(argv: list[str]) -> dict[str, Any]:
     ----------
     argv : list of str
         The process arguments (Glue style: ``--lake_root``, ``--run_id``,
-        ``--observation_end``, ``--full_refresh``).
+        ``--contracts_root``, ``--observation_end``, ``--full_refresh``).
 
     Returns
     -------
@@ -218,7 +180,8 @@ def body(argv: list[str]) -> dict[str, Any]:
     args = JobArgs.from_argv(argv)
     spark = get_spark("medallion-gold")
     paths = LakePaths(args.lake_root)
-    inputs = {dataset: read_silver(spark, paths, dataset) for dataset in SILVER_SCHEMAS}
+    schemas = silver_schemas(spark, read_contracts(LakeFiles(spark), args.contracts_root))
+    inputs = {dataset: read_silver(spark, paths, dataset, schemas[dataset]) for dataset in schemas}
     observation_end = args.observation_end
     order_lines = inputs["order_lines"]
     if observation_end is None and order_lines is not None:
@@ -226,7 +189,7 @@ def body(argv: list[str]) -> dict[str, Any]:
     empty = empty_reasons(inputs, has_sales=observation_end is not None)
     # Without sales every mart is empty whatever the end date; today's keeps the types whole.
     marts = build_marts(
-        with_empty_inputs(spark, inputs), observation_end or datetime.now(UTC).date()
+        with_empty_inputs(spark, inputs, schemas), observation_end or datetime.now(UTC).date()
     )
     grains = {m.name: m.grain for m in MARTS}
     # Side by side, one mart's small single-task stages overlap another's scans.
@@ -241,7 +204,7 @@ def body(argv: list[str]) -> dict[str, Any]:
         "observation_end": observation_end.isoformat() if observation_end else None,
         # Gold always recomputes from the whole of silver: the customer marts need all history.
         "full_refresh": True,
-        "inputs": {d: inputs[d] is not None for d in SILVER_SCHEMAS},
+        "inputs": {d: inputs[d] is not None for d in schemas},
         "marts": written,
         # Marts written with zero rows, and why: their views answer, with nothing.
         "empty": empty,

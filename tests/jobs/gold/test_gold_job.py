@@ -179,18 +179,21 @@ def test_a_bad_argument_fails_with_a_message(tmp_path: Path) -> None:
 def test_a_silver_directory_without_parquet_counts_as_missing(
     spark: SparkSession, tmp_path: Path
 ) -> None:
+    from jobs.common.contracts import load_contracts_dir
     from jobs.common.lake import LakePaths
+    from jobs.gold.inputs import read_silver, silver_schemas
 
+    schemas = silver_schemas(spark, load_contracts_dir(Path(__file__).parents[3] / "contracts"))
     (tmp_path / "silver" / "reviews" / "year=2024").mkdir(parents=True)
     (tmp_path / "silver" / "reviews" / "_SUCCESS").write_text("")
     paths = LakePaths(str(tmp_path))
-    assert gold_job.read_silver(spark, paths, "reviews") is None
-    assert gold_job.read_silver(spark, paths, "products") is None
+    assert read_silver(spark, paths, "reviews", schemas["reviews"]) is None
+    assert read_silver(spark, paths, "products", schemas["products"]) is None
     reasons = gold_job.empty_reasons({"order_lines": None}, has_sales=False)
     assert set(reasons) == {m.name for m in gold_job.MARTS}
     assert reasons["inventory_health"] == "needs inventory and order_lines"
     assert reasons["sales_daily"] == "needs order_lines"
-    lines = spark.createDataFrame([], gold_job.SILVER_SCHEMAS["order_lines"])
+    lines = spark.createDataFrame([], schemas["order_lines"])
     reasons = gold_job.empty_reasons({"order_lines": lines}, has_sales=False)
     assert reasons["sales_daily"] == "needs order_lines with at least one row"
     assert reasons["inventory_health"] == "needs inventory"
