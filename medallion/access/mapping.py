@@ -62,6 +62,9 @@ def s3_accesses(principal: str, kind: str, key: str, source: str = "inotify") ->
 
 # A lake key's variable parts: partition values, run ids, Spark's task and file ids.
 _VARIABLE = [
+    # Spark's scratch trees under an output prefix (.spark-staging-<uuid>/, _temporary/) vary in
+    # depth from run to run (task attempts, dynamic partition overwrite); IAM sees one prefix.
+    (re.compile(r"/(\.spark-staging-|_temporary)[^/]*/.*$"), "/_scratch/*"),
     (re.compile(r"=[^/]*"), "=*"),
     (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"), "*"),
     # run ids (run-20261201T233248Z-bfb146), attempt and task ids: any token with a digit
