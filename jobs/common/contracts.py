@@ -384,5 +384,10 @@ def load_contracts_dir(directory: str | Path) -> dict[str, Contract]:
 
 
 def default_contracts_dir() -> Path:
-    """The contracts/ directory of this checkout, used when no other is given."""
-    return Path(__file__).resolve().parents[2] / "contracts"
+    """The contracts/ directory beside the ``jobs`` package, used when no other is given: the
+    checkout's, or, for a package imported from ``jobs.zip``, the one beside the zip (deploy
+    uploads both to the scripts bucket)."""
+    package_parent = Path(__file__).resolve().parents[2]
+    if package_parent.suffix == ".zip":
+        return package_parent.parent / "contracts"
+    return package_parent / "contracts"

@@ -8,7 +8,7 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from jobs.bronze.job import whole_files
+from jobs.bronze.ingest import whole_files
 from jobs.bronze.transforms import (
     extra_columns,
     json_keys,

@@ -1,0 +1,230 @@
+"""Bronze ingestion of one dataset: its new landing files appended to bronze, every line kept."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from jobs.bronze.transforms import (
+    add_ingest_metadata,
+    extra_columns,
+    json_keys,
+    listed_path,
+    number_and_decode_lines,
+    parse_csv_lines,
+    parse_header,
+    parse_json_lines,
+)
+from jobs.common.contracts import Contract
+from jobs.common.lake import FileInfo, LakeFiles, LakePaths
+
+# Above this many new bytes, spread the parsing over every core instead of one task per file.
+REPARTITION_BYTES = 8 * 1024 * 1024
+# Characters Spark's reader expands as a glob in a path it is given, escaped to be literal.
+GLOB_ESCAPES = str.maketrans({c: "\\" + c for c in "\\[]{}*?"})
+
+
+def ingest_dataset(
+    spark: SparkSession,
+    files: LakeFiles,
+    lake: LakePaths,
+    contract: Contract,
+    found: list[FileInfo],
+    run_id: str,
+    ingested_at: datetime,
+) -> dict[str, Any]:
+    """Append one dataset's new files to bronze and record them in the ingestion manifest.
+
+    Needs ``whole_files`` in force: see ``read_lines``.
+    """
+    dataset = contract.dataset
+    manifest_dir = lake.ingest_manifest(dataset)
+    manifest = files.read_json_lines(manifest_dir)
+    batches = {entry["run_id"] for entry in manifest}
+    remove_orphan_batches(files, lake.bronze(dataset), batches)
+    taken = {(e["path"], e["size"], e["modified_ms"]) for e in manifest}
+    new = [f for f in found if (f.path, f.size, f.modified_ms) not in taken]
+    result: dict[str, Any] = {"files_found": len(found), "files_new": len(new), "rows": 0}
+    if not new:
+        print(f"bronze: {dataset}: no new files ({len(found)} already ingested)", flush=True)
+        return result
+    batch_id = next_batch_id(run_id, batches)
+    with_data = [f for f in new if f.size > 0]
+    counts: dict[str, dict[str, Any]] = {}
+    columns: dict[str, list[str]] = {}
+    if with_data:
+        rows, columns = read_lines(spark, contract, with_data)
+        rows = add_ingest_metadata(rows, batch_id, ingested_at)
+        # The batch's partition directory is written directly: with partitionBy, Spark would
+        # sort every row by two constant columns first.
+        rows.write.mode("overwrite").parquet(batch_path(lake, dataset, ingested_at, batch_id))
+        counts = count_batch(spark, batch_path(lake, dataset, ingested_at, batch_id))
+        unlisted = sorted(set(counts) - {f.path for f in with_data})
+        if unlisted:
+            # A row whose file is not one listed would leave the listed file counted as empty.
+            raise RuntimeError(f"bronze: {dataset}: rows counted for unlisted files {unlisted}")
+    entries = [
+        manifest_entry(f, counts, columns.get(f.path, []), batch_id, contract.format, ingested_at)
+        for f in new
+    ]
+    files.write_json_lines(f"{manifest_dir}/{batch_id}.json", entries)
+    result.update(
+        batch=batch_id,
+        rows=sum(e["rows"] for e in entries),
+        malformed=sum(e["malformed"] for e in entries),
+        skipped={e["path"]: e["status"] for e in entries if e["status"] != "ingested"},
+    )
+    extras = extra_columns(contract.source_columns, columns, contract.format == "jsonl")
+    if extras:
+        result["extra_columns"] = [extra.name for extra in extras]
+    print(
+        f"bronze: {dataset}: {len(new)} new file(s), {result['rows']} rows "
+        f"({result['malformed']} malformed) in batch {batch_id}",
+        flush=True,
+    )
+    return result
+
+
+def read_lines(
+    spark: SparkSession, contract: Contract, new: list[FileInfo]
+) -> tuple[DataFrame, dict[str, list[str]]]:
+    """The new files' data lines as bronze rows (every column as a string), and each file's
+    columns as the file names them: its CSV header, or the keys of its JSON objects (sorted).
+
+    Needs ``whole_files`` in force while the result is computed: line numbers come from each
+    file being read, unsplit, by a partition of its own.
+    """
+    files = LakeFiles(spark)
+    raw = spark.read.format("text").load([glob_escaped(f.path) for f in new])
+    listed = {files.spark_file_path(f.path): f.path for f in new}
+    raw = raw.select(
+        listed_path(F.col("_metadata.file_path"), listed).alias("_ingest_file"),
+        F.monotonically_increasing_id().alias("_row_id"),
+        F.col("value").cast("binary").alias("_bytes"),
+    )
+    lines = number_and_decode_lines(raw)
+    if contract.format == "csv":
+        fields = {f.path: parse_header(files.first_line(f.path)) for f in new}
+    else:
+        # A pass of its own over the JSON files: the keys decide the batch's columns.
+        found: dict[str, list[str]] = {f.path: [] for f in new}
+        for row in json_keys(lines).collect():
+            found.setdefault(row["_ingest_file"], []).append(row["key"])
+        fields = {path: sorted(keys) for path, keys in found.items()}
+    if sum(f.size for f in new) > REPARTITION_BYTES:
+        lines = lines.repartition(spark.sparkContext.defaultParallelism)
+    if contract.format == "csv":
+        return parse_csv_lines(lines, contract.source_columns, fields), fields
+    return parse_json_lines(lines, contract.source_columns, fields), fields
+
+
+def glob_escaped(path: str) -> str:
+    """A path Spark's reader takes literally: it expands ``[]{}*?`` as a glob otherwise."""
+    return path.translate(GLOB_ESCAPES)
+
+
+@contextmanager
+def whole_files(spark: SparkSession) -> Iterator[None]:
+    """Read every file whole, one partition each: no file is split and none share a partition.
+
+    A partition is closed once it holds ``openCostInBytes`` plus a file's size, so with both
+    settings at 1 TiB every file (up to 1 TiB) gets a partition of its own.
+    """
+    keys = ("spark.sql.files.maxPartitionBytes", "spark.sql.files.openCostInBytes")
+    saved = {key: spark.conf.get(key, None) for key in keys}
+    for key in keys:
+        spark.conf.set(key, str(1 << 40))
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
+
+
+def batch_path(lake: LakePaths, dataset: str, ingested_at: datetime, batch_id: str) -> str:
+    """``bronze/<dataset>/ingest_date=<day>/run_id=<batch>``: a new directory per batch."""
+    return f"{lake.bronze(dataset)}/ingest_date={ingested_at.date().isoformat()}/run_id={batch_id}"
+
+
+def count_batch(spark: SparkSession, path: str) -> dict[str, dict[str, Any]]:
+    """Rows and malformed rows per file, read back from what was written."""
+    grouped = (
+        spark.read.parquet(path)
+        .groupBy("_ingest_file")
+        .agg(
+            F.count("*").alias("rows"),
+            F.count("_corrupt_record").alias("malformed"),
+            F.collect_set("_ingest_encoding").alias("encodings"),
+        )
+        .collect()
+    )
+    # A file with one line that is not valid UTF-8 is a Latin-1 file.
+    return {
+        r["_ingest_file"]: {
+            **r.asDict(),
+            "encoding": "ISO-8859-1" if "ISO-8859-1" in r["encodings"] else "UTF-8",
+        }
+        for r in grouped
+    }
+
+
+def manifest_entry(
+    info: FileInfo,
+    counts: dict[str, dict[str, Any]],
+    columns: list[str],
+    batch_id: str,
+    file_format: str,
+    ingested_at: datetime,
+) -> dict[str, Any]:
+    """What the manifest remembers of one file; empty and header-only files are recorded too.
+
+    ``columns`` are the file's own column names (header or JSON keys): silver compares them
+    with the contract to report schema drift.
+    """
+    count = counts.get(info.path, {})
+    rows = int(count.get("rows", 0))
+    if info.size == 0:
+        status = "skipped_empty"
+    elif rows == 0:
+        status = "skipped_header_only" if file_format == "csv" else "skipped_empty"
+    else:
+        status = "ingested"
+    return {
+        "path": info.path,
+        "size": info.size,
+        "modified_ms": info.modified_ms,
+        "status": status,
+        "rows": rows,
+        "malformed": int(count.get("malformed", 0)),
+        "encoding": count.get("encoding"),
+        "columns": columns,
+        "run_id": batch_id,
+        "ingested_at": ingested_at.isoformat(),
+    }
+
+
+def next_batch_id(run_id: str, batches: set[str]) -> str:
+    """The run id, or run id .2, .3 ... when a re-run of the same run finds new files."""
+    if run_id not in batches:
+        return run_id
+    attempt = 2
+    while f"{run_id}.{attempt}" in batches:
+        attempt += 1
+    return f"{run_id}.{attempt}"
+
+
+def remove_orphan_batches(files: LakeFiles, bronze: str, batches: set[str]) -> None:
+    """Delete bronze batches a crashed run wrote but never recorded, so nothing lands twice."""
+    for ingest_date in files.list_dirs(bronze):
+        for batch in files.list_dirs(f"{bronze}/{ingest_date}"):
+            if batch.startswith("run_id=") and batch.removeprefix("run_id=") not in batches:
+                print(f"bronze: removing unrecorded batch {bronze}/{ingest_date}/{batch}")
+                files.delete(f"{bronze}/{ingest_date}/{batch}")
