@@ -79,6 +79,6 @@ def test_bad_arguments_fail_with_one_clear_line(tmp_path: Path) -> None:
     result = run_job("bronze", {"lake_root": str(tmp_path), "run_id": "bad id!"})
     assert result.state == "FAILED"
     assert result.error_message == (
-        "bronze job failed: JobArgumentError: --run_id 'bad id!' must match "
-        "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+        "bronze job failed: JobArgumentError: --run_id 'bad id!' may not contain ' ' "
+        "(a Step Functions execution name's rule)"
     )
