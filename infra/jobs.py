@@ -80,8 +80,8 @@ def default_arguments(layer: str, storage: Storage) -> dict[str, object]:
         "--enable-spark-ui": "false",
         "--lake_root": s3_uri(storage.lake),
     }
-    if layer in ("bronze", "silver"):
-        args["--contracts_root"] = s3_uri(storage.scripts, "contracts/")
+    # Every layer reads the contracts: gold takes silver's column types from them.
+    args["--contracts_root"] = s3_uri(storage.scripts, "contracts/")
     if layer == "silver":
         args["--pii_salt_secret"] = Ref(storage.pii_salt)
     return args

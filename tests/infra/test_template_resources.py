@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from infra.stack import REQUIRED_OUTPUTS, build_template, render
-from medallion.definition import render_definition
-from medallion.views import named_queries, view_statements
+from medallion.spec.definition import render_definition
+from medallion.spec.views import named_queries, view_statements
 
 TEMPLATE = json.loads(render("dev"))
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
@@ -58,8 +58,7 @@ def test_glue_job(layer: str) -> None:
     for flag in ("--enable-auto-scaling", "--enable-metrics", "--enable-continuous-cloudwatch-log"):
         assert args[flag] == "true"
     assert join(args["--lake_root"]) == "s3://${LakeBucket}"
-    if layer != "gold":
-        assert join(args["--contracts_root"]) == "s3://${ScriptsBucket}/contracts/"
+    assert join(args["--contracts_root"]) == "s3://${ScriptsBucket}/contracts/"
     assert ("--pii_salt_secret" in args) == (layer == "silver")
     if layer == "silver":
         assert args["--pii_salt_secret"] == {"Ref": "PiiSaltSecret"}
@@ -122,7 +121,7 @@ def test_state_machine_definition_is_the_rendered_asl_with_every_placeholder_pro
     assert mapping["BronzeJobName"] == {"Fn::Sub": "medallion-${Environment}-bronze"}
     assert mapping["AlertTopicArn"] == {"Ref": "AlertTopic"}
     assert mapping["PiiSaltSecretId"] == {"Ref": "PiiSaltSecret"}
-    # The same text medallion.definition gives for these placeholders, compacted.
+    # The same text medallion.spec.definition gives for these placeholders, compacted.
     same = render_definition(
         {k: f"${{{k}}}" for k in mapping}
         | {
