@@ -15,13 +15,16 @@ requests read as JSON on stdin; the package is found in ``node_modules`` at the 
 evaluate:
 
 * each principal's identity policies in the template (a role's inline policies and the stack's
-  managed policies attached to it; the analysts' managed policy alone), and the template's bucket
-  policy for requests on that bucket's ARNs;
+  managed policies attached to it; the analysts' managed policy alone) and the template's resource
+  policies (:func:`resource_policies`): a bucket's policy for requests on the bucket and its
+  objects, the data key's key policy (the simulator, like KMS, lets identity policies grant a key
+  only when its key policy delegates to the account), the alert topic's policy;
 * no SCPs, RCPs, permission boundaries or session policies, none of the real account's other
-  policies (KMS key policies, policies attached outside the stack), no Lake Formation grants:
+  policies (policies attached outside the stack, keys of other stacks), no Lake Formation grants:
   ``medallion verify`` asks the deployed account's own policy simulator for those;
 * the context keys each access carries (``s3:prefix`` on ``ListBucket``, ``kms:ViaService`` on KMS
-  calls made through S3, SNS or Athena): the library does not fill in request keys itself.
+  calls made through S3, SNS or Athena) and no others: the library does not fill in request keys
+  such as ``aws:SecureTransport`` (so the TLS-only Deny statements never apply here).
 """
 
 from __future__ import annotations
