@@ -163,7 +163,7 @@ def add_quality_tables(template: Template, storage: Storage, gold: glue.Database
 
     Declared, not crawled: the records carry ``dataset`` and ``run_id`` themselves, and a crawler
     would also make the ``dataset=``/``run_id=`` folders partition keys of the same names, which
-    Athena refuses. The columns come from ``medallion.catalog.quality_table_definitions()``.
+    Athena refuses. The columns come from ``medallion.local.catalog.quality_table_definitions()``.
 
     Parameters
     ----------
@@ -174,7 +174,7 @@ def add_quality_tables(template: Template, storage: Storage, gold: glue.Database
     gold : glue.Database
         The gold database.
     """
-    from medallion.catalog import quality_table_definitions
+    from medallion.local.catalog import quality_table_definitions
 
     for table, folder, columns in quality_table_definitions():
         template.add_resource(

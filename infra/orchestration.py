@@ -88,8 +88,8 @@ def definition_string(values: Mapping[str, AWSHelperFn], parameters: set[str]) -
     OrchestrationError
         When the definition refers to something the stack does not provide.
     """
-    from medallion.definition import render_definition
-    from medallion.views import view_statements
+    from medallion.spec.definition import render_definition
+    from medallion.spec.views import view_statements
 
     substitutions = {key: f"${{{key}}}" for key in values}
     substitutions["Environment"] = "${Environment}"

@@ -88,7 +88,7 @@ def add_query(
 def _named_queries() -> list[Any]:
     """The analysts' named queries, when the analysts' module provides them."""
     try:
-        from medallion.views import named_queries
+        from medallion.spec.views import named_queries
     except ImportError:  # the analysts' layer is optional for the stack
         return []
     return list(named_queries())

@@ -109,7 +109,7 @@ class Recorder:
         """
         import inspect
 
-        from medallion.jobrunner import run_job
+        from medallion.local.jobrunner import run_job
 
         accepted = inspect.signature(run_job).parameters
         extra = {k: v for k, v in extra.items() if k in accepted}
@@ -244,9 +244,9 @@ def record_run(
     import boto3
 
     from medallion.aws.stepfunctions import RunOptions
-    from medallion.local_aws.services import LocalServices
-    from medallion.orchestrate import LAYERS, REGION, LocalRunConfig, run_local
-    from medallion.stackmodel import model_for
+    from medallion.local.services import LocalServices
+    from medallion.local.pipeline import LAYERS, REGION, LocalRunConfig, run_local
+    from medallion.aws.stackmodel import model_for
 
     model = model or model_for("dev")
     lake.mkdir(parents=True, exist_ok=True)
@@ -305,7 +305,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=SHIPPED)
     args = parser.parse_args(argv)
-    from medallion.generate import generate
+    from medallion.sample.generate import generate
 
     with tempfile.TemporaryDirectory() as tmp:
         lake = Path(tmp) / "lake"

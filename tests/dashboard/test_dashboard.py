@@ -32,9 +32,9 @@ if str(REPO) not in sys.path:
 
 from dashboard import charts  # noqa: E402
 from dashboard.demo_lake import DemoLake, build_demo_lake  # noqa: E402
-from medallion import catalog  # noqa: E402
+from medallion.local import catalog  # noqa: E402
 from medallion.cli import app  # noqa: E402
-from medallion.commands.dashboard import streamlit_command  # noqa: E402
+from medallion.cli.commands.dashboard import streamlit_command  # noqa: E402
 
 ARTIFACTS = REPO / "artifacts" / "dashboard"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from wcmatch import glob
 
-from medallion.stackmodel import model_for
+from medallion.aws.stackmodel import model_for
 
 # Glue's exclude patterns are globs where `**` crosses folders and a leading dot is an ordinary
 # character (wcmatch's GLOBSTAR and DOTGLOB); paths are relative to the target's path.

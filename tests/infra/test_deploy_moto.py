@@ -25,7 +25,7 @@ from infra.stack import REQUIRED_OUTPUTS
 from medallion.aws.cloudformation import Stack, describe_stack
 from medallion.aws.stack import stack_outputs
 from medallion.cli import app
-from medallion.deploy import DeployError, _guard
+from medallion.aws.deploy import DeployError, _guard
 
 # moto warns once per resource type it skips; the module docstring lists them.
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse:UserWarning")

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from medallion.stackmodel import model_for
-from medallion.views import view_files
+from medallion.aws.stackmodel import model_for
+from medallion.spec.views import view_files
 
 
 @pytest.mark.parametrize("prefix", ["", "acme_"])

@@ -10,7 +10,7 @@ from cfnlint.decode import decode_str
 from typer.testing import CliRunner
 
 from medallion.cli import app
-from medallion.deploy import REPO_ROOT, build_jobs_zip, package
+from medallion.aws.deploy import REPO_ROOT, build_jobs_zip, package
 
 
 def test_synth_writes_json(tmp_path: Path) -> None:

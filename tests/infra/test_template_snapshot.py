@@ -1,7 +1,7 @@
 """Snapshot of the dev template; regenerate with ``UPDATE_SNAPSHOTS=1 pytest tests/infra``.
 
 The state machine definition, the named queries and the quality tables' columns come from
-statemachine/, sql/ and medallion.catalog, which have their own tests; they are replaced by markers
+statemachine/, sql/ and medallion.local.catalog, which have their own tests; they are replaced by markers
 here so the snapshot shows this stack's own changes.
 test_template_resources.py checks that they are embedded as rendered.
 """
@@ -17,8 +17,8 @@ from typing import Any
 from infra.stack import render
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "dev.json"
-DEFINITION_MARKER = "<medallion.definition.render_definition(...), compacted>"
-COLUMNS_MARKER = "<medallion.catalog.quality_table_definitions()>"
+DEFINITION_MARKER = "<medallion.spec.definition.render_definition(...), compacted>"
+COLUMNS_MARKER = "<medallion.local.catalog.quality_table_definitions()>"
 
 
 def normalized(template: dict[str, Any]) -> dict[str, Any]:

@@ -15,8 +15,8 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from dashboard.demo_lake import DemoLake, build_demo_lake  # noqa: E402
-from medallion import catalog  # noqa: E402
-from medallion.catalog import Column, QueryError  # noqa: E402
+from medallion.local import catalog  # noqa: E402
+from medallion.local.catalog import Column, QueryError  # noqa: E402
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import yaml
 from typer.testing import CliRunner
 
 from medallion.cli import app
-from medallion.generate import MANIFEST_NAME, Manifest, Plan, generate
+from medallion.sample.generate import MANIFEST_NAME, Manifest, Plan, generate
 
 REPO = Path(__file__).resolve().parents[2]
 N = 40_000

@@ -20,8 +20,8 @@ import pytest
 from infra.jobs import ADDITIONAL_PYTHON_MODULES, GLUE_PROVIDED_MODULES
 from jobs.common import runtime
 from jobs.common.config import read_contracts
-from medallion.deploy import build_jobs_zip
-from medallion.jobrunner import (
+from medallion.aws.deploy import build_jobs_zip
+from medallion.local.jobrunner import (
     REPO_ROOT,
     LocalGlue,
     build_scripts_bucket,
@@ -136,7 +136,7 @@ def test_an_empty_value_reaches_the_script_as_an_empty_argument(glue: LocalGlue)
 def test_a_script_importing_what_only_the_working_tree_has_fails_as_on_glue(
     glue: LocalGlue, script: Any
 ) -> None:
-    for module in ("medallion.stackmodel", "infra.jobs", "tests.conftest"):
+    for module in ("medallion.aws.stackmodel", "infra.jobs", "tests.conftest"):
         result = run_job("gold", {}, glue=glue, script=script(f"import {module}\n"))
         assert result.state == "FAILED", module
         top = module.split(".")[0]

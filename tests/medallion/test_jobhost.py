@@ -13,8 +13,8 @@ from typing import Any, cast
 
 import pytest
 
-from medallion.jobhost import JobHost, JobHostRunner, warm_hosts_enabled
-from medallion.jobrunner import REPO_ROOT, JobResult, argv_of, glue_arguments
+from medallion.local.jobhost import JobHost, JobHostRunner, warm_hosts_enabled
+from medallion.local.jobrunner import REPO_ROOT, JobResult, argv_of, glue_arguments
 
 PROBE = """
 import json, os, sys

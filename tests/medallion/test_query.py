@@ -18,10 +18,10 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from dashboard.demo_lake import DemoLake, build_demo_lake  # noqa: E402
-from medallion import catalog  # noqa: E402
-from medallion.catalog import QueryError  # noqa: E402
+from medallion.local import catalog  # noqa: E402
+from medallion.local.catalog import QueryError  # noqa: E402
 from medallion.cli import app  # noqa: E402
-from medallion.query import QueryResult, athena_error  # noqa: E402
+from medallion.local.query import QueryResult, athena_error  # noqa: E402
 
 runner = CliRunner()
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from medallion.generate import generate
-from medallion.views import view_files
+from medallion.sample.generate import generate
+from medallion.spec.views import view_files
 
 pytestmark = pytest.mark.slow
 

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from medallion import catalog
-from medallion.generate import generate
-from medallion.jobrunner import run_job
+from medallion.local import catalog
+from medallion.sample.generate import generate
+from medallion.local.jobrunner import run_job
 
 pytestmark = pytest.mark.slow
 

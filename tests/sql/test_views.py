@@ -21,8 +21,8 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from dashboard.demo_lake import DemoLake, build_demo_lake  # noqa: E402
-from medallion import catalog  # noqa: E402
-from medallion.views import (  # noqa: E402
+from medallion.local import catalog  # noqa: E402
+from medallion.spec.views import (  # noqa: E402
     SQL_DIR,
     header_fields,
     named_queries,

@@ -12,15 +12,15 @@ from typing import Any
 
 import pytest
 
-from medallion.definition import (
+from medallion.spec.definition import (
     DEFAULTS,
     PLACEHOLDERS,
     DefinitionError,
     render_definition,
     template_placeholders,
 )
-from medallion.jobrunner import REPO_ROOT
-from medallion.views import view_statements
+from medallion.local.jobrunner import REPO_ROOT
+from medallion.spec.views import view_statements
 
 ALERT = "Notify failure"
 # The same alert under a subject bounded by construction, when SNS refuses the full one.

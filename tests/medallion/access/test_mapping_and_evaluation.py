@@ -7,7 +7,7 @@ import pytest
 from medallion.access import mapping
 from medallion.access.evaluate import evaluate, is_allowed
 from medallion.access.model import Access, ResolvedAccess
-from medallion.stackmodel import model_for
+from medallion.aws.stackmodel import model_for
 
 MODEL = model_for("dev")
 LAKE = f"arn:aws:s3:::{MODEL.ref('LakeBucket')}"

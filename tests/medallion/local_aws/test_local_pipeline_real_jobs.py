@@ -25,13 +25,13 @@ import pandas as pd
 import pytest
 from orchestration_support import SmtpServer, body_of
 
-from medallion import catalog, orchestrate
+from medallion.local import catalog, pipeline
 from medallion.aws.stepfunctions import RunOptions
-from medallion.generate import generate
-from medallion.jobhost import JobHostRunner
-from medallion.jobrunner import REPO_ROOT, JobResult, entry_script, job_arguments, run_job
-from medallion.local_aws.services import LocalServices
-from medallion.views import view_statements
+from medallion.sample.generate import generate
+from medallion.local.jobhost import JobHostRunner
+from medallion.local.jobrunner import REPO_ROOT, JobResult, entry_script, job_arguments, run_job
+from medallion.local.services import LocalServices
+from medallion.spec.views import view_statements
 
 pytestmark = pytest.mark.slow
 
@@ -83,7 +83,7 @@ class Baseline:
     landing: Path
     lake: Path
     after_bronze: Path
-    run: orchestrate.LocalRun
+    run: pipeline.LocalRun
     gold: dict[str, pd.DataFrame]
 
 
@@ -102,7 +102,7 @@ def inbox(smtp: SmtpServer) -> SmtpServer:
 
 def config(
     lake: Path, landing: Path, smtp: SmtpServer, **overrides: Any
-) -> orchestrate.LocalRunConfig:
+) -> pipeline.LocalRunConfig:
     values: dict[str, Any] = {
         "lake": lake,
         "landing": landing,
@@ -110,7 +110,7 @@ def config(
         "crawler_max_polls": 60,
     }
     values.update(overrides)
-    return orchestrate.LocalRunConfig(**values)
+    return pipeline.LocalRunConfig(**values)
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +130,7 @@ def baseline(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer) -> Base
                 shutil.copytree(lake, after_bronze, ignore=shutil.ignore_patterns("_catalog"))
             return result
 
-        run = orchestrate.run_local(
+        run = pipeline.run_local(
             config(lake, landing, smtp, job_runner=snapshot_after_bronze),
             RunOptions(run_id="base-1"),
         )
@@ -166,7 +166,7 @@ def test_a_fault_free_run_goes_through_every_state_and_leaves_gold_queryable(
     assert revenue["n"].iloc[0] > 0
 
 
-def expect_one_alert(smtp: SmtpServer, run: orchestrate.LocalRun, state: str) -> str:
+def expect_one_alert(smtp: SmtpServer, run: pipeline.LocalRun, state: str) -> str:
     assert run.status == "FAILED"
     assert run.failed_state == state
     [message] = smtp.inbox.messages
@@ -183,7 +183,7 @@ def test_a_job_that_raises_fails_at_gold_and_leaves_gold_as_it_was(
     baseline: Baseline, inbox: SmtpServer, tmp_path: Path
 ):
     lake = copy_lake(baseline.lake, tmp_path)
-    run = orchestrate.run_local(
+    run = pipeline.run_local(
         config(lake, baseline.landing, inbox, job_runner=runner({"gold"})),
         RunOptions(run_id="raises-1", observation_end="2011-02-30"),
     )
@@ -225,7 +225,7 @@ def test_a_job_killed_mid_write_fails_and_a_rerun_restores_the_same_gold(
     baseline: Baseline, inbox: SmtpServer, tmp_path: Path
 ):
     lake = copy_lake(baseline.lake, tmp_path)
-    killed = orchestrate.run_local(
+    killed = pipeline.run_local(
         config(lake, baseline.landing, inbox, job_runner=runner({"gold"}, kill_mid_write)),
         RunOptions(run_id="killed-1"),
     )
@@ -234,7 +234,7 @@ def test_a_job_killed_mid_write_fails_and_a_rerun_restores_the_same_gold(
     assert killed.cause == "gold job killed by SIGKILL"
 
     inbox.inbox.messages.clear()
-    rerun = orchestrate.run_local(
+    rerun = pipeline.run_local(
         config(lake, baseline.landing, inbox, job_runner=runner({"gold"})),
         RunOptions(run_id="killed-1"),
     )
@@ -258,7 +258,7 @@ def test_a_failing_error_severity_rule_fails_silver_with_the_rule_and_the_number
     order_lines.write_text(tightened)
     lake = copy_lake(baseline.after_bronze, tmp_path)
 
-    run = orchestrate.run_local(
+    run = pipeline.run_local(
         config(
             lake,
             baseline.landing,
@@ -278,7 +278,7 @@ def test_a_failing_error_severity_rule_fails_silver_with_the_rule_and_the_number
     )
 
     inbox.inbox.messages.clear()
-    rerun = orchestrate.run_local(
+    rerun = pipeline.run_local(
         config(lake, baseline.landing, inbox, job_runner=runner({"silver", "gold"})),
         RunOptions(run_id="quality-1"),
     )
@@ -308,19 +308,19 @@ def test_a_crawler_that_never_becomes_ready_fails_at_its_poll_and_a_rerun_comple
     names = cfg.names()
     services = StuckSilverCrawler(
         lake_root=lake.resolve(),
-        jobs={names[f"{layer.title()}JobName"]: layer for layer in orchestrate.LAYERS},
-        crawlers={names[f"{layer.title()}CrawlerName"]: layer for layer in orchestrate.LAYERS},
+        jobs={names[f"{layer.title()}JobName"]: layer for layer in pipeline.LAYERS},
+        crawlers={names[f"{layer.title()}CrawlerName"]: layer for layer in pipeline.LAYERS},
         alerts=inbox.settings(),
         job_runner=already_done,
     )
-    run = orchestrate.run_local(cfg, RunOptions(run_id="crawl-1"), services=services)
+    run = pipeline.run_local(cfg, RunOptions(run_id="crawl-1"), services=services)
 
     expect_one_alert(inbox, run, "Silver crawler READY?")
     assert run.cause == "crawler medallion-local-silver still RUNNING after 4 polls of 1 s"
     assert not any(e.state.startswith("Create view") for e in run.events)
 
     inbox.inbox.messages.clear()
-    rerun = orchestrate.run_local(cfg, RunOptions(run_id="crawl-1"))
+    rerun = pipeline.run_local(cfg, RunOptions(run_id="crawl-1"))
     assert rerun.status == "SUCCEEDED", (rerun.error, rerun.cause)
     assert_same_gold(lake, baseline.gold)
     rows = catalog.execute(str(lake), "select count(*) as n from v_customer_segments")

@@ -14,12 +14,12 @@ import pytest
 from orchestration_support import SmtpServer, body_of, free_port, standin_runner
 from typer.testing import CliRunner
 
-from medallion import catalog, orchestrate
+from medallion.local import catalog, pipeline
 from medallion.aws.stepfunctions import RunOptions
 from medallion.cli import app
-from medallion.definition import render_definition
-from medallion.local_aws import moto_patches
-from medallion.local_aws.services import AlertSettings, LocalServices
+from medallion.spec.definition import render_definition
+from medallion.local import moto_patches
+from medallion.local.services import AlertSettings, LocalServices
 
 VIEWS = [("v_sample", "CREATE OR REPLACE VIEW gold.v_sample AS SELECT id, amount FROM gold.sample")]
 
@@ -31,7 +31,7 @@ def smtp() -> Iterator[SmtpServer]:
     server.stop()
 
 
-def config(tmp_path: Path, smtp: SmtpServer, **overrides: Any) -> orchestrate.LocalRunConfig:
+def config(tmp_path: Path, smtp: SmtpServer, **overrides: Any) -> pipeline.LocalRunConfig:
     values: dict[str, Any] = {
         "lake": tmp_path / "lake",
         "crawler_poll_seconds": 1,
@@ -41,23 +41,23 @@ def config(tmp_path: Path, smtp: SmtpServer, **overrides: Any) -> orchestrate.Lo
         "job_runner": standin_runner,
     }
     values.update(overrides)
-    return orchestrate.LocalRunConfig(**values)
+    return pipeline.LocalRunConfig(**values)
 
 
 def definition_states() -> dict[str, Any]:
-    subs = orchestrate.substitutions(
-        orchestrate.LocalRunConfig(lake=Path("/lake")), "arn:aws:sns:us-east-1:123456789012:t"
+    subs = pipeline.substitutions(
+        pipeline.LocalRunConfig(lake=Path("/lake")), "arn:aws:sns:us-east-1:123456789012:t"
     )
     states: dict[str, Any] = json.loads(render_definition(subs, VIEWS))["States"]
     return states
 
 
-def entered(run: orchestrate.LocalRun) -> list[str]:
+def entered(run: pipeline.LocalRun) -> list[str]:
     return [e.state for e in run.events if e.kind == "entered"]
 
 
 def test_a_run_goes_through_every_state_of_the_success_path(tmp_path: Path, smtp: SmtpServer):
-    run = orchestrate.run_local(
+    run = pipeline.run_local(
         config(tmp_path, smtp), RunOptions(run_id="standin-1", datasets="order_lines")
     )
 
@@ -97,7 +97,7 @@ def test_a_run_goes_through_every_state_of_the_success_path(tmp_path: Path, smtp
 
 def test_each_job_gets_the_run_options_as_glue_arguments(tmp_path: Path, smtp: SmtpServer):
     lake = tmp_path / "lake"
-    run = orchestrate.run_local(
+    run = pipeline.run_local(
         config(tmp_path, smtp, landing=tmp_path / "drop"),
         RunOptions(run_id="args-1", observation_end="2011-12-09", full_refresh=True),
     )
@@ -106,7 +106,7 @@ def test_each_job_gets_the_run_options_as_glue_arguments(tmp_path: Path, smtp: S
     assert args["bronze"] == {
         "--lake_root": str(lake.resolve()),
         "--landing_root": str((tmp_path / "drop").resolve()),
-        "--contracts_root": str(orchestrate.REPO_ROOT / "contracts"),
+        "--contracts_root": str(pipeline.REPO_ROOT / "contracts"),
         "--run_id": "args-1",
         "--datasets": "all",
         "--full_refresh": "true",
@@ -117,7 +117,7 @@ def test_each_job_gets_the_run_options_as_glue_arguments(tmp_path: Path, smtp: S
 
 
 def test_the_crawl_and_the_views_reach_the_local_catalog(tmp_path: Path, smtp: SmtpServer):
-    run = orchestrate.run_local(config(tmp_path, smtp), RunOptions(run_id="catalog-1"))
+    run = pipeline.run_local(config(tmp_path, smtp), RunOptions(run_id="catalog-1"))
 
     assert run.status == "SUCCEEDED"
     rows = catalog.execute(str(tmp_path / "lake"), "select sum(id) as s from gold.v_sample")
@@ -128,7 +128,7 @@ def test_a_job_that_raises_fails_at_its_state_with_one_email(
     tmp_path: Path, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
 ):
     monkeypatch.setenv("MEDALLION_STANDIN_FAIL", "silver")
-    run = orchestrate.run_local(config(tmp_path, smtp), RunOptions(run_id="raises-1"))
+    run = pipeline.run_local(config(tmp_path, smtp), RunOptions(run_id="raises-1"))
 
     assert run.status == "FAILED"
     assert run.failed_state == "Silver job"
@@ -176,12 +176,12 @@ def test_a_crawler_that_never_becomes_ready_fails_after_the_poll_budget(
     names = cfg.names()
     services = StuckCrawlers(
         lake_root=cfg.lake.resolve(),
-        jobs={names[f"{layer.title()}JobName"]: layer for layer in orchestrate.LAYERS},
-        crawlers={names[f"{layer.title()}CrawlerName"]: layer for layer in orchestrate.LAYERS},
+        jobs={names[f"{layer.title()}JobName"]: layer for layer in pipeline.LAYERS},
+        crawlers={names[f"{layer.title()}CrawlerName"]: layer for layer in pipeline.LAYERS},
         alerts=smtp.settings(),
         job_runner=standin_runner,
     )
-    run = orchestrate.run_local(cfg, RunOptions(run_id="stuck-1"), services=services)
+    run = pipeline.run_local(cfg, RunOptions(run_id="stuck-1"), services=services)
 
     assert run.status == "FAILED"
     assert run.failed_state == "Bronze crawler READY?"
@@ -198,7 +198,7 @@ def test_a_view_that_fails_names_the_view_and_the_query_error(tmp_path: Path, sm
         *VIEWS,
         ("v_broken", "CREATE OR REPLACE VIEW gold.v_broken AS SELECT nope FROM gold.sample"),
     ]
-    run = orchestrate.run_local(config(tmp_path, smtp, views=views), RunOptions(run_id="view-1"))
+    run = pipeline.run_local(config(tmp_path, smtp, views=views), RunOptions(run_id="view-1"))
 
     assert run.status == "FAILED"
     assert run.failed_state == "Create view v_broken"
@@ -213,10 +213,10 @@ def test_an_unreachable_smtp_server_still_fails_the_run_and_keeps_the_alert(
 ):
     monkeypatch.setenv("MEDALLION_STANDIN_FAIL", "bronze")
     nobody = AlertSettings(host="127.0.0.1", port=free_port(), timeout=2)
-    cfg = orchestrate.LocalRunConfig(
+    cfg = pipeline.LocalRunConfig(
         lake=tmp_path / "lake", alerts=nobody, views=VIEWS, job_runner=standin_runner
     )
-    run = orchestrate.run_local(cfg, RunOptions(run_id="nosmtp-1"))
+    run = pipeline.run_local(cfg, RunOptions(run_id="nosmtp-1"))
 
     assert run.status == "FAILED" and run.failed_state == "Bronze job"
     [copy] = run.alerts
@@ -228,10 +228,10 @@ def test_an_unreachable_smtp_server_still_fails_the_run_and_keeps_the_alert(
 def standin_cli(smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch) -> SmtpServer:
     # The command builds its config from options; the stand-ins come in through its defaults.
     monkeypatch.setattr(
-        orchestrate,
+        pipeline,
         "LocalRunConfig",
         functools.partial(
-            orchestrate.LocalRunConfig,
+            pipeline.LocalRunConfig,
             alerts=smtp.settings(),
             views=VIEWS,
             job_runner=standin_runner,
@@ -269,7 +269,7 @@ def test_cli_run_json_prints_the_history_and_exits_non_zero_on_failure(
 
 
 def test_the_patches_are_lifted_after_a_run(tmp_path: Path, smtp: SmtpServer):
-    orchestrate.run_local(config(tmp_path, smtp), RunOptions(run_id="hooks-1"))
+    pipeline.run_local(config(tmp_path, smtp), RunOptions(run_id="hooks-1"))
     assert moto_patches.active_hooks() is None and not moto_patches.installed()
 
 
@@ -280,7 +280,7 @@ def test_a_subject_over_snss_limit_still_sends_one_email_under_a_short_subject(
     # SNS refuses (moto too); the alert goes out again under the bounded subject.
     monkeypatch.setenv("MEDALLION_STANDIN_FAIL", "silver")
     run_id = "rerun-" + "x" * 74
-    run = orchestrate.run_local(config(tmp_path, smtp), RunOptions(run_id=run_id))
+    run = pipeline.run_local(config(tmp_path, smtp), RunOptions(run_id=run_id))
 
     assert run.status == "FAILED"
     assert "Notify failure briefly" in entered(run)

@@ -15,8 +15,8 @@ import pytest
 from moto import mock_aws
 from orchestration_support import SmtpServer, body_of, standin_runner
 
-from medallion import catalog
-from medallion.local_aws.services import (
+from medallion.local import catalog
+from medallion.local.services import (
     AlertSettings,
     LocalServices,
     ThreadWork,

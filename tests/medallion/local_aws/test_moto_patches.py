@@ -23,7 +23,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
 )
 from moto.stepfunctions.parser.backend import execution_worker
 
-from medallion.local_aws import moto_patches
+from medallion.local import moto_patches
 
 ROLE = "arn:aws:iam::123456789012:role/medallion-test"
 

@@ -1,0 +1,1 @@
+"""The local runtime: moto engine hooks, local services, job runner and host, DuckDB catalog."""

@@ -1,0 +1,342 @@
+"""Runs the layers' Glue entry scripts one after another in a warm Python process and JVM.
+
+A local run of the pipeline starts three Glue jobs. Started as three processes, each pays for a
+Python interpreter, a JVM and a cold JIT before its first row (about a fifth of a 1M-row run on
+two cores). A job host is one worker process, started when the run starts, that keeps its
+SparkContext: each job script still runs as ``__main__`` with its own ``sys.argv``, environment
+and a new SparkSession (its own SQL settings and temporary views), the way Glue starts it, but the
+JVM is already there and warm. A job that fails or times out retires its host, so a broken JVM
+never runs the next job.
+
+Each job is launched as :func:`medallion.local.jobrunner.run_job` launches one, as Glue does: a copy of
+the entry script, the same arguments, ``jobs`` importable only from the run's ``jobs.zip``. The
+host itself needs ``medallion``; while a job runs, ``jobs``, ``medallion`` and ``infra`` are out
+of ``sys.modules`` and importable from jobs.zip alone
+(:func:`medallion.local.jobrunner.glue_interpreter`).
+
+``JobHostRunner`` has :func:`medallion.local.jobrunner.run_job`'s signature, so the local services take
+either; set ``MEDALLION_JOB_HOST=process`` to run every job in a process of its own.
+
+The worker is this module run as ``python -m medallion.local.jobhost``: it reads one JSON request a
+line on stdin and ends each job's output with ``MEDALLION_JOB_END <exit status>``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import TracebackType
+
+from medallion.local.jobrunner import (
+    JobOutput,
+    JobResult,
+    LocalGlue,
+    argv_of,
+    glue_arguments,
+    job_environment,
+    local_glue,
+    run_script_as_glue,
+    script_copy,
+)
+
+JOB_END_PREFIX = "MEDALLION_JOB_END "
+HOST_SETTING = "MEDALLION_JOB_HOST"
+
+
+def warm_hosts_enabled() -> bool:
+    """Jobs share a warm host unless ``MEDALLION_JOB_HOST=process`` asks for one process each."""
+    value = os.environ.get(HOST_SETTING, "warm").strip().lower()
+    if value not in ("warm", "process"):
+        raise ValueError(f"{HOST_SETTING} must be 'warm' or 'process', not {value!r}")
+    return value == "warm"
+
+
+class JobHost:
+    """One worker process that runs job scripts sent to it, one at a time.
+
+    Parameters
+    ----------
+    env
+        Environment overrides for the worker; they reach the JVM too, so settings read when
+        Spark starts (``MEDALLION_DRIVER_MEMORY``, ``MEDALLION_JAVA_OPTIONS``) belong here.
+    """
+
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        # Its working directory is its own, not the repository (whose root `-m` would put on
+        # sys.path); a session of its own: a terminal's Ctrl-C reaches the CLI, which then
+        # closes the host.
+        self.workdir = Path(tempfile.mkdtemp(prefix="medallion-jobhost-"))
+        self.process = subprocess.Popen(
+            [sys.executable, "-u", "-m", "medallion.local.jobhost"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=job_environment(env),
+            cwd=str(self.workdir),
+            start_new_session=True,
+        )
+        self.jobs_run = 0
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def run(
+        self,
+        script: Path,
+        args: list[str],
+        env: Mapping[str, str] | None = None,
+        on_line: Callable[[str], None] | None = None,
+        timeout: float | None = None,
+    ) -> tuple[int, JobOutput, str]:
+        """Run a script (a copy of an entry script) as ``__main__`` in the worker and wait.
+
+        Returns
+        -------
+        tuple
+            The exit status (negative when the worker died), the job's output, and why the
+            host ended the job itself (a timeout, a dead worker), else empty.
+        """
+        assert self.process.stdin is not None and self.process.stdout is not None
+        output = JobOutput(on_line)
+        request = {"script": str(script), "argv": args, "env": dict(env or {})}
+        try:
+            self.process.stdin.write(json.dumps(request) + "\n")
+            self.process.stdin.flush()
+        except OSError:
+            return self._ended(output, "")
+        self.jobs_run += 1
+        timer = threading.Timer(timeout, self.kill) if timeout else None
+        if timer:
+            timer.start()
+        try:
+            for line in self.process.stdout:
+                if line.startswith(JOB_END_PREFIX):
+                    return int(line[len(JOB_END_PREFIX) :]), output, ""
+                output.add(line)
+        finally:
+            if timer:
+                timer.cancel()
+        return self._ended(output, f"timed out after {timeout:.0f} s" if timer else "")
+
+    def _ended(self, output: JobOutput, why: str) -> tuple[int, JobOutput, str]:
+        code = self.process.wait()
+        return (code or -1), output, why or f"the job host exited with status {code}"
+
+    def kill(self) -> None:
+        """Stop the worker and its JVM at once."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+
+    def close(self, grace_seconds: float = 20.0) -> None:
+        """Let the worker stop Spark and exit; end it by signal if it has not in time."""
+        if self.process.stdin and not self.process.stdin.closed:
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()
+        for sig, wait in ((None, grace_seconds), (signal.SIGTERM, 5.0), (signal.SIGKILL, None)):
+            if sig is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, sig)
+            try:
+                self.process.wait(timeout=wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        if self.process.stdout:
+            self.process.stdout.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+class JobHostRunner:
+    """Runs layers' jobs (``run_job``'s signature) in warm job hosts, one host per job at a time.
+
+    A host is started at once, so its JVM starts while the caller sets up. A job that fails
+    retires its host; the next job gets a new one.
+
+    Parameters
+    ----------
+    env
+        Environment overrides for the hosts' processes.
+    glue
+        The run's local scripts bucket and lake; None builds a scripts bucket for this runner,
+        removed when it closes.
+    """
+
+    def __init__(self, env: Mapping[str, str] | None = None, glue: LocalGlue | None = None) -> None:
+        self._env = dict(env or {})
+        self._lock = threading.Lock()
+        # The host first, so its JVM starts while the scripts bucket is built.
+        self._idle: list[JobHost] = [JobHost(self._env)]
+        self._busy: set[JobHost] = set()
+        self._closed = False
+        self._glue_context = local_glue(glue)
+        try:
+            self.glue = self._glue_context.__enter__()
+        except BaseException:
+            self.close_hosts()
+            raise
+
+    def __call__(
+        self,
+        layer: str,
+        options: Mapping[str, str],
+        env: Mapping[str, str] | None = None,
+        on_line: Callable[[str], None] | None = None,
+        timeout: float | None = None,
+        *,
+        job_run_id: str | None = None,
+        job_name: str | None = None,
+        script: Path | None = None,
+    ) -> JobResult:
+        """Run a layer's job; the parameters are :func:`medallion.local.jobrunner.run_job`'s."""
+        arguments = glue_arguments(
+            layer, options, self.glue, job_run_id=job_run_id, job_name=job_name
+        )
+        host = self._acquire()
+        started = time.monotonic()
+        code, output, why = 1, JobOutput(on_line), ""
+        try:
+            with script_copy(script or self.glue.scripts.script(layer)) as copy:
+                code, output, why = host.run(copy, argv_of(arguments), env, on_line, timeout)
+        finally:
+            # A failed job may have left its JVM broken: the next job gets a new host.
+            self._release(host, keep=code == 0 and host.alive)
+        return output.result(layer, code, time.monotonic() - started, why)
+
+    def _acquire(self) -> JobHost:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the job host runner is closed")
+            while self._idle:
+                host = self._idle.pop(0)
+                if host.alive:
+                    break
+                host.close()
+            else:
+                host = JobHost(self._env)
+            self._busy.add(host)
+            return host
+
+    def _release(self, host: JobHost, keep: bool) -> None:
+        with self._lock:
+            self._busy.discard(host)
+            if keep and not self._closed:
+                self._idle.append(host)
+                return
+        host.close()
+
+    def close(self) -> None:
+        """Stop every host (a job still running is killed) and remove the scripts bucket built."""
+        self.close_hosts()
+        self._glue_context.__exit__(None, None, None)
+
+    def close_hosts(self) -> None:
+        """Stop every host; a job still running is killed."""
+        with self._lock:
+            self._closed = True
+            idle, busy = list(self._idle), list(self._busy)
+            self._idle.clear()
+        for host in busy:
+            host.kill()
+        for host in idle:
+            host.close()
+
+    def __enter__(self) -> JobHostRunner:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+# --- the worker ---------------------------------------------------------------------------------
+def _start_spark() -> None:
+    """Start the SparkContext the way the jobs do, so the first job finds it running.
+
+    When Spark cannot start (no Java, say) nothing is started here: the job's own ``get_spark``
+    then fails with its clear message.
+    """
+    from jobs.common.runtime import get_spark
+
+    with contextlib.suppress(Exception):  # the job reports it, in its own words
+        get_spark("medallion-local-jobs")
+
+
+def _fresh_session() -> None:
+    """Give the next job a new SparkSession on the running SparkContext.
+
+    A new session has the SparkContext's settings and none of the last job's runtime SQL
+    settings, temporary views or functions; cached data is dropped as well.
+    """
+    from pyspark.sql import SparkSession
+
+    base = SparkSession._instantiatedSession
+    if base is None or base._sc._jsc is None:
+        return
+    base.catalog.clearCache()
+    session = base.newSession()
+    SparkSession._instantiatedSession = session
+    SparkSession._activeSession = session
+    jvm = session._jvm
+    assert jvm is not None
+    jvm.SparkSession.setDefaultSession(session._jsparkSession)
+    jvm.SparkSession.setActiveSession(session._jsparkSession)
+
+
+def _run_script(script: str, argv: list[str], env: Mapping[str, str]) -> int:
+    """Run one job script as ``__main__``, as Glue would; its exit status (0 when it returns)."""
+    saved_env = dict(os.environ)
+    os.environ.update(env)
+    try:
+        _fresh_session()
+        run_script_as_glue(Path(script), argv)
+        return 0
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or 0
+        print(exc.code, file=sys.stderr)
+        return 1
+    except BaseException:  # reported as an uncaught error in a process would be
+        traceback.print_exc()
+        return 1
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.environ.clear()
+        os.environ.update(saved_env)
+
+
+def serve() -> None:
+    """The worker's loop: start Spark, then run each requested script until stdin closes."""
+    _start_spark()
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        request = json.loads(line)
+        code = _run_script(request["script"], request["argv"], request.get("env") or {})
+        print(f"{JOB_END_PREFIX}{code}", flush=True)
+    from pyspark.sql import SparkSession
+
+    session = SparkSession._instantiatedSession
+    if session is not None and session._sc._jsc is not None:
+        session.stop()
+
+
+if __name__ == "__main__":
+    serve()

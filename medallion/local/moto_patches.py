@@ -1,0 +1,434 @@
+"""medallion's only changes to moto 5.2.5: two .sync integrations, StartTime, local-service hooks.
+
+Why each patch exists (ARCHITECTURE.md, Orchestration):
+
+1. ``glue:startJobRun.sync`` fails in moto 5.2.x with ``'NoneType' object has no attribute
+   'interrupt_all'``: ``StateTaskServiceCallback._eval_integration_pattern`` calls
+   ``callback_endpoint.interrupt_all()`` in a ``finally``, but the endpoint is only created for
+   services that accept the ``.waitForTaskToken`` pattern, and moto's Glue service accepts ``.sync``
+   only. Adding the callback pattern to the Glue service's supported set gives it an endpoint.
+2. ``athena:startQueryExecution.sync`` is not implemented (moto routes "athena" to its
+   "unsupported" service, callback pattern only). :class:`AthenaSyncService` adds it, polling
+   GetQueryExecution the way moto's Glue service polls GetJobRun.
+3. ``$$.Execution.StartTime`` is a ``datetime`` in moto's context object, so ``States.Format`` on
+   it fails with "Object of type datetime is not JSON serializable"; AWS gives an ISO 8601 string.
+   The execution worker's environment gets the string.
+4. Hooks: moto's Glue job runs, crawls and Athena queries succeed on their own without doing
+   anything, and SNS delivers nowhere. When :func:`install` is given a :class:`LocalHooks`, a job
+   run, a crawl, a query and a publish are handed to it, and the run's, crawl's or query's state is
+   the local work's state. Without hooks, moto behaves as shipped.
+
+Every patch wraps the moto function it replaces and :func:`uninstall` restores them all.
+``tests/medallion/local_aws/test_moto_patches.py`` fails if moto changes under them.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import threading
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, Final, Protocol
+
+import moto
+
+MOTO_VERSION: Final = "5.2.5"
+
+
+class MotoVersionError(RuntimeError):
+    """moto is not the version these patches were written and tested against."""
+
+
+def check_moto_version(version: str | None = None) -> None:
+    """Refuse to patch any moto but :data:`MOTO_VERSION`.
+
+    Raises
+    ------
+    MotoVersionError
+        When the installed moto is another version.
+    """
+    found = version or moto.__version__
+    if found != MOTO_VERSION:
+        raise MotoVersionError(
+            f"medallion.local patches moto {MOTO_VERSION}, found {found}: re-check every patch "
+            "in medallion/local_aws/moto_patches.py against the new moto, then update MOTO_VERSION"
+        )
+
+
+check_moto_version()
+
+# Imported after the version check: these private modules are what the patches depend on.
+from moto.athena import models as athena_models  # noqa: E402
+from moto.athena import responses as athena_responses  # noqa: E402
+from moto.glue import models as glue_models  # noqa: E402
+from moto.sns import models as sns_models  # noqa: E402
+from moto.stepfunctions.parser.api import (  # noqa: E402
+    HistoryEventType,
+    TaskFailedEventDetails,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (  # noqa: E402
+    FailureEvent,
+    FailureEventException,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (  # noqa: E402
+    StatesErrorName,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (  # noqa: E402
+    StatesErrorNameType,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import (  # noqa: E402
+    state_task_factory,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (  # noqa: E402
+    state_task_service_callback,
+    state_task_service_glue,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import (  # noqa: E402
+    ResourceCondition,
+)
+from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails  # noqa: E402
+from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for  # noqa: E402
+from moto.stepfunctions.parser.asl.utils.encoding import to_json_str  # noqa: E402
+from moto.stepfunctions.parser.backend import execution_worker  # noqa: E402
+
+
+class LocalWork(Protocol):
+    """Work running behind a moto resource; ``state`` is RUNNING, SUCCEEDED or FAILED."""
+
+    @property
+    def state(self) -> str: ...
+
+    @property
+    def error_message(self) -> str: ...
+
+
+class LocalHooks(Protocol):
+    """What the local services do when the state machine calls Glue, Athena or SNS."""
+
+    def start_job_run(self, job_name: str, run_id: str, arguments: Mapping[str, str]) -> LocalWork:
+        """Start a job run; called after moto recorded it."""
+        ...
+
+    def start_crawler(self, crawler_name: str, targets: Mapping[str, Any]) -> LocalWork:
+        """Start a crawl; called after moto recorded it."""
+        ...
+
+    def start_query(self, query: str, database: str, workgroup: str) -> LocalWork:
+        """Start an Athena query; called after moto recorded it."""
+        ...
+
+    def publish(self, topic_arn: str, subject: str, message: str) -> None:
+        """Deliver an SNS message; called after moto accepted it."""
+        ...
+
+
+# Typed Any: moto declares these str constants but types the sets as set[ResourceCondition].
+_CALLBACK: Any = ResourceCondition.WaitForTaskToken
+_SYNC: Any = ResourceCondition.Sync
+_LOCAL: Final = "_medallion_local"
+_ATHENA_TERMINAL: Final = {"SUCCEEDED", "FAILED", "CANCELLED"}
+_ATHENA_PARAMETERS: Final = {
+    "startqueryexecution": {
+        "ClientRequestToken",
+        "ExecutionParameters",
+        "QueryExecutionContext",
+        "QueryString",
+        "ResultConfiguration",
+        "ResultReuseConfiguration",
+        "WorkGroup",
+    }
+}
+_hooks: LocalHooks | None = None
+_originals: dict[tuple[Any, str], tuple[Any, bool]] = {}
+_lock = threading.Lock()
+
+
+def active_hooks() -> LocalHooks | None:
+    """The hooks the patched moto calls, or None (plain moto behaviour)."""
+    return _hooks
+
+
+def _local(obj: Any) -> LocalWork | None:
+    work: LocalWork | None = getattr(obj, _LOCAL, None)
+    return work
+
+
+class AthenaSyncService(state_task_service_callback.StateTaskServiceCallback):
+    """``arn:aws:states:::athena:startQueryExecution.sync``, with the callback pattern (patch 1)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            supported_integration_patterns={
+                _SYNC,
+                _CALLBACK,
+            }
+        )
+
+    def _get_supported_parameters(self) -> set[str] | None:
+        return _ATHENA_PARAMETERS.get(self.resource.api_action.lower())
+
+    def _eval_service_task(
+        self,
+        env: Any,
+        resource_runtime_part: Any,
+        normalised_parameters: dict,
+        state_credentials: Any,
+    ) -> None:
+        client = boto_client_for(
+            service="athena",
+            region=resource_runtime_part.region,
+            state_credentials=state_credentials,
+        )
+        response = getattr(client, self._get_boto_service_action())(**normalised_parameters)
+        response.pop("ResponseMetadata", None)
+        env.stack.append(response)
+
+    def _build_sync_resolver(
+        self,
+        env: Any,
+        resource_runtime_part: Any,
+        normalised_parameters: dict,
+        state_credentials: Any,
+    ) -> Callable[[], Any]:
+        query_id = env.stack.pop()["QueryExecutionId"]
+        client = boto_client_for(
+            service="athena",
+            region=resource_runtime_part.region,
+            state_credentials=state_credentials,
+        )
+
+        def resolve() -> Any:
+            described = client.get_query_execution(QueryExecutionId=query_id)
+            described.pop("ResponseMetadata", None)
+            state = described["QueryExecution"]["Status"]["State"]
+            if state not in _ATHENA_TERMINAL:
+                return None
+            if state == "SUCCEEDED":
+                return described
+            # Like AWS: States.TaskFailed with the GetQueryExecution output as Cause.
+            raise FailureEventException(
+                FailureEvent(
+                    env=env,
+                    error_name=StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed),
+                    event_type=HistoryEventType.TaskFailed,
+                    event_details=EventDetails(  # type: ignore[typeddict-item]
+                        taskFailedEventDetails=TaskFailedEventDetails(
+                            resource=self._get_sfn_resource(),
+                            resourceType=self._get_sfn_resource_type(),
+                            error=StatesErrorNameType.StatesTaskFailed.to_name(),
+                            cause=to_json_str(described),
+                        )
+                    ),
+                )
+            )
+
+        return resolve
+
+
+def _remember(owner: Any, name: str) -> None:
+    # Inherited attributes (ManagedState.status) are restored by deleting the override.
+    _originals.setdefault((owner, name), (inspect.getattr_static(owner, name), name in vars(owner)))
+
+
+def _patch(owner: Any, name: str, replacement: Any) -> None:
+    _remember(owner, name)
+    setattr(owner, name, replacement)
+
+
+def _original(owner: Any, name: str) -> Any:
+    return _originals[(owner, name)][0]
+
+
+def _patch_service_factory() -> None:
+    original = _original(state_task_factory, "state_task_service_for")
+
+    def state_task_service_for(service_name: str) -> Any:
+        if service_name == "athena":
+            return AthenaSyncService()
+        return original(service_name=service_name)
+
+    _patch(state_task_factory, "state_task_service_for", state_task_service_for)
+
+
+def _patch_context_start_time() -> None:
+    original = _original(execution_worker.ExecutionWorker, "_get_evaluation_environment")
+
+    def environment(self: Any) -> Any:
+        env = original(self)
+        execution = env.states.context_object.context_object_data["Execution"]
+        started = execution.get("StartTime")
+        if isinstance(started, datetime):
+            started = started.astimezone(UTC)
+            execution["StartTime"] = (
+                started.strftime("%Y-%m-%dT%H:%M:%S.") + f"{started.microsecond // 1000:03d}Z"
+            )
+        return env
+
+    _patch(execution_worker.ExecutionWorker, "_get_evaluation_environment", environment)
+
+
+def _patch_glue() -> None:
+    start_job_run = _original(glue_models.GlueBackend, "start_job_run")
+    job_run_status = _original(glue_models.FakeJobRun, "status")
+    job_run_as_dict = _original(glue_models.FakeJobRun, "as_dict")
+    start_crawler = _original(glue_models.FakeCrawler, "start_crawler")
+    crawler_as_dict = _original(glue_models.FakeCrawler, "as_dict")
+    crawl_status = _original(glue_models.FakeCrawl, "status")
+
+    def patched_start_job_run(
+        self: Any, name: str, arguments: dict[str, str] | None, *args: Any, **kwargs: Any
+    ) -> str:
+        run_id: str = start_job_run(self, name, arguments, *args, **kwargs)
+        if _hooks is not None:
+            job_run = self.get_job(name).get_job_run(run_id)
+            setattr(job_run, _LOCAL, _hooks.start_job_run(name, run_id, job_run.arguments or {}))
+        return run_id
+
+    def run_status(self: Any) -> str | None:
+        work = _local(self)
+        return work.state if work is not None else job_run_status.fget(self)
+
+    def run_as_dict(self: Any) -> dict[str, Any]:
+        described: dict[str, Any] = job_run_as_dict(self)
+        work = _local(self)
+        if work is not None and work.error_message:
+            described["ErrorMessage"] = work.error_message
+        return described
+
+    def patched_start_crawler(self: Any) -> None:
+        start_crawler(self)
+        if _hooks is not None:
+            setattr(self.crawls[-1], _LOCAL, _hooks.start_crawler(self.name, self.targets or {}))
+
+    def crawl_state(self: Any) -> str | None:
+        work = _local(self)
+        if work is None:
+            return crawl_status.fget(self)
+        # FakeCrawler reports READY for COMPLETED or FAILED crawls.
+        return {"SUCCEEDED": "COMPLETED"}.get(work.state, work.state)
+
+    def patched_crawler_as_dict(self: Any) -> dict[str, Any]:
+        described: dict[str, Any] = crawler_as_dict(self)
+        work = _local(self.crawls[-1]) if self.crawls else None
+        if work is not None and "LastCrawl" in described:
+            # AWS's LastCrawl.Status vocabulary is SUCCEEDED | CANCELLED | FAILED.
+            described["LastCrawl"]["Status"] = work.state
+            if work.error_message:
+                described["LastCrawl"]["ErrorMessage"] = work.error_message
+        return described
+
+    _patch(glue_models.GlueBackend, "start_job_run", patched_start_job_run)
+    _patch(glue_models.FakeJobRun, "status", property(run_status, job_run_status.fset))
+    _patch(glue_models.FakeJobRun, "as_dict", run_as_dict)
+    _patch(glue_models.FakeCrawler, "start_crawler", patched_start_crawler)
+    _patch(glue_models.FakeCrawler, "as_dict", patched_crawler_as_dict)
+    _patch(glue_models.FakeCrawl, "status", property(crawl_state, crawl_status.fset))
+
+
+def _patch_athena() -> None:
+    start_query_execution = _original(athena_models.AthenaBackend, "start_query_execution")
+    execution_status = _original(athena_models.Execution, "status")
+    get_query_execution = _original(athena_responses.AthenaResponse, "get_query_execution")
+
+    def patched_start(
+        self: Any, query: str, context: Any, config: Any, workgroup: str, *args: Any, **kwargs: Any
+    ) -> str:
+        query_id: str = start_query_execution(
+            self, query, context, config, workgroup, *args, **kwargs
+        )
+        if _hooks is not None:
+            database = (context or {}).get("Database", "") if isinstance(context, dict) else ""
+            work = _hooks.start_query(query, database, workgroup or "primary")
+            setattr(self.executions[query_id], _LOCAL, work)
+        return query_id
+
+    def status(self: Any) -> str | None:
+        work = _local(self)
+        return work.state if work is not None else execution_status.fget(self)
+
+    def patched_get_query_execution(self: Any) -> str:
+        body: str = get_query_execution(self)
+        execution = self.athena_backend.executions[self._get_param("QueryExecutionId")]
+        work = _local(execution)
+        if work is None or not work.error_message:
+            return body
+        described = json.loads(body)
+        described["QueryExecution"]["Status"]["StateChangeReason"] = work.error_message
+        return json.dumps(described)
+
+    _patch(athena_models.AthenaBackend, "start_query_execution", patched_start)
+    _patch(athena_models.Execution, "status", property(status, execution_status.fset))
+    _patch(athena_responses.AthenaResponse, "get_query_execution", patched_get_query_execution)
+
+
+def _patch_sns() -> None:
+    publish = _original(sns_models.SNSBackend, "publish")
+
+    def patched_publish(self: Any, message: str, arn: str | None, *args: Any, **kwargs: Any) -> str:
+        message_id: str = publish(self, message, arn, *args, **kwargs)
+        if _hooks is not None and arn:
+            subject = kwargs.get("subject") or (args[1] if len(args) > 1 else None) or ""
+            _hooks.publish(arn, subject, message)
+        return message_id
+
+    _patch(sns_models.SNSBackend, "publish", patched_publish)
+
+
+def _remember_originals() -> None:
+    for owner, name in (
+        (state_task_factory, "state_task_service_for"),
+        (execution_worker.ExecutionWorker, "_get_evaluation_environment"),
+        (glue_models.GlueBackend, "start_job_run"),
+        (glue_models.FakeJobRun, "status"),
+        (glue_models.FakeJobRun, "as_dict"),
+        (glue_models.FakeCrawler, "start_crawler"),
+        (glue_models.FakeCrawler, "as_dict"),
+        (glue_models.FakeCrawl, "status"),
+        (athena_models.AthenaBackend, "start_query_execution"),
+        (athena_models.Execution, "status"),
+        (athena_responses.AthenaResponse, "get_query_execution"),
+        (sns_models.SNSBackend, "publish"),
+    ):
+        _remember(owner, name)
+
+
+def install(hooks: LocalHooks | None = None) -> None:
+    """Apply every patch (idempotent) and route Glue, Athena and SNS work to ``hooks``.
+
+    Parameters
+    ----------
+    hooks
+        The local services; None keeps moto's own behaviour for jobs, crawls, queries and
+        publishes while still fixing the two ``.sync`` integrations.
+    """
+    global _hooks
+    with _lock:
+        if not _originals:
+            _remember_originals()
+            state_task_service_glue._SUPPORTED_INTEGRATION_PATTERNS.add(_CALLBACK)
+            _patch_service_factory()
+            _patch_context_start_time()
+            _patch_glue()
+            _patch_athena()
+            _patch_sns()
+        _hooks = hooks
+
+
+def uninstall() -> None:
+    """Restore moto exactly as shipped."""
+    global _hooks
+    with _lock:
+        for (owner, name), (original, own) in _originals.items():
+            if own:
+                setattr(owner, name, original)
+            else:
+                delattr(owner, name)
+        _originals.clear()
+        state_task_service_glue._SUPPORTED_INTEGRATION_PATTERNS.discard(_CALLBACK)
+        _hooks = None
+
+
+def installed() -> bool:
+    """Whether the patches are applied."""
+    return bool(_originals)

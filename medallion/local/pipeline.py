@@ -1,0 +1,286 @@
+"""Runs the pipeline's state machine on one laptop: moto's ASL engine, local services behind it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from medallion.aws import stepfunctions as sfn_ops
+from medallion.spec.definition import render_definition
+from medallion.local.jobhost import JobHostRunner, warm_hosts_enabled
+from medallion.local.jobrunner import (
+    REPO_ROOT,
+    LocalGlue,
+    ProcessJobRunner,
+    build_scripts_bucket,
+    local_default_arguments,
+    run_job,
+)
+from medallion.local import moto_patches
+from medallion.local.services import AlertSettings, JobRunner, LocalServices
+
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"  # moto's default account; nothing real
+ENVIRONMENT = "local"
+LAYERS = ("bronze", "silver", "gold")
+STATE_MACHINE_NAME = "medallion-local-pipeline"
+WORKGROUP = "medallion-local"
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:role/medallion-local-pipeline"
+
+
+@dataclass(frozen=True)
+class LocalRunConfig:
+    """Everything a local run needs besides the run options.
+
+    Parameters
+    ----------
+    lake
+        The lake directory (``./lake`` from the CLI).
+    landing
+        Landing directory; ``<lake>/landing`` when None.
+    contracts_root
+        The contracts the bronze and silver jobs read.
+    crawler_poll_seconds, crawler_max_polls
+        The crawler wait bound, small locally because local crawls take a second.
+    alerts
+        Where the failure email goes.
+    views
+        ``(name, sql)`` pairs; ``medallion.spec.views.view_statements()`` when None.
+    job_runner
+        How a layer's job runs (tests stand in for the real scripts here). None: a warm job
+        host for the run (:mod:`medallion.local.jobhost`), or a process per job when
+        ``MEDALLION_JOB_HOST=process``.
+    """
+
+    lake: Path
+    landing: Path | None = None
+    contracts_root: Path = REPO_ROOT / "contracts"
+    crawler_poll_seconds: int = 1
+    crawler_max_polls: int = 120
+    alerts: AlertSettings = field(default_factory=AlertSettings.from_env)
+    views: Sequence[tuple[str, str]] | None = None
+    job_runner: JobRunner | None = None
+
+    def names(self) -> dict[str, str]:
+        """Placeholder values naming the local resources."""
+        names = {f"{layer.title()}JobName": f"medallion-local-{layer}" for layer in LAYERS}
+        names.update(
+            {f"{layer.title()}CrawlerName": f"medallion-local-{layer}" for layer in LAYERS}
+        )
+        return names
+
+
+@dataclass
+class LocalRun:
+    """How a local execution went."""
+
+    execution_arn: str
+    status: str
+    error: str
+    cause: str
+    started: Any
+    stopped: Any
+    events: list[sfn_ops.StepEvent]
+    history: list[dict[str, Any]]
+    summaries: dict[str, dict[str, Any]]
+    alerts: list[Path]
+    output: dict[str, Any] | None
+
+    @property
+    def failed_state(self) -> str | None:
+        """The state the alert names (the last state left before the alert), or None."""
+        for event in self.events:
+            if event.kind == "entered" and event.state == "Compose alert":
+                return _failed_state_from_history(self.history)
+        return None
+
+
+def _failed_state_from_history(history: list[dict[str, Any]]) -> str | None:
+    for event in history:
+        details = event.get("stateEnteredEventDetails") or {}
+        if details.get("name") == "Compose alert":
+            failed = json.loads(details.get("input") or "{}").get("failed_state")
+            return str(failed) if failed else None
+    return None
+
+
+def substitutions(config: LocalRunConfig, topic_arn: str) -> dict[str, str]:
+    """The placeholder values of a local run."""
+    lake = config.lake.resolve()
+    landing = (config.landing or lake / "landing").resolve()
+    return {
+        **config.names(),
+        "AlertTopicArn": topic_arn,
+        "AthenaWorkGroup": WORKGROUP,
+        "GoldDatabase": "gold",
+        "Environment": ENVIRONMENT,
+        "LakeRoot": str(lake),
+        "LandingRoot": str(landing),
+        "ContractsRoot": str(config.contracts_root.resolve()),
+        "CrawlerPollSeconds": str(config.crawler_poll_seconds),
+        "CrawlerMaxPolls": str(config.crawler_max_polls),
+    }
+
+
+def _views(config: LocalRunConfig) -> Sequence[tuple[str, str]]:
+    if config.views is not None:
+        return config.views
+    from medallion.spec.views import view_statements
+
+    # As in the stack: the views are created in the database the definition names.
+    return view_statements(database="${GoldDatabase}")
+
+
+@contextmanager
+def local_aws(
+    config: LocalRunConfig, services: LocalServices | None = None
+) -> Iterator[tuple[Any, str, LocalServices]]:
+    """moto in-process with the patches, the pipeline's resources, and the state machine.
+
+    moto runs in-process (``mock_aws``), not as a server: the ASL engine calls Glue, Athena and
+    SNS through boto3, which mock_aws intercepts in any thread of this process, so no port is
+    opened and nothing outside the process can reach it. A ThreadedMotoServer would add a socket
+    and, in moto 5.2.5, its engine calls ``localhost:<MOTO_PORT>`` regardless of the bind address.
+
+    Yields
+    ------
+    tuple
+        A Step Functions client, the state machine ARN, and the local services.
+    """
+    from moto import mock_aws
+
+    lake = config.lake.resolve()
+    names = config.names()
+    services = services or LocalServices(
+        lake_root=lake,
+        jobs={names[f"{layer.title()}JobName"]: layer for layer in LAYERS},
+        crawlers={names[f"{layer.title()}CrawlerName"]: layer for layer in LAYERS},
+        alerts=config.alerts,
+        region=REGION,
+        job_runner=config.job_runner or run_job,
+    )
+    # The engine logs every caught error with its whole parse tree; the history has them.
+    logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
+    moto_patches.install(services)
+    try:
+        with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+            session = boto3.Session(region_name=REGION)
+            topic_arn = _create_resources(session, config, lake)
+            definition = render_definition(substitutions(config, topic_arn), _views(config))
+            sfn = session.client("stepfunctions")
+            arn = sfn.create_state_machine(
+                name=STATE_MACHINE_NAME, definition=definition, roleArn=ROLE_ARN
+            )["stateMachineArn"]
+            yield sfn, arn, services
+    finally:
+        # Leave moto as shipped for anything else in this process (other tests, say).
+        moto_patches.uninstall()
+
+
+def _create_resources(session: boto3.Session, config: LocalRunConfig, lake: Path) -> str:
+    glue = session.client("glue")
+    names = config.names()
+    # The run's job runner knows the local scripts bucket it launches jobs from; a stand-in
+    # runner has none, and the jobs then point at the checkout's scripts.
+    local: LocalGlue | None = getattr(config.job_runner, "glue", None)
+    for layer in LAYERS:
+        glue.create_database(DatabaseInput={"Name": layer})
+        script = local.scripts.script(layer) if local else REPO_ROOT / "jobs" / layer / "job.py"
+        defaults = local_default_arguments(layer, local, lake) if local else {}
+        glue.create_job(
+            Name=names[f"{layer.title()}JobName"],
+            Role=ROLE_ARN,
+            Command={"Name": "glueetl", "ScriptLocation": str(script)},
+            DefaultArguments=defaults,
+            GlueVersion="5.1",
+        )
+        glue.create_crawler(
+            Name=names[f"{layer.title()}CrawlerName"],
+            Role=ROLE_ARN,
+            DatabaseName=layer,
+            Targets={"S3Targets": [{"Path": str(lake / layer)}]},
+        )
+    session.client("athena").create_work_group(Name=WORKGROUP)
+    return str(session.client("sns").create_topic(Name="medallion-local-alerts")["TopicArn"])
+
+
+@contextmanager
+def _job_runner(config: LocalRunConfig) -> Iterator[JobRunner]:
+    """The config's job runner, else one that launches the run's jobs as Glue would.
+
+    The local scripts bucket (what deploy uploads, jobs.zip included) is built once for the run
+    and removed after it. Jobs run in a warm job host started now and stopped with the run (its
+    JVM starts while moto sets up the resources), or a process each with
+    ``MEDALLION_JOB_HOST=process``.
+    """
+    if config.job_runner is not None:
+        yield config.job_runner
+    elif warm_hosts_enabled():
+        with JobHostRunner() as runner:  # it builds the scripts bucket once its host starts
+            yield runner
+    else:
+        with tempfile.TemporaryDirectory(prefix="medallion-scripts-") as folder:
+            yield ProcessJobRunner(LocalGlue(build_scripts_bucket(Path(folder))))
+
+
+def run_local(
+    config: LocalRunConfig,
+    options: sfn_ops.RunOptions,
+    on_event: Callable[[sfn_ops.StepEvent], None] | None = None,
+    services: LocalServices | None = None,
+    poll_seconds: float = 0.25,
+) -> LocalRun:
+    """Execute the pipeline definition locally and wait for it.
+
+    Parameters
+    ----------
+    config
+        Lake, landing, contracts and local settings.
+    options
+        The execution input (run id, datasets, observation end, full refresh).
+    on_event
+        Called for every state entered or left, as it happens.
+    services
+        Local services to use instead of the default ones (tests inject faults here).
+    poll_seconds
+        How often the history is read.
+
+    Returns
+    -------
+    LocalRun
+        Status, error and cause, the history and the jobs' summaries.
+    """
+    config.lake.mkdir(parents=True, exist_ok=True)
+    # Injected services bring their own job runner: no host is started for them.
+    runner = nullcontext(config.job_runner) if services else _job_runner(config)
+    with (
+        runner as job_runner,
+        local_aws(replace(config, job_runner=job_runner), services) as (sfn, arn, local),
+    ):
+        execution_arn = sfn_ops.start(arn, options, sfn=sfn)
+        described = sfn_ops.follow(
+            execution_arn, on_event or (lambda _: None), poll_seconds=poll_seconds, sfn=sfn
+        )
+        raw_history = sfn_ops.history(execution_arn, sfn=sfn)
+        output = described.get("output")
+        return LocalRun(
+            execution_arn=execution_arn,
+            status=described["status"],
+            error=described.get("error", ""),
+            cause=described.get("cause", ""),
+            started=described.get("startDate"),
+            stopped=described.get("stopDate"),
+            events=list(sfn_ops.step_events(raw_history)),
+            history=raw_history,
+            summaries=local.summaries(),
+            alerts=list(local.alerts_sent),
+            output=json.loads(output) if output else None,
+        )

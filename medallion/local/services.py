@@ -1,0 +1,338 @@
+"""The local Glue, Athena and SNS that moto hands job runs, crawls, queries and alerts to."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import smtplib
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from medallion.local.jobrunner import JobResult, run_job
+
+LOG = logging.getLogger(__name__)
+PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+
+JobRunner = Callable[..., JobResult]
+"""``run_job(layer, options, on_line=..., job_run_id=..., job_name=...)``; tests pass stand-ins."""
+
+
+class LocalWorkError(RuntimeError):
+    """Work behind a local service failed; the message is what AWS would report."""
+
+
+class ThreadWork:
+    """One piece of work on a daemon thread: RUNNING, then SUCCEEDED or FAILED."""
+
+    def __init__(self, name: str, body: Callable[[], None]) -> None:
+        self.name = name
+        self.started = time.monotonic()
+        self.ended: float | None = None
+        self._state = "RUNNING"
+        self._error = ""
+        self._thread = threading.Thread(target=self._run, args=(body,), name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self, body: Callable[[], None]) -> None:
+        try:
+            body()
+        except Exception as exc:
+            LOG.debug("%s failed", self.name, exc_info=True)
+            self._error = " ".join(str(exc).split()) or type(exc).__name__
+            self._state = "FAILED"
+        else:
+            self._state = "SUCCEEDED"
+        finally:
+            self.ended = time.monotonic()
+
+    @property
+    def state(self) -> str:
+        """RUNNING, SUCCEEDED or FAILED."""
+        return self._state
+
+    @property
+    def error_message(self) -> str:
+        """Why the work failed, or empty."""
+        return self._error
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until the work ended (tests and shutdown)."""
+        self._thread.join(timeout)
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """Where a local alert goes: an SMTP server and addresses (env vars override defaults)."""
+
+    host: str = "127.0.0.1"
+    port: int = 1025
+    sender: str = "medallion@example.com"
+    recipients: tuple[str, ...] = ("oncall@example.com",)
+    timeout: float = 10.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> AlertSettings:
+        """Settings from ``MEDALLION_SMTP_HOST``, ``MEDALLION_SMTP_PORT``, ``MEDALLION_ALERT_FROM``
+        and ``MEDALLION_ALERT_TO`` (comma-separated), else the defaults."""
+        env = os.environ if environ is None else environ
+        default = cls()
+        recipients = tuple(
+            r.strip() for r in env.get("MEDALLION_ALERT_TO", "").split(",") if r.strip()
+        )
+        return cls(
+            host=env.get("MEDALLION_SMTP_HOST") or default.host,
+            port=int(env.get("MEDALLION_SMTP_PORT") or default.port),
+            sender=env.get("MEDALLION_ALERT_FROM") or default.sender,
+            recipients=recipients or default.recipients,
+        )
+
+
+def send_alert(settings: AlertSettings, subject: str, body: str) -> EmailMessage:
+    """Send one alert email over SMTP.
+
+    Parameters
+    ----------
+    settings
+        Server and addresses.
+    subject, body
+        The SNS message's subject and text.
+
+    Returns
+    -------
+    email.message.EmailMessage
+        The message sent.
+    """
+    message = EmailMessage()
+    message["From"] = settings.sender
+    message["To"] = ", ".join(settings.recipients)
+    message["Subject"] = subject
+    message.set_content(body)
+    with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout) as smtp:
+        smtp.send_message(message)
+    return message
+
+
+@dataclass
+class JobRecord:
+    """A local job run, for the run's summary table."""
+
+    job_name: str
+    layer: str
+    run_id: str
+    result: JobResult | None = None
+
+
+@dataclass
+class LocalServices:
+    """The work behind moto's Glue, Athena and SNS (implements ``moto_patches.LocalHooks``).
+
+    Parameters
+    ----------
+    lake_root
+        The local lake directory.
+    jobs
+        Glue job name -> layer (bronze, silver, gold).
+    crawlers
+        Glue crawler name -> layer.
+    alerts
+        Where SNS publishes are emailed.
+    region
+        Region of the moto Glue catalog the crawlers register tables in.
+    job_runner
+        Runs a layer's job; :func:`medallion.local.jobrunner.run_job` unless a test stands in.
+    """
+
+    lake_root: Path
+    jobs: Mapping[str, str]
+    crawlers: Mapping[str, str]
+    alerts: AlertSettings = field(default_factory=AlertSettings.from_env)
+    region: str = "us-east-1"
+    job_runner: JobRunner = run_job
+    job_records: list[JobRecord] = field(default_factory=list)
+    alerts_sent: list[Path] = field(default_factory=list)
+    _works: list[ThreadWork] = field(default_factory=list)
+
+    # --- Glue jobs -------------------------------------------------------------------------
+    def start_job_run(self, job_name: str, run_id: str, arguments: Mapping[str, str]) -> ThreadWork:
+        """Run the job's layer script on local PySpark; its exit status is the run's state."""
+        layer = self.jobs[job_name]
+        options = {key.lstrip("-"): str(value) for key, value in arguments.items()}
+        record = JobRecord(job_name, layer, run_id)
+        self.job_records.append(record)
+        log_path = (
+            self.lake_root / "_meta" / "logs" / options.get("run_id", run_id) / f"{layer}.log"
+        )
+
+        def body() -> None:
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            with log_path.open("w", encoding="utf-8") as log:
+                # Glue's own --JOB_RUN_ID and --JOB_NAME are the run's; the runner adds the
+                # job's DefaultArguments to the run's Arguments, as Glue does.
+                result = self.job_runner(
+                    layer,
+                    options,
+                    on_line=lambda line: log.write(line + "\n"),
+                    job_run_id=run_id,
+                    job_name=job_name,
+                )
+            record.result = result
+            if result.state != "SUCCEEDED":
+                raise LocalWorkError(result.error_message or f"exit status {result.exit_code}")
+
+        return self._start(f"glue-job-{layer}", body)
+
+    # --- Glue crawlers ---------------------------------------------------------------------
+    def start_crawler(self, crawler_name: str, targets: Mapping[str, Any]) -> ThreadWork:
+        """Register the layer's tables and partitions in the local catalog and in moto's Glue."""
+        layer = self.crawlers[crawler_name]
+
+        def body() -> None:
+            self.crawl(layer)
+
+        return self._start(f"glue-crawler-{layer}", body)
+
+    def crawl(self, layer: str) -> list[Any]:
+        """What a crawl does, synchronously: local DuckDB catalog first, then moto's Glue catalog.
+
+        Returns
+        -------
+        list[medallion.local.catalog.TableInfo]
+            The tables registered.
+        """
+        from medallion.local import catalog
+
+        lake = str(self.lake_root)
+        tables = list(catalog.register_layer(lake, layer))
+        if layer == "gold":
+            # On AWS the stack defines the quality tables; locally the gold crawl brings them.
+            catalog.register_layer(lake, "quality")
+        register_glue_tables(tables, database=layer, region=self.region)
+        return tables
+
+    # --- Athena ----------------------------------------------------------------------------
+    def start_query(self, query: str, database: str, workgroup: str) -> ThreadWork:
+        """Run Athena SQL on the local DuckDB catalog (sqlglot translates it)."""
+
+        def body() -> None:
+            from medallion.local import catalog
+
+            catalog.execute(str(self.lake_root), query, database=database or "gold")
+
+        return self._start("athena-query", body)
+
+    # --- SNS -------------------------------------------------------------------------------
+    def publish(self, topic_arn: str, subject: str, message: str) -> None:
+        """Email the message and keep a copy under ``<lake>/_meta/alerts/``.
+
+        A delivery failure is logged in the copy, not raised: SNS accepts a publish whether or
+        not the email gets through.
+        """
+        sent_at = datetime.now(UTC)
+        record: dict[str, Any] = {
+            "topic_arn": topic_arn,
+            "subject": subject,
+            "message": message,
+            "from": self.alerts.sender,
+            "to": list(self.alerts.recipients),
+            "smtp": f"{self.alerts.host}:{self.alerts.port}",
+            "sent_at": sent_at.isoformat(),
+            "delivered": True,
+        }
+        try:
+            send_alert(self.alerts, subject, message)
+        except (OSError, smtplib.SMTPException) as exc:
+            LOG.warning("alert not delivered to %s: %s", record["smtp"], exc)
+            record.update(delivered=False, delivery_error=str(exc))
+        folder = self.lake_root / "_meta" / "alerts"
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", subject)[:80].strip("-")
+        path = folder / f"{sent_at:%Y%m%dT%H%M%S%f}-{stem}.json"
+        path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        self.alerts_sent.append(path)
+
+    # --- plumbing --------------------------------------------------------------------------
+    def _start(self, name: str, body: Callable[[], None]) -> ThreadWork:
+        work = ThreadWork(name, body)
+        self._works.append(work)
+        return work
+
+    def wait_all(self, timeout: float | None = None) -> None:
+        """Wait for every piece of work started (a stuck test crawler is left behind)."""
+        for work in self._works:
+            work.wait(timeout)
+
+    def summaries(self) -> dict[str, dict[str, Any]]:
+        """The last ``MEDALLION_SUMMARY`` of each layer's job run, by layer."""
+        out: dict[str, dict[str, Any]] = {}
+        for record in self.job_records:
+            if record.result is not None:
+                out[record.layer] = dict(record.result.summary)
+        return out
+
+
+def register_glue_tables(tables: Sequence[Any], database: str, region: str) -> None:
+    """Create (or replace) tables and their partitions in the (moto) Glue catalog.
+
+    Parameters
+    ----------
+    tables
+        ``medallion.local.catalog.TableInfo`` objects, Glue-typed.
+    database
+        The Glue database; created when missing.
+    region
+        The catalog's region.
+    """
+    glue = boto3.client("glue", region_name=region)
+    with contextlib.suppress(glue.exceptions.AlreadyExistsException):
+        glue.create_database(DatabaseInput={"Name": database})
+    for table in tables:
+        keys = list(table.partition_keys)
+        columns = [{"Name": c.name, "Type": c.type} for c in table.columns if c.name not in keys]
+        types = {c.name: c.type for c in table.columns}
+        storage = {
+            "Columns": columns,
+            "Location": table.location,
+            "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+            "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+            "SerdeInfo": {"SerializationLibrary": PARQUET_SERDE},
+        }
+        table_input = {
+            "Name": table.name,
+            "TableType": "EXTERNAL_TABLE",
+            "Parameters": {"classification": table.format},
+            "StorageDescriptor": storage,
+            "PartitionKeys": [{"Name": k, "Type": types.get(k, "string")} for k in keys],
+        }
+        # A crawl replaces what it finds, so a re-crawl drops vanished partitions too.
+        with contextlib.suppress(glue.exceptions.EntityNotFoundException):
+            glue.delete_table(DatabaseName=database, Name=table.name)
+        glue.create_table(DatabaseName=database, TableInput=table_input)
+        partitions = [
+            {
+                "Values": [str(p[k]) for k in keys],
+                "StorageDescriptor": {
+                    **storage,
+                    "Location": table.location.rstrip("/")
+                    + "/"
+                    + "/".join(f"{k}={p[k]}" for k in keys),
+                },
+            }
+            for p in table.partitions
+        ]
+        for start in range(0, len(partitions), 100):
+            glue.batch_create_partition(
+                DatabaseName=database,
+                TableName=table.name,
+                PartitionInputList=partitions[start : start + 100],
+            )

@@ -1,0 +1,1 @@
+"""What the stack and the local runtime both render: the state machine definition and the views."""

@@ -1,0 +1,232 @@
+"""Renders statemachine/pipeline.asl.json: fills its ${Placeholders} and adds one Task per view."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "statemachine" / "pipeline.asl.json"
+
+#: Every placeholder of the template, with what it stands for (statemachine/README.md says more).
+PLACEHOLDERS: dict[str, str] = {
+    "BronzeJobName": "Glue job running jobs/bronze/job.py",
+    "SilverJobName": "Glue job running jobs/silver/job.py",
+    "GoldJobName": "Glue job running jobs/gold/job.py",
+    "BronzeCrawlerName": "Glue crawler over <lake>/bronze/",
+    "SilverCrawlerName": "Glue crawler over <lake>/silver/",
+    "GoldCrawlerName": "Glue crawler over <lake>/gold/",
+    "AlertTopicArn": "SNS topic the failure alert is published to",
+    "AthenaWorkGroup": "Athena workgroup the views are created in",
+    "GoldDatabase": "Glue database the views live in (the query context)",
+    "Environment": "environment name shown in the alert (dev, prod, local)",
+    "LakeRoot": "--lake_root of every job: s3://bucket or a local directory",
+    "ContractsRoot": "--contracts_root of the bronze and silver jobs",
+    "LandingRoot": "--landing_root of the bronze job (default <LakeRoot>/landing)",
+    "PiiSaltSecretId": "--pii_salt_secret of the silver job (default empty: local salt)",
+    "CrawlerPollSeconds": "seconds between two getCrawler polls (integer, default 30)",
+    "CrawlerMaxPolls": "poll budget shared by the three crawlers (integer, default 60)",
+    "ExecutionTimeoutSeconds": "TimeoutSeconds of the whole execution (integer, default 14400)",
+}
+
+#: Placeholders that stand for a whole JSON number, not text inside a string.
+INTEGER_PLACEHOLDERS = frozenset(
+    {"CrawlerPollSeconds", "CrawlerMaxPolls", "ExecutionTimeoutSeconds"}
+)
+
+DEFAULTS: dict[str, str] = {
+    "PiiSaltSecretId": "",
+    "CrawlerPollSeconds": "30",
+    "CrawlerMaxPolls": "60",
+    "ExecutionTimeoutSeconds": "14400",
+}
+
+#: The template state after which render_definition chains the view Tasks.
+VIEWS_ANCHOR = "Views"
+
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9]+)\}")
+# A value may hold ${Tokens} left for CloudFormation's DefinitionSubstitutions or Fn::Sub.
+_TOKEN = re.compile(r"\$\{[A-Za-z0-9:.]+\}")
+# Values land inside intrinsic-function string literals, where these characters are syntax.
+_FORBIDDEN = re.compile(r"['{}\\\n]")
+
+ATHENA_RETRY: list[dict[str, Any]] = [
+    {
+        "ErrorEquals": [
+            "Athena.TooManyRequestsException",
+            "Athena.InternalServerException",
+            "Athena.ThrottlingException",
+        ],
+        "IntervalSeconds": 5,
+        "MaxAttempts": 4,
+        "BackoffRate": 2.0,
+    }
+]
+
+
+class DefinitionError(ValueError):
+    """The substitutions or views cannot make a valid definition."""
+
+
+def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    """Read the ASL template with its placeholders still in it.
+
+    Parameters
+    ----------
+    path
+        The template file, ``statemachine/pipeline.asl.json`` by default.
+
+    Returns
+    -------
+    dict
+        The parsed template.
+    """
+    loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return loaded
+
+
+def resolve_substitutions(substitutions: Mapping[str, str]) -> dict[str, str]:
+    """Check the substitutions and fill the defaults.
+
+    Parameters
+    ----------
+    substitutions
+        Placeholder name (without ``${}``) to value.
+
+    Returns
+    -------
+    dict
+        Every placeholder of :data:`PLACEHOLDERS` with its value.
+
+    Raises
+    ------
+    DefinitionError
+        On an unknown or missing placeholder, a non-integer number, or a value with characters
+        that would break an intrinsic function's string literal.
+    """
+    unknown = sorted(set(substitutions) - set(PLACEHOLDERS))
+    if unknown:
+        raise DefinitionError(f"unknown placeholder(s): {', '.join(unknown)}")
+    values = {**DEFAULTS, **{k: str(v) for k, v in substitutions.items()}}
+    if "LandingRoot" not in values and "LakeRoot" in values:
+        values["LandingRoot"] = values["LakeRoot"].rstrip("/") + "/landing"
+    missing = sorted(set(PLACEHOLDERS) - set(values))
+    if missing:
+        raise DefinitionError(f"missing placeholder(s): {', '.join(missing)}")
+    for name, value in values.items():
+        if _TOKEN.fullmatch(value):
+            continue
+        if _FORBIDDEN.search(_TOKEN.sub("", value)):
+            raise DefinitionError(f"{name}={value!r}: quotes, braces, backslashes not allowed")
+        if name in INTEGER_PLACEHOLDERS and not value.isdigit():
+            raise DefinitionError(f"{name}={value!r} must be a whole number")
+    return values
+
+
+def view_states(views: Sequence[tuple[str, str]], next_state: str) -> dict[str, dict[str, Any]]:
+    """One ``athena:startQueryExecution.sync`` Task per view, chained in order.
+
+    Parameters
+    ----------
+    views
+        ``(view_name, "CREATE OR REPLACE VIEW ...")`` pairs, in creation order.
+    next_state
+        Where the last view Task goes.
+
+    Returns
+    -------
+    dict
+        State name to state, the Tasks and the Pass state each one's Catch leads to.
+    """
+    names = [f"Create view {name}" for name, _ in views]
+    if len(set(names)) != len(names):
+        raise DefinitionError("view names must be unique")
+    states: dict[str, dict[str, Any]] = {}
+    for index, (state, (_, sql)) in enumerate(zip(names, views, strict=True)):
+        if len(state) > 80:
+            raise DefinitionError(f"state name {state!r} is longer than 80 characters")
+        states[state] = {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::athena:startQueryExecution.sync",
+            "Parameters": {
+                "QueryString": sql,
+                "WorkGroup": "${AthenaWorkGroup}",
+                "QueryExecutionContext": {"Database": "${GoldDatabase}"},
+            },
+            "ResultPath": None,
+            "Retry": ATHENA_RETRY,
+            "Catch": [
+                {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": f"{state} failed"}
+            ],
+            "Next": names[index + 1] if index + 1 < len(names) else next_state,
+        }
+    for state in names:
+        states[f"{state} failed"] = {
+            "Type": "Pass",
+            "Comment": "Remembers which state failed, for the alert.",
+            "Result": state,
+            "ResultPath": "$.failed_state",
+            "Next": "Describe failure",
+        }
+    return states
+
+
+def _substitute(node: Any, values: Mapping[str, str]) -> Any:
+    if isinstance(node, dict):
+        return {key: _substitute(value, values) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_substitute(item, values) for item in node]
+    if not isinstance(node, str):
+        return node
+    whole = _PLACEHOLDER.fullmatch(node)
+    if whole and whole.group(1) in INTEGER_PLACEHOLDERS and values[whole.group(1)].isdigit():
+        return int(values[whole.group(1)])
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in values:
+            raise DefinitionError(f"template uses undeclared placeholder ${{{name}}}")
+        return values[name]
+
+    return _PLACEHOLDER.sub(replace, node)
+
+
+def render_definition(substitutions: Mapping[str, str], views: Sequence[tuple[str, str]]) -> str:
+    """The state machine definition AWS and the local engine run, as JSON text.
+
+    Pure: the same arguments always give the same text, so the CloudFormation template that embeds
+    it can be snapshot-tested.
+
+    Parameters
+    ----------
+    substitutions
+        Placeholder name (without ``${}``) to value; see :data:`PLACEHOLDERS`. Integer
+        placeholders are written as JSON numbers.
+    views
+        ``(view_name, sql)`` pairs from ``medallion.spec.views.view_statements()``.
+
+    Returns
+    -------
+    str
+        The definition, JSON with sorted keys.
+    """
+    values = resolve_substitutions(substitutions)
+    template = load_template()
+    states: dict[str, Any] = template["States"]
+    anchor = states[VIEWS_ANCHOR]
+    if views:
+        added = view_states(views, anchor["Next"])
+        clash = sorted(set(added) & set(states))
+        if clash:
+            raise DefinitionError(f"view states clash with template states: {', '.join(clash)}")
+        anchor["Next"] = next(iter(added))
+        states.update(added)
+    rendered = _substitute(template, values)
+    return json.dumps(rendered, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def template_placeholders(path: Path = TEMPLATE_PATH) -> set[str]:
+    """Every ``${Name}`` the template file uses (the README documents each of them)."""
+    return set(_PLACEHOLDER.findall(path.read_text(encoding="utf-8")))
