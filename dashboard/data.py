@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from medallion.aws.athena import QueryError
 from medallion.local import catalog
-from medallion.local.catalog import QueryError
 
 LAKE_ENV = "MEDALLION_LAKE"
 

@@ -10,6 +10,7 @@ from troposphere import GetAtt, Join, Ref, Sub, Template, glue, iam
 from infra import iam as policies
 from infra.common import LAYERS, name, s3_uri, tags
 from infra.storage import Storage
+from jobs.common import records
 
 # Never delete a column or table: a file that lacks a column must not erase it for every reader.
 # What a crawl never reads (glob patterns relative to the target path, `**` crossing folders):
@@ -163,7 +164,7 @@ def add_quality_tables(template: Template, storage: Storage, gold: glue.Database
 
     Declared, not crawled: the records carry ``dataset`` and ``run_id`` themselves, and a crawler
     would also make the ``dataset=``/``run_id=`` folders partition keys of the same names, which
-    Athena refuses. The columns come from ``medallion.local.catalog.quality_table_definitions()``.
+    Athena refuses. The columns are the records' one definition, ``jobs.common.records``.
 
     Parameters
     ----------
@@ -174,9 +175,9 @@ def add_quality_tables(template: Template, storage: Storage, gold: glue.Database
     gold : glue.Database
         The gold database.
     """
-    from medallion.local.catalog import quality_table_definitions
-
-    for table, folder, columns in quality_table_definitions():
+    for table, record_table in records.TABLES.items():
+        folder = f"{record_table.folder}/"
+        columns = [glue.Column(Name=c, Type=t) for c, t in records.glue_columns(table)]
         template.add_resource(
             glue.Table(
                 "".join(part.capitalize() for part in table.split("_")) + "Table",
@@ -188,7 +189,7 @@ def add_quality_tables(template: Template, storage: Storage, gold: glue.Database
                     TableType="EXTERNAL_TABLE",
                     Parameters={"classification": "json", "EXTERNAL": "TRUE"},
                     StorageDescriptor=glue.StorageDescriptor(
-                        Columns=[glue.Column(Name=c.name, Type=c.type) for c in columns],
+                        Columns=columns,
                         Location=s3_uri(storage.lake, folder),
                         InputFormat="org.apache.hadoop.mapred.TextInputFormat",
                         OutputFormat=("org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"),

@@ -15,6 +15,8 @@ from infra.common import name, s3_uri, tags
 from infra.jobs import Jobs
 from infra.query import Query
 from infra.storage import Storage
+from medallion.spec.definition import render_definition
+from medallion.spec.views import view_statements
 
 # Integer placeholders are fixed here: a JSON number cannot come from a string parameter.
 CRAWLER_POLL_SECONDS = 30
@@ -88,9 +90,6 @@ def definition_string(values: Mapping[str, AWSHelperFn], parameters: set[str]) -
     OrchestrationError
         When the definition refers to something the stack does not provide.
     """
-    from medallion.spec.definition import render_definition
-    from medallion.spec.views import view_statements
-
     substitutions = {key: f"${{{key}}}" for key in values}
     substitutions["Environment"] = "${Environment}"
     substitutions["CrawlerPollSeconds"] = str(CRAWLER_POLL_SECONDS)

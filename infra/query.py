@@ -9,6 +9,7 @@ from troposphere import GetAtt, Join, Ref, Sub, Template, athena
 
 from infra.common import name, s3_uri, tags
 from infra.storage import Storage
+from medallion.spec.views import named_queries
 
 ENGINE_VERSION = "Athena engine version 3"
 
@@ -86,9 +87,5 @@ def add_query(
 
 
 def _named_queries() -> list[Any]:
-    """The analysts' named queries, when the analysts' module provides them."""
-    try:
-        from medallion.spec.views import named_queries
-    except ImportError:  # the analysts' layer is optional for the stack
-        return []
+    """The analysts' named queries, one per view file of sql/."""
     return list(named_queries())

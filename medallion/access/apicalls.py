@@ -16,6 +16,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import boto3
+from botocore.awsrequest import AWSResponse
+
 LOG_SETTING = "MEDALLION_ACCESS_API_LOG"
 STUB_SETTING = "MEDALLION_ACCESS_STUB"
 
@@ -48,8 +51,6 @@ def install(events: Any, sink: Sink, stub: bool = False) -> list[tuple[str, Call
         reply = STUBS.get((model.service_model.signing_name, model.name))
         if reply is None:
             return None
-        from botocore.awsrequest import AWSResponse
-
         return AWSResponse("https://stub.invalid", 200, {}, None), dict(reply)
 
     handlers: list[tuple[str, Callable[..., Any]]] = [("before-parameter-build", record)]
@@ -65,7 +66,6 @@ def install_from_env() -> None:
     path = os.environ.get(LOG_SETTING)
     if not path:
         return
-    import boto3
 
     def sink(service: str, operation: str, params: Mapping[str, Any]) -> None:
         with open(path, "a", encoding="utf-8") as out:

@@ -23,6 +23,7 @@ class LakeWatcher:
     """
 
     def __init__(self, root: Path) -> None:
+        # lazy: inotify_simple is a dev dependency (recording), not one of the runtime's
         from inotify_simple import INotify, flags
 
         self.root = root.resolve()

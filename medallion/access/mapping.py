@@ -8,6 +8,9 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+import sqlglot
+from sqlglot import exp
+
 from medallion.access.model import STATE_MACHINE_ROLE, Access
 
 P, R, A = "${AWS::Partition}", "${AWS::Region}", "${AWS::AccountId}"
@@ -222,9 +225,6 @@ def integration_accesses(
 
 def _view_ddl(role: str, params: Mapping[str, Any], databases: Mapping[str, str]) -> list[Access]:
     """A ``CREATE OR REPLACE VIEW``: Glue reads of what it selects from, a write of the view."""
-    import sqlglot
-    from sqlglot import exp
-
     database = params.get("QueryExecutionContext", {}).get("Database", "")
     database = databases.get(database, database)
     tree = sqlglot.parse_one(str(params["QueryString"]), read="athena")

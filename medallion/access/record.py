@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import inspect
 import json
 import tempfile
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
+
+import boto3
 
 from medallion.access import apicalls, mapping, model
 from medallion.access.lakewatch import LakeWatcher
@@ -22,6 +25,12 @@ from medallion.access.model import (
     Access,
     save,
 )
+from medallion.aws.stackmodel import model_for
+from medallion.aws.stepfunctions import RunOptions
+from medallion.local.jobrunner import run_job
+from medallion.local.pipeline import LAYERS, REGION, LocalRunConfig, run_local
+from medallion.local.services import LocalServices
+from medallion.sample.generate import generate
 
 # Names in the stack a recorded value may hold, by the placeholder it becomes.
 NAMED = (
@@ -107,10 +116,6 @@ class Recorder:
         Other keywords the local services pass (a job run id, say) go to ``run_job`` when it
         takes them.
         """
-        import inspect
-
-        from medallion.local.jobrunner import run_job
-
         accepted = inspect.signature(run_job).parameters
         extra = {k: v for k, v in extra.items() if k in accepted}
 
@@ -241,13 +246,6 @@ def record_run(
     RuntimeError
         The run did not succeed, or the watcher lost events.
     """
-    import boto3
-
-    from medallion.aws.stepfunctions import RunOptions
-    from medallion.local.services import LocalServices
-    from medallion.local.pipeline import LAYERS, REGION, LocalRunConfig, run_local
-    from medallion.aws.stackmodel import model_for
-
     model = model or model_for("dev")
     lake.mkdir(parents=True, exist_ok=True)
     recorder = Recorder(lake.resolve(), model)
@@ -305,8 +303,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=SHIPPED)
     args = parser.parse_args(argv)
-    from medallion.sample.generate import generate
-
     with tempfile.TemporaryDirectory() as tmp:
         lake = Path(tmp) / "lake"
         generate(lake / "landing", order_lines=args.order_lines, seed=args.seed)

@@ -58,3 +58,15 @@ def client(
             service, endpoint_url=endpoint_url, region_name=region, config=RETRIES
         )
     return cache[key]
+
+
+class DeployError(AwsError):
+    """A deploy or destroy cannot go on; the message says why and what to do."""
+
+
+class DeployInputError(DeployError):
+    """What the deploy was given cannot be deployed (environment name, parameters, email)."""
+
+
+class Aborted(AwsError):
+    """The user declined the change set."""

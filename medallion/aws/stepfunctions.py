@@ -14,6 +14,9 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from medallion.aws.cloudformation import StackNotFoundError
+from medallion.aws.stack import stack_outputs
+
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 STACK_OUTPUT = "PipelineStateMachineArn"
 # RedriveExecution refusals that mean "start a new execution instead".
@@ -110,9 +113,6 @@ def state_machine_arn(
     """
     if explicit:
         return explicit
-    from medallion.aws.cloudformation import StackNotFoundError
-    from medallion.aws.stack import stack_outputs
-
     try:
         outputs = stack_outputs(environment, session=session, endpoint_url=endpoint_url)
     except StackNotFoundError as exc:
@@ -343,3 +343,36 @@ def backfill(
     options = backfill_options(first, last, datasets)
     name = f"{options.run_id}-{datetime.now():%Y%m%dT%H%M%S}"
     return start(state_machine_arn, options, name=name, session=session, sfn=sfn)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the operations go: a Step Functions client and the pipeline's state machine."""
+
+    sfn: Any
+    session: boto3.Session
+    endpoint_url: str | None
+    env: str
+    explicit_arn: str | None
+
+    @property
+    def state_machine_arn(self) -> str:
+        """The ARN given, or the one from the stack's outputs."""
+        return state_machine_arn(
+            self.env, self.explicit_arn, session=self.session, endpoint_url=self.endpoint_url
+        )
+
+
+def target(env: str, arn: str | None, region: str | None, endpoint_url: str | None) -> Target:
+    """The client and state machine an environment (or an explicit ARN) names."""
+    session = boto3.Session(region_name=region) if region else boto3.Session()
+    return Target(client(session, endpoint_url), session, endpoint_url, env, arn)
+
+
+def executions(
+    target: Target, execution: str | None = None, status: str | None = None, limit: int = 20
+) -> list[dict[str, Any]]:
+    """One execution described (by ARN or name), or the latest ones, in a status if given."""
+    if execution:
+        return [describe(execution_arn(target.state_machine_arn, execution), sfn=target.sfn)]
+    return list_executions(target.state_machine_arn, status=status, limit=limit, sfn=target.sfn)

@@ -5,13 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from medallion.aws import stepfunctions as sfn_ops
 from medallion.aws.stepfunctions import StepEvent
+from medallion.local import ledger
+from medallion.local.pipeline import LocalRun
 
 JOB_STATES = {"Bronze job": "bronze", "Silver job": "silver", "Gold job": "gold"}
 _QUIET_TYPES = {"Pass", "Choice", "Wait"}
@@ -184,3 +188,80 @@ def history_json(history: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         item = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in event.items()}
         out.append(item)
     return out
+
+
+def follow(console: Console, sfn: Any, execution_arn: str, poll_seconds: float = 5.0) -> str:
+    """Follow an execution like ``medallion run`` does; returns its final status."""
+    printer = ProgressPrinter(console)
+    events: list[StepEvent] = []
+
+    def on_event(event: StepEvent) -> None:
+        events.append(event)
+        printer(event)
+
+    described = sfn_ops.follow(execution_arn, on_event, poll_seconds=poll_seconds, sfn=sfn)
+    console.print(summary_table(events, {}, None))
+    status = str(described["status"])
+    if status != "SUCCEEDED":
+        console.print(
+            f"[bold red]{status}[/bold red] {escape(described.get('error', ''))}: "
+            f"{escape(described.get('cause', ''))}"
+        )
+    return status
+
+
+def executions_table(executions: list[dict[str, Any]], title: str) -> Table:
+    """Executions as a table: name, status, start, stop."""
+    table = Table(title=title, title_justify="left")
+    for column in ("execution", "status", "started", "stopped"):
+        table.add_column(column, overflow="fold")
+    colours = {"SUCCEEDED": "green", "FAILED": "red", "RUNNING": "yellow"}
+    for execution in executions:
+        status = str(execution.get("status", ""))
+        colour = colours.get(status, "white")
+        table.add_row(
+            escape(str(execution.get("name", ""))),
+            f"[{colour}]{status}[/{colour}]",
+            str(execution.get("startDate", "")),
+            str(execution.get("stopDate", "") or ""),
+        )
+    return table
+
+
+def run_json(outcome: LocalRun) -> dict[str, Any]:
+    """A local run as ``medallion run --json`` prints it."""
+    return {
+        "execution_arn": outcome.execution_arn,
+        "status": outcome.status,
+        "error": outcome.error,
+        "cause": outcome.cause,
+        "failed_state": outcome.failed_state,
+        "summaries": outcome.summaries,
+        "alerts": [str(p) for p in outcome.alerts],
+        "history": history_json(outcome.history),
+    }
+
+
+def print_run(console: Console, outcome: LocalRun, lake: Path) -> bool:
+    """The summary of a local run, its empty marts, then its ledger or why it failed.
+
+    Returns
+    -------
+    bool
+        Whether the run succeeded and its conservation ledger balances.
+    """
+    console.print(summary_table(outcome.events, outcome.summaries, outcome.failed_state))
+    for line in empty_marts(outcome.summaries):
+        console.print(f"[yellow]gold:[/yellow] {escape(line)}")
+    if outcome.status != "SUCCEEDED":
+        console.print(
+            f"[bold red]{outcome.status}[/bold red] at {escape(str(outcome.failed_state))}: "
+            f"{escape(outcome.error)}: {escape(outcome.cause)}"
+        )
+        console.print(f"job logs: {lake / '_meta' / 'logs'}")
+        return False
+    run_id = (outcome.output or {}).get("options", {}).get("run_id")
+    if not ledger.render(str(lake), run_id=run_id, console=console):
+        console.print("[bold red]the conservation ledger does not balance[/bold red]")
+        return False
+    return True

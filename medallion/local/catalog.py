@@ -29,79 +29,15 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.optimizer.annotate_types import annotate_types
 
+from jobs.common import records
+from medallion.aws.athena import QueryError
+from medallion.spec.views import view_statements
+
 LAYERS = ("bronze", "silver", "gold", "quality")
 SCHEMAS = ("bronze", "silver", "gold", "quality")
 CATALOG_DIR = "_catalog"
 CATALOG_FILE = "catalog.duckdb"
 TABLE_COMMENT = "medallion:{layer}"
-
-# Columns of the quality records (docs/layers.md, Quality), declared rather than inferred so a
-# missing field is NULL and the types match the Glue table definitions on AWS.
-QUALITY_TABLES: dict[str, tuple[str, dict[str, str]]] = {
-    "quality_results": (
-        "results",
-        {
-            "run_id": "VARCHAR",
-            "dataset": "VARCHAR",
-            "rule_id": "VARCHAR",
-            "rule_type": "VARCHAR",
-            "scope": "VARCHAR",
-            "severity": "VARCHAR",
-            "target": "VARCHAR",
-            "checked": "BIGINT",
-            "failed": "BIGINT",
-            "fail_ratio": "DOUBLE",
-            "threshold": "DOUBLE",
-            "status": "VARCHAR",
-            "message": "VARCHAR",
-            "evaluated_at": "VARCHAR",
-        },
-    ),
-    "quality_runs": (
-        "runs",
-        {
-            "run_id": "VARCHAR",
-            "dataset": "VARCHAR",
-            "bronze_runs": "VARCHAR[]",
-            "rows_in": "BIGINT",
-            "rows_silver": "BIGINT",
-            "rows_quarantined": "BIGINT",
-            "rows_duplicate": "BIGINT",
-            "rows_flagged": "BIGINT",
-            "status": "VARCHAR",
-            "failed_rules": "VARCHAR[]",
-            "partitions_written": "VARCHAR[]",
-            "started_at": "VARCHAR",
-            "finished_at": "VARCHAR",
-        },
-    ),
-}
-
-
-def quality_table_definitions() -> list[tuple[str, str, list[Column]]]:
-    """The quality tables as Glue should define them in the gold database on AWS.
-
-    Returns
-    -------
-    list[tuple[str, str, list[Column]]]
-        ``(table name, folder under the lake root, Glue-typed columns)``: JSON Lines tables with
-        no partition keys, because the records carry ``dataset`` and ``run_id`` themselves and a
-        partition key of the same name as a column makes the table unreadable in Athena.
-    """
-    return [
-        (name, f"quality/{subdir}/", [Column(c, glue_type(t)) for c, t in declared.items()])
-        for name, (subdir, declared) in QUALITY_TABLES.items()
-    ]
-
-
-class QueryError(Exception):
-    """A query that could not be parsed or run; ``str()`` is one line, ``line L:C: message``."""
-
-    def __init__(self, message: str, line: int = 1, column: int = 1) -> None:
-        self.message = " ".join(message.split())
-        self.line = line
-        self.column = column
-        super().__init__(f"line {line}:{column}: {self.message}")
 
 
 @dataclass(frozen=True)
@@ -281,8 +217,9 @@ def _register_parquet(
 
 def _register_quality(con: duckdb.DuckDBPyConnection, quality_dir: Path) -> list[TableInfo]:
     tables = []
-    for name, (subdir, declared) in QUALITY_TABLES.items():
-        table_dir = quality_dir / subdir
+    for name, record_table in records.TABLES.items():
+        table_dir = quality_dir.parent / record_table.folder
+        declared = dict(records.duckdb_columns(name))
         depths = _partition_layout(table_dir, ".json")[2] if table_dir.is_dir() else set()
         columns_sql = (
             "{" + ", ".join(f"{_quote(c)}: {_quote(t)}" for c, t in declared.items()) + "}"
@@ -301,7 +238,7 @@ def _register_quality(con: duckdb.DuckDBPyConnection, quality_dir: Path) -> list
             )
         described = _create_table_view(con, "gold", name, source, "quality")
         columns = [Column(n, glue_type(t)) for n, t in described]
-        # No partition keys: dataset and run_id are columns (see quality_table_definitions).
+        # No partition keys: dataset and run_id are columns of the records (jobs.common.records).
         tables.append(TableInfo("gold", name, str(table_dir), "json", columns))
     return tables
 
@@ -514,8 +451,6 @@ def create_views(lake_root: str, sql_dir: Path | None = None, strict: bool = Tru
     list[str]
         The names of the views created.
     """
-    from medallion.spec.views import view_statements
-
     created = []
     for name, statement in view_statements(sql_dir):
         try:

@@ -8,14 +8,14 @@ and a new SparkSession (its own SQL settings and temporary views), the way Glue 
 JVM is already there and warm. A job that fails or times out retires its host, so a broken JVM
 never runs the next job.
 
-Each job is launched as :func:`medallion.local.jobrunner.run_job` launches one, as Glue does: a copy of
-the entry script, the same arguments, ``jobs`` importable only from the run's ``jobs.zip``. The
-host itself needs ``medallion``; while a job runs, ``jobs``, ``medallion`` and ``infra`` are out
-of ``sys.modules`` and importable from jobs.zip alone
+Each job is launched as :func:`medallion.local.jobrunner.run_job` launches one, as Glue does: a
+copy of the entry script, the same arguments, ``jobs`` importable only from the run's
+``jobs.zip``. The host itself needs ``medallion``; while a job runs, ``jobs``, ``medallion`` and
+``infra`` are out of ``sys.modules`` and importable from jobs.zip alone
 (:func:`medallion.local.jobrunner.glue_interpreter`).
 
-``JobHostRunner`` has :func:`medallion.local.jobrunner.run_job`'s signature, so the local services take
-either; set ``MEDALLION_JOB_HOST=process`` to run every job in a process of its own.
+``JobHostRunner`` has :func:`medallion.local.jobrunner.run_job`'s signature, so the local
+services take either; set ``MEDALLION_JOB_HOST=process`` to run every job in a process of its own.
 
 The worker is this module run as ``python -m medallion.local.jobhost``: it reads one JSON request a
 line on stdin and ends each job's output with ``MEDALLION_JOB_END <exit status>``.
@@ -38,6 +38,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 
+from jobs.common.runtime import get_spark
 from medallion.local.jobrunner import (
     JobOutput,
     JobResult,
@@ -272,8 +273,6 @@ def _start_spark() -> None:
     When Spark cannot start (no Java, say) nothing is started here: the job's own ``get_spark``
     then fails with its clear message.
     """
-    from jobs.common.runtime import get_spark
-
     with contextlib.suppress(Exception):  # the job reports it, in its own words
         get_spark("medallion-local-jobs")
 
@@ -284,7 +283,7 @@ def _fresh_session() -> None:
     A new session has the SparkContext's settings and none of the last job's runtime SQL
     settings, temporary views or functions; cached data is dropped as well.
     """
-    from pyspark.sql import SparkSession
+    from pyspark.sql import SparkSession  # lazy: only the worker, not its parent, starts Spark
 
     base = SparkSession._instantiatedSession
     if base is None or base._sc._jsc is None:
@@ -331,7 +330,7 @@ def serve() -> None:
         request = json.loads(line)
         code = _run_script(request["script"], request["argv"], request.get("env") or {})
         print(f"{JOB_END_PREFIX}{code}", flush=True)
-    from pyspark.sql import SparkSession
+    from pyspark.sql import SparkSession  # lazy: only the worker, not its parent, starts Spark
 
     session = SparkSession._instantiatedSession
     if session is not None and session._sc._jsc is not None:

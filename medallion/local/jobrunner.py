@@ -36,6 +36,8 @@ from types import ModuleType
 
 from jobs.common.entry import ERROR_PREFIX, SUMMARY_PREFIX
 from jobs.common.runtime import RUNTIME_SETTING
+from medallion.aws.package import package
+from medallion.aws.stackmodel import model_for
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LAYERS = ("bronze", "silver", "gold")
@@ -85,11 +87,9 @@ class ScriptsBucket:
 def build_scripts_bucket(dest: Path, root: Path = REPO_ROOT) -> ScriptsBucket:
     """Put in ``dest`` what ``medallion deploy`` uploads: entry scripts, jobs.zip, contracts, sql.
 
-    The files are :func:`medallion.aws.deploy.package`'s, so ``jobs.zip`` is built by the same
+    The files are :func:`medallion.aws.package.package`'s, so ``jobs.zip`` is built by the same
     function, byte for byte.
     """
-    from medallion.aws.deploy import package
-
     dest.mkdir(parents=True, exist_ok=True)
     for source, key in package(root, dest).files:
         target = dest / key
@@ -130,8 +130,6 @@ class TemplateJob:
 @lru_cache(maxsize=8)
 def template_job(layer: str, environment: str = LOCAL_ENVIRONMENT) -> TemplateJob:
     """The layer's job as ``medallion synth`` renders it for ``environment``."""
-    from medallion.aws.stackmodel import model_for
-
     model = model_for(environment)
     title = layer.title()
     if f"{title}Job" not in model.resources:

@@ -19,7 +19,7 @@ Why each patch exists (ARCHITECTURE.md, Orchestration):
    the local work's state. Without hooks, moto behaves as shipped.
 
 Every patch wraps the moto function it replaces and :func:`uninstall` restores them all.
-``tests/medallion/local_aws/test_moto_patches.py`` fails if moto changes under them.
+``tests/medallion/local/test_moto_patches.py`` fails if moto changes under them.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def check_moto_version(version: str | None = None) -> None:
     if found != MOTO_VERSION:
         raise MotoVersionError(
             f"medallion.local patches moto {MOTO_VERSION}, found {found}: re-check every patch "
-            "in medallion/local_aws/moto_patches.py against the new moto, then update MOTO_VERSION"
+            "in medallion/local/moto_patches.py against the new moto, then update MOTO_VERSION"
         )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import boto3
 
 from medallion.aws import stepfunctions as sfn_ops
-from medallion.spec.definition import render_definition
+from medallion.local import moto_patches
 from medallion.local.jobhost import JobHostRunner, warm_hosts_enabled
 from medallion.local.jobrunner import (
     REPO_ROOT,
@@ -24,8 +24,9 @@ from medallion.local.jobrunner import (
     local_default_arguments,
     run_job,
 )
-from medallion.local import moto_patches
 from medallion.local.services import AlertSettings, JobRunner, LocalServices
+from medallion.spec.definition import render_definition
+from medallion.spec.views import view_statements
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account; nothing real
@@ -133,8 +134,6 @@ def substitutions(config: LocalRunConfig, topic_arn: str) -> dict[str, str]:
 def _views(config: LocalRunConfig) -> Sequence[tuple[str, str]]:
     if config.views is not None:
         return config.views
-    from medallion.spec.views import view_statements
-
     # As in the stack: the views are created in the database the definition names.
     return view_statements(database="${GoldDatabase}")
 
@@ -155,7 +154,7 @@ def local_aws(
     tuple
         A Step Functions client, the state machine ARN, and the local services.
     """
-    from moto import mock_aws
+    from moto import mock_aws  # lazy: moto takes a quarter of a second to import
 
     lake = config.lake.resolve()
     names = config.names()

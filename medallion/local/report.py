@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from medallion.aws.athena import QueryError
 from medallion.local import catalog
-from medallion.local.catalog import QueryError
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from typing import Any
 
 import boto3
 
+from medallion.local import catalog
 from medallion.local.jobrunner import JobResult, run_job
 
 LOG = logging.getLogger(__name__)
@@ -210,8 +211,6 @@ class LocalServices:
         list[medallion.local.catalog.TableInfo]
             The tables registered.
         """
-        from medallion.local import catalog
-
         lake = str(self.lake_root)
         tables = list(catalog.register_layer(lake, layer))
         if layer == "gold":
@@ -225,8 +224,6 @@ class LocalServices:
         """Run Athena SQL on the local DuckDB catalog (sqlglot translates it)."""
 
         def body() -> None:
-            from medallion.local import catalog
-
             catalog.execute(str(self.lake_root), query, database=database or "gold")
 
         return self._start("athena-query", body)

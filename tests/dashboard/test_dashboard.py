@@ -32,9 +32,9 @@ if str(REPO) not in sys.path:
 
 from dashboard import charts  # noqa: E402
 from dashboard.demo_lake import DemoLake, build_demo_lake  # noqa: E402
-from medallion.local import catalog  # noqa: E402
 from medallion.cli import app  # noqa: E402
 from medallion.cli.commands.dashboard import streamlit_command  # noqa: E402
+from medallion.local import catalog  # noqa: E402
 
 ARTIFACTS = REPO / "artifacts" / "dashboard"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -113,7 +113,7 @@ def test_the_command_serves_on_localhost_only(tmp_path: Path) -> None:
     assert argv[argv.index("--server.address") + 1] == "127.0.0.1"
     assert argv[-2:] == ["--lake", str(tmp_path.resolve())]
     result = CliRunner().invoke(app, ["dashboard", "--lake", str(tmp_path / "missing")])
-    assert result.exit_code == 1 and "no lake at" in result.output
+    assert result.exit_code == 2 and "no lake at" in result.output
 
 
 # --- end to end: streamlit + chromium -------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from infra.stack import REQUIRED_OUTPUTS, build_template, render
+from jobs.common import records
 from medallion.spec.definition import render_definition
 from medallion.spec.views import named_queries, view_statements
 
@@ -101,7 +102,12 @@ def test_quality_records_are_declared_tables_of_the_gold_database() -> None:
         storage = table_input["StorageDescriptor"]
         assert join(storage["Location"]) == f"s3://${{LakeBucket}}/{folder}"
         assert storage["SerdeInfo"]["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"
-        assert {c["Name"] for c in storage["Columns"]} >= {"run_id", "dataset", "status"}
+        columns = [(c["Name"], c["Type"]) for c in storage["Columns"]]
+        assert columns == records.glue_columns(table)  # the records' one definition
+    runs = {
+        c["Name"] for c in props("QualityRunsTable")["TableInput"]["StorageDescriptor"]["Columns"]
+    }
+    assert {"published", "warned_rules"} <= runs
 
 
 def test_glue_security_configuration_encrypts_everything_with_the_key() -> None:

@@ -1,8 +1,8 @@
 """Snapshot of the dev template; regenerate with ``UPDATE_SNAPSHOTS=1 pytest tests/infra``.
 
 The state machine definition, the named queries and the quality tables' columns come from
-statemachine/, sql/ and medallion.local.catalog, which have their own tests; they are replaced by markers
-here so the snapshot shows this stack's own changes.
+statemachine/, sql/ and jobs.common.records, which have their own tests; they are replaced by
+markers here so the snapshot shows this stack's own changes.
 test_template_resources.py checks that they are embedded as rendered.
 """
 
@@ -18,7 +18,7 @@ from infra.stack import render
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "dev.json"
 DEFINITION_MARKER = "<medallion.spec.definition.render_definition(...), compacted>"
-COLUMNS_MARKER = "<medallion.local.catalog.quality_table_definitions()>"
+COLUMNS_MARKER = "<jobs.common.records.glue_columns(table)>"
 
 
 def normalized(template: dict[str, Any]) -> dict[str, Any]:

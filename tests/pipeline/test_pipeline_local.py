@@ -12,8 +12,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from medallion.sample.generate import Manifest, generate
 from medallion.local.jobrunner import run_job
+from medallion.sample.generate import Manifest, generate
 
 pytestmark = pytest.mark.slow
 ORDER_LINES = 1500

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from medallion.local import catalog
-from medallion.sample.generate import generate
 from medallion.local.jobrunner import run_job
+from medallion.sample.generate import generate
 
 pytestmark = pytest.mark.slow
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from medallion.local.jobrunner import REPO_ROOT
 from medallion.spec.definition import (
     DEFAULTS,
     PLACEHOLDERS,
@@ -19,7 +20,6 @@ from medallion.spec.definition import (
     render_definition,
     template_placeholders,
 )
-from medallion.local.jobrunner import REPO_ROOT
 from medallion.spec.views import view_statements
 
 ALERT = "Notify failure"

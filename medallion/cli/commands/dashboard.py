@@ -9,6 +9,9 @@ from typing import Annotated
 
 import typer
 
+from medallion.cli import options
+from medallion.cli.errors import ExitCode, exit_with
+
 APP = Path(__file__).resolve().parents[3] / "dashboard" / "app.py"
 
 
@@ -41,17 +44,16 @@ def streamlit_command(lake: Path, port: int) -> list[str]:
 
 
 def dashboard(
-    lake: Annotated[
-        Path, typer.Option(help="The local lake directory.", envvar="MEDALLION_LAKE")
-    ] = Path("lake"),
+    lake: options.Lake = Path("lake"),
     port: Annotated[
         int, typer.Option(help="Port on 127.0.0.1.", envvar="MEDALLION_DASHBOARD_PORT")
     ] = 8501,
 ) -> None:
     """Serve the analysts' dashboard (revenue, products, segments, cohorts, inventory, quality)."""
     if not lake.is_dir():
-        typer.echo(f"error: no lake at {lake}: run `medallion run` first or pass --lake", err=True)
-        raise typer.Exit(1)
+        raise exit_with(
+            ExitCode.USAGE, f"no lake at {lake}: run `medallion run` first or pass --lake"
+        )
     typer.echo(f"dashboard on http://127.0.0.1:{port}/ for {lake.resolve()} (Ctrl-C stops it)")
     try:
         raise typer.Exit(subprocess.call(streamlit_command(lake, port)))

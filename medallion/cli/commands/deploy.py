@@ -5,53 +5,17 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from medallion.aws import AwsError
-from medallion.aws.deploy import Target, deploy
-
-Env = Annotated[
-    str, typer.Option("--env", help="Environment (dev, prod...).", envvar="MEDALLION_ENV")
-]
-Region = Annotated[
-    str | None, typer.Option("--region", help="AWS region (else AWS_REGION).", envvar="AWS_REGION")
-]
-EndpointUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--endpoint-url",
-        help="Another AWS endpoint (e.g. a moto server).",
-        envvar="MEDALLION_ENDPOINT_URL",
-    ),
-]
-Yes = Annotated[
-    bool, typer.Option("--yes", "-y", help="Apply without asking.", envvar="MEDALLION_ASSUME_YES")
-]
-PollSeconds = Annotated[
-    float,
-    typer.Option(
-        "--poll-seconds",
-        min=0.01,
-        help="Seconds between two progress polls.",
-        envvar="MEDALLION_POLL_SECONDS",
-        hidden=True,
-    ),
-]
-
-
-def parse_parameters(pairs: list[str]) -> dict[str, str]:
-    """``Key=Value`` strings to a dict; a malformed pair is a usage error."""
-    parsed = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise typer.BadParameter(f"{pair!r} is not Key=Value", param_hint="--parameter")
-        parsed[key] = value
-    return parsed
+from medallion.aws.deploy import deploy
+from medallion.aws.stack import Target
+from medallion.cli import options
+from medallion.cli.errors import handled
+from medallion.cli.output import console
+from medallion.cli.validate import key_values
 
 
 def deploy_command(
-    env: Env = "dev",
+    env: options.Env = "dev",
     alert_email: Annotated[
         str | None,
         typer.Option(
@@ -60,8 +24,8 @@ def deploy_command(
             envvar="MEDALLION_ALERT_EMAIL",
         ),
     ] = None,
-    region: Region = None,
-    endpoint_url: EndpointUrl = None,
+    region: options.Region = None,
+    endpoint_url: options.EndpointUrl = None,
     parameter: Annotated[
         list[str] | None,
         typer.Option(
@@ -71,24 +35,21 @@ def deploy_command(
             envvar="MEDALLION_STACK_PARAMETERS",
         ),
     ] = None,
-    yes: Yes = False,
-    poll_seconds: PollSeconds = 5.0,
+    yes: options.Yes = False,
+    poll_seconds: options.PollSeconds = 5.0,
 ) -> None:
     """Package the jobs, upload scripts, contracts and views, and create or update the stack
     medallion-<env> through a change set shown before it is applied; print the outputs."""
-    console = Console()
     target = Target(env=env, region=region, endpoint_url=endpoint_url, poll_seconds=poll_seconds)
-    try:
+    parameters = key_values(parameter or [], "--parameter")
+    with handled():
         deploy(
             target,
             alert_email=alert_email,
-            parameters=parse_parameters(parameter or []),
-            console=console,
+            parameters=parameters,
+            console=console(),
             confirm=lambda question: yes or typer.confirm(question, default=False),
         )
-    except AwsError as exc:
-        console.print(f"[red]deploy failed:[/red] {exc}")
-        raise typer.Exit(1) from exc
 
 
 def register(app: typer.Typer) -> None:

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from medallion.cli.output import console as make_console
 from medallion.sample.generate import MANIFEST_NAME, Manifest, generate
 
 # Small runs finish before a bar would be worth drawing.
@@ -43,7 +43,7 @@ def generate_command(
 ) -> None:
     """Write the five source datasets (the UCI Online Retail layout and its neighbours) with
     defects injected at known counts, and a manifest of what silver should report."""
-    console = Console()
+    console = make_console()
     started = time.perf_counter()
     if quiet or order_lines < PROGRESS_FROM_LINES:
         manifest = generate(out, order_lines, seed, defects=not clean)

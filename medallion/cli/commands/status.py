@@ -6,37 +6,33 @@ import json
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from medallion.aws import operations as operate
 from medallion.aws import stepfunctions as sfn_ops
+from medallion.cli import options
+from medallion.cli.errors import handled
+from medallion.cli.output import console
+from medallion.cli.progress import executions_table
 
 
 def status(
     execution: Annotated[
         str | None, typer.Argument(help="An execution ARN or name (default: the latest runs).")
     ] = None,
-    env: operate.Env = "dev",
-    state_machine_arn: operate.StateMachineArn = None,
+    env: options.Env = "dev",
+    state_machine_arn: options.StateMachineArn = None,
     limit: Annotated[int, typer.Option(help="How many executions to list.")] = 5,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    region: operate.Region = None,
-    endpoint_url: operate.EndpointUrl = None,
+    as_json: options.AsJson = False,
+    region: options.Region = None,
+    endpoint_url: options.EndpointUrl = None,
 ) -> None:
     """Show the status of the latest executions, or of one."""
-    target = operate.target(env, state_machine_arn, region, endpoint_url)
-    try:
-        if execution:
-            arn = sfn_ops.execution_arn(target.state_machine_arn, execution)
-            rows = [sfn_ops.describe(arn, sfn=target.sfn)]
-        else:
-            rows = sfn_ops.list_executions(target.state_machine_arn, limit=limit, sfn=target.sfn)
-    except sfn_ops.StepFunctionsError as exc:
-        raise operate.fail(str(exc)) from exc
+    with handled():
+        target = sfn_ops.target(env, state_machine_arn, region, endpoint_url)
+        rows = sfn_ops.executions(target, execution, limit=limit)
     if as_json:
         typer.echo(json.dumps(rows, indent=2, default=str))
     else:
-        Console().print(operate.executions_table(rows, f"medallion-{env} executions"))
+        console().print(executions_table(rows, f"medallion-{env} executions"))
 
 
 def register(app: typer.Typer) -> None:

@@ -6,15 +6,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from infra.stack import render
+from medallion.cli import options
+from medallion.cli.output import console
 
 
 def synth_command(
-    env: Annotated[
-        str, typer.Option("--env", help="Environment (dev, prod...).", envvar="MEDALLION_ENV")
-    ] = "dev",
+    env: options.Env = "dev",
     out: Annotated[
         Path | None,
         typer.Option(
@@ -32,7 +31,7 @@ def synth_command(
         return
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
-    Console(stderr=True).print(f"wrote {out} ({fmt}, {len(text.encode()):,} bytes)")
+    console(stderr=True).print(f"wrote {out} ({fmt}, {len(text.encode()):,} bytes)")
 
 
 def register(app: typer.Typer) -> None:

@@ -7,22 +7,23 @@ from typing import Annotated
 
 import boto3
 import typer
-from rich.console import Console
 from rich.markup import escape
 
-from medallion.aws import operations as operate
 from medallion.access import model
 from medallion.access import verify as access_verify
+from medallion.cli import options
+from medallion.cli.errors import ExitCode, exit_with, failed_unless
+from medallion.cli.output import console
 
 
 def verify(
-    env: operate.Env = "dev",
+    env: options.Env = "dev",
     accesses: Annotated[
         Path,
         typer.Option(help="Recorded accesses (default: the ones shipped with medallion)."),
     ] = model.SHIPPED,
-    region: operate.Region = None,
-    endpoint_url: operate.EndpointUrl = None,
+    region: options.Region = None,
+    endpoint_url: options.EndpointUrl = None,
 ) -> None:
     """Check every access a local run recorded against the deployed stack's IAM policies, with
     the account's policy simulator; exit 1 naming each denied principal, action and ARN."""
@@ -31,13 +32,12 @@ def verify(
     try:
         denials = access_verify.simulate(recorded, env, session, endpoint_url=endpoint_url)
     except access_verify.VerifyError as exc:
-        raise operate.fail(str(exc)) from exc
-    console = Console()
+        raise exit_with(ExitCode.AWS, str(exc)) from exc
+    out = console()
     for denial in denials:
-        console.print(f"[red]DENIED[/red] {escape(str(denial))}")
-    console.print(f"{len(recorded)} accesses checked for medallion-{env}, {len(denials)} denied")
-    if denials:
-        raise typer.Exit(1)
+        out.print(f"[red]DENIED[/red] {escape(str(denial))}")
+    out.print(f"{len(recorded)} accesses checked for medallion-{env}, {len(denials)} denied")
+    failed_unless(not denials)
 
 
 def register(app: typer.Typer) -> None:

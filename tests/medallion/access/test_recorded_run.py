@@ -9,8 +9,8 @@ import pytest
 from medallion.access import mapping, model
 from medallion.access.evaluate import evaluate, unused_grants
 from medallion.access.record import record_run
-from medallion.sample.generate import generate
 from medallion.aws.stackmodel import model_for
+from medallion.sample.generate import generate
 
 
 @pytest.mark.slow

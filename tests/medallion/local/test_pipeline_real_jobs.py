@@ -25,12 +25,12 @@ import pandas as pd
 import pytest
 from orchestration_support import SmtpServer, body_of
 
-from medallion.local import catalog, pipeline
 from medallion.aws.stepfunctions import RunOptions
-from medallion.sample.generate import generate
+from medallion.local import catalog, pipeline
 from medallion.local.jobhost import JobHostRunner
 from medallion.local.jobrunner import REPO_ROOT, JobResult, entry_script, job_arguments, run_job
 from medallion.local.services import LocalServices
+from medallion.sample.generate import generate
 from medallion.spec.views import view_statements
 
 pytestmark = pytest.mark.slow

@@ -22,10 +22,10 @@ from moto.server import ThreadedMotoServer
 from typer.testing import CliRunner
 
 from infra.stack import REQUIRED_OUTPUTS
+from medallion.aws import DeployError
 from medallion.aws.cloudformation import Stack, describe_stack
-from medallion.aws.stack import stack_outputs
+from medallion.aws.stack import guard, stack_outputs
 from medallion.cli import app
-from medallion.aws.deploy import DeployError, _guard
 
 # moto warns once per resource type it skips; the module docstring lists them.
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse:UserWarning")
@@ -104,7 +104,7 @@ def test_moto_still_needs_the_change_set_outputs_patch() -> None:
 
 def test_deploy_needs_an_alert_email(endpoint: str) -> None:
     result = _cli("deploy", "--env", "mail", "--yes", endpoint=endpoint)
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "alert email is required" in result.output
     assert describe_stack("medallion-mail", region=REGION, endpoint_url=endpoint) is None
 
@@ -113,7 +113,7 @@ def test_deploy_refuses_an_environment_name_buckets_cannot_carry(endpoint: str) 
     result = _cli(
         "deploy", "--env", "Dev_1", "--alert-email", "ops@example.com", "--yes", endpoint=endpoint
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "lower-case letters or digits" in result.output
 
 
@@ -135,19 +135,19 @@ def test_deploy_without_credentials_says_so(
     result = _cli(
         "deploy", "--env", "nocreds", "--alert-email", "ops@example.com", "--yes", endpoint=endpoint
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 3
     assert "No AWS credentials found" in result.output
 
 
 def test_a_failed_stack_is_not_deployed_over() -> None:
     broken = Stack("medallion-dev", "id", "ROLLBACK_COMPLETE", "Resource creation cancelled")
     with pytest.raises(DeployError, match=r"ROLLBACK_COMPLETE.*medallion destroy --env dev"):
-        _guard(broken, "dev")
+        guard(broken, "dev")
     stuck = Stack("medallion-dev", "id", "UPDATE_ROLLBACK_FAILED", "")
     with pytest.raises(DeployError, match="continue-update-rollback"):
-        _guard(stuck, "dev")
+        guard(stuck, "dev")
     with pytest.raises(DeployError, match="busy"):
-        _guard(Stack("medallion-dev", "id", "UPDATE_IN_PROGRESS", ""), "dev")
+        guard(Stack("medallion-dev", "id", "UPDATE_IN_PROGRESS", ""), "dev")
 
 
 def test_deploy_start_destroy(endpoint: str) -> None:
@@ -172,7 +172,7 @@ def test_deploy_start_destroy(endpoint: str) -> None:
     _check_deployed_resources(outputs, endpoint)
 
     typo = _cli("deploy", "--env", "dev", "-p", "GlueMaxWorker=4", "--yes", endpoint=endpoint)
-    assert typo.exit_code == 1
+    assert typo.exit_code == 2
     assert "unknown stack parameter(s) GlueMaxWorker" in " ".join(typo.output.split())
 
     again = _cli("deploy", "--env", "dev", "--yes", endpoint=endpoint)

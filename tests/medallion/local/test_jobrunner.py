@@ -20,7 +20,7 @@ import pytest
 from infra.jobs import ADDITIONAL_PYTHON_MODULES, GLUE_PROVIDED_MODULES
 from jobs.common import runtime
 from jobs.common.config import read_contracts
-from medallion.aws.deploy import build_jobs_zip
+from medallion.aws.package import build_jobs_zip
 from medallion.local.jobrunner import (
     REPO_ROOT,
     LocalGlue,

@@ -18,10 +18,9 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from dashboard.demo_lake import DemoLake, build_demo_lake  # noqa: E402
-from medallion.local import catalog  # noqa: E402
-from medallion.local.catalog import QueryError  # noqa: E402
+from medallion.aws.athena import QueryError, QueryResult, athena_error  # noqa: E402
 from medallion.cli import app  # noqa: E402
-from medallion.local.query import QueryResult, athena_error  # noqa: E402
+from medallion.local import catalog  # noqa: E402
 
 runner = CliRunner()
 
@@ -62,7 +61,7 @@ def test_json_keeps_dates_arrays_and_nulls(lake: DemoLake) -> None:
 
 
 def test_parquet_needs_and_writes_a_file(lake: DemoLake, tmp_path: Path) -> None:
-    assert query(lake, "--format", "parquet", "select 1 as x").exit_code == 1
+    assert query(lake, "--format", "parquet", "select 1 as x").exit_code == 2
     out = tmp_path / "result.parquet"
     result = query(lake, "--format", "parquet", "--output", str(out), "select * from v_run_ledger")
     assert result.exit_code == 0, result.output
@@ -102,7 +101,7 @@ def test_missing_views_are_created_on_first_query(tmp_path: Path) -> None:
 
 def test_a_missing_lake_is_a_clear_error(tmp_path: Path) -> None:
     result = runner.invoke(app, ["query", "--lake", str(tmp_path / "nope"), "select 1"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "no lake at" in result.output
 
 
@@ -232,7 +231,7 @@ def test_aws_with_an_unknown_environment_is_one_line(moto_athena: None) -> None:
     result = runner.invoke(
         app, ["query", "--aws", "--env", "nope", "--region", "us-east-1", "select 1"]
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 3
     assert "cannot read the stack of environment 'nope'" in result.output
     assert len(result.output.strip().splitlines()) == 1
 
@@ -241,7 +240,7 @@ def test_aws_needs_a_workgroup() -> None:
     result = runner.invoke(
         app, ["query", "--aws", "select 1"], env={"MEDALLION_WORKGROUP": "", "MEDALLION_ENV": ""}
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "--workgroup" in result.output
 
 

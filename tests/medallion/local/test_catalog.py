@@ -15,8 +15,10 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from dashboard.demo_lake import DemoLake, build_demo_lake  # noqa: E402
+from jobs.common import records  # noqa: E402
+from medallion.aws.athena import QueryError  # noqa: E402
 from medallion.local import catalog  # noqa: E402
-from medallion.local.catalog import Column, QueryError  # noqa: E402
+from medallion.local.catalog import Column  # noqa: E402
 
 
 @pytest.fixture
@@ -73,7 +75,10 @@ def test_quality_records_are_gold_tables(lake: DemoLake) -> None:
     assert runs["failed_rules"] == "array<string>" and runs["rows_in"] == "bigint"
     n = catalog.execute(str(lake.root), "select count(*) as n from quality_results").n[0]
     assert n == len(lake.quality_results)
-    assert [name for name, _, _ in catalog.quality_table_definitions()] == list(tables)
+    assert list(records.TABLES) == list(tables)
+    assert [c.name for c in tables["quality_runs"].columns] == records.TABLES[
+        "quality_runs"
+    ].column_names
 
 
 def test_a_removed_mart_is_dropped_and_views_survive_reregistering(lake: DemoLake) -> None:

@@ -16,7 +16,13 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from medallion.local.jobrunner import ERROR_PREFIX, REPO_ROOT, SUMMARY_PREFIX, JobResult, job_arguments
+from medallion.local.jobrunner import (
+    ERROR_PREFIX,
+    REPO_ROOT,
+    SUMMARY_PREFIX,
+    JobResult,
+    job_arguments,
+)
 from medallion.local.services import AlertSettings
 
 STANDIN = Path(__file__).with_name("standin_job.py")

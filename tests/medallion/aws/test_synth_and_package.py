@@ -9,8 +9,8 @@ from pathlib import Path
 from cfnlint.decode import decode_str
 from typer.testing import CliRunner
 
+from medallion.aws.package import REPO_ROOT, build_jobs_zip, package
 from medallion.cli import app
-from medallion.aws.deploy import REPO_ROOT, build_jobs_zip, package
 
 
 def test_synth_writes_json(tmp_path: Path) -> None:

@@ -14,12 +14,11 @@ import pytest
 from orchestration_support import SmtpServer, body_of, free_port, standin_runner
 from typer.testing import CliRunner
 
-from medallion.local import catalog, pipeline
 from medallion.aws.stepfunctions import RunOptions
 from medallion.cli import app
-from medallion.spec.definition import render_definition
-from medallion.local import moto_patches
+from medallion.local import catalog, moto_patches, pipeline
 from medallion.local.services import AlertSettings, LocalServices
+from medallion.spec.definition import render_definition
 
 VIEWS = [("v_sample", "CREATE OR REPLACE VIEW gold.v_sample AS SELECT id, amount FROM gold.sample")]
 

@@ -86,7 +86,7 @@ def test_start_wait_follows_the_run_and_exits_with_its_outcome(aws):
 def test_start_without_a_deployed_stack_says_so(aws):
     result = cli("start", "--env", "prod")
 
-    assert result.exit_code == 2
+    assert result.exit_code == 3
     assert "medallion-prod does not exist" in result.output
 
 

@@ -1,0 +1,67 @@
+"""One exit code per kind of error, and the one place errors become a line on stderr and a code.
+
+====  =====================================================================================
+code  meaning
+====  =====================================================================================
+0     done
+1     it ran and failed: a pipeline run or execution did not succeed, a query failed, the
+      ledger does not balance, verify found denials, a deploy or destroy was declined
+2     usage: a bad option or argument (Typer's own usage errors are 2 too), or an input the
+      command needs is missing (no lake at --lake)
+3     AWS: no credentials or region, no such stack or state machine, AWS refused a call
+====  =====================================================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import IntEnum
+
+import typer
+from rich.markup import escape
+
+from medallion.aws import Aborted, AwsError, DeployInputError
+from medallion.aws.athena import QueryError
+from medallion.aws.stepfunctions import StepFunctionsError
+from medallion.cli.output import console
+
+
+class ExitCode(IntEnum):
+    """The process exit codes of ``medallion``."""
+
+    OK = 0
+    FAILED = 1
+    USAGE = 2
+    AWS = 3
+
+
+class UsageError(Exception):
+    """The command line asks for something that cannot be done as given."""
+
+
+def exit_with(code: ExitCode, message: str) -> typer.Exit:
+    """Print ``error: <message>`` on stderr, and give the exit to raise."""
+    console(stderr=True).print(f"[red]error:[/red] {escape(message)}", highlight=False)
+    return typer.Exit(int(code))
+
+
+@contextmanager
+def handled() -> Iterator[None]:
+    """Turn the named errors raised inside into one line on stderr and their exit code."""
+    try:
+        yield
+    except (UsageError, DeployInputError) as exc:
+        raise exit_with(ExitCode.USAGE, str(exc)) from None
+    except Aborted as exc:
+        raise exit_with(ExitCode.FAILED, str(exc)) from None
+    except (AwsError, StepFunctionsError) as exc:
+        raise exit_with(ExitCode.AWS, str(exc)) from None
+    except QueryError as exc:
+        raise exit_with(ExitCode.FAILED, str(exc)) from None
+
+
+def failed_unless(ok: bool) -> None:
+    """Exit 1 when what ran did not succeed (its report is printed already)."""
+    if not ok:
+        raise typer.Exit(int(ExitCode.FAILED))

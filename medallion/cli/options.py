@@ -1,0 +1,72 @@
+"""The options several commands share, each defined once with its one environment variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+ENV = typer.Option("--env", help="Environment: the stack medallion-<env>.", envvar="MEDALLION_ENV")
+REGION = typer.Option("--region", help="AWS region.", envvar="AWS_REGION")
+ENDPOINT_URL = typer.Option(
+    "--endpoint-url",
+    help="Another AWS endpoint (e.g. a moto server).",
+    envvar="MEDALLION_ENDPOINT_URL",
+)
+
+Env = Annotated[str, ENV]
+OptionalEnv = Annotated[str | None, ENV]
+Region = Annotated[str | None, REGION]
+EndpointUrl = Annotated[str | None, ENDPOINT_URL]
+Lake = Annotated[
+    Path, typer.Option("--lake", help="The local lake directory.", envvar="MEDALLION_LAKE")
+]
+StateMachineArn = Annotated[
+    str | None,
+    typer.Option(
+        "--state-machine-arn",
+        help="The pipeline state machine (default: the stack's PipelineStateMachineArn output).",
+        envvar="MEDALLION_STATE_MACHINE_ARN",
+    ),
+]
+RunId = Annotated[
+    str | None,
+    typer.Option(
+        "--run-id",
+        help="The run id and execution name (default: generated).",
+        envvar="MEDALLION_RUN_ID",
+    ),
+]
+Datasets = Annotated[
+    str,
+    typer.Option(
+        "--datasets", help="Comma-separated datasets (default: all).", envvar="MEDALLION_DATASETS"
+    ),
+]
+ObservationEnd = Annotated[
+    str | None,
+    typer.Option(
+        "--observation-end",
+        help="Gold's observation end, YYYY-MM-DD (default: the last date in the data).",
+        envvar="MEDALLION_OBSERVATION_END",
+    ),
+]
+FullRefresh = Annotated[
+    bool, typer.Option("--full-refresh", help="Recompute every layer from the one below.")
+]
+Wait = Annotated[bool, typer.Option("--wait", help="Follow the execution until it ends.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON, nothing else.")]
+Yes = Annotated[
+    bool, typer.Option("--yes", "-y", help="Apply without asking.", envvar="MEDALLION_ASSUME_YES")
+]
+PollSeconds = Annotated[
+    float,
+    typer.Option(
+        "--poll-seconds",
+        min=0.01,
+        help="Seconds between two progress polls.",
+        envvar="MEDALLION_POLL_SECONDS",
+        hidden=True,
+    ),
+]
