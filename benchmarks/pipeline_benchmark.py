@@ -18,9 +18,9 @@ import time
 from contextlib import nullcontext
 from pathlib import Path
 
-from medallion.sample.generate import generate
 from medallion.local.jobhost import JobHostRunner, warm_hosts_enabled
 from medallion.local.jobrunner import run_job
+from medallion.sample.generate import generate
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 

@@ -141,6 +141,28 @@ def describe_stack(
     )
 
 
+def _change_set_request(
+    stack_name: str,
+    change_set_type: str,
+    parameters: Mapping[str, str | None],
+    tags: Mapping[str, str] | None,
+) -> dict[str, Any]:
+    """CreateChangeSet's arguments but the template; a None parameter keeps its previous value."""
+    return {
+        "StackName": stack_name,
+        "ChangeSetName": f"medallion-{datetime.now():%Y%m%d-%H%M%S}",
+        "ChangeSetType": change_set_type,
+        "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
+        "Parameters": [
+            {"ParameterKey": k, "UsePreviousValue": True}
+            if v is None
+            else {"ParameterKey": k, "ParameterValue": v}
+            for k, v in parameters.items()
+        ],
+        "Tags": [{"Key": k, "Value": v} for k, v in (tags or {}).items()],
+    }
+
+
 def create_change_set(
     stack_name: str,
     *,
@@ -186,20 +208,7 @@ def create_change_set(
         The change set failed for another reason.
     """
     cfn = _cfn(session, endpoint_url, region)
-    name = f"medallion-{datetime.now():%Y%m%d-%H%M%S}"
-    request: dict[str, Any] = {
-        "StackName": stack_name,
-        "ChangeSetName": name,
-        "ChangeSetType": change_set_type,
-        "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
-        "Parameters": [
-            {"ParameterKey": k, "UsePreviousValue": True}
-            if v is None
-            else {"ParameterKey": k, "ParameterValue": v}
-            for k, v in parameters.items()
-        ],
-        "Tags": [{"Key": k, "Value": v} for k, v in (tags or {}).items()],
-    }
+    request = _change_set_request(stack_name, change_set_type, parameters, tags)
     if template_url:
         request["TemplateURL"] = template_url
     else:

@@ -14,8 +14,8 @@ from medallion.cli.errors import failed_unless
 from medallion.cli.output import console
 from medallion.cli.progress import ProgressPrinter, print_run, run_json
 from medallion.cli.validate import iso_day
+from medallion.local import pipeline
 from medallion.local.jobrunner import REPO_ROOT
-from medallion.local.pipeline import LocalRunConfig, run_local
 
 
 def run(
@@ -41,11 +41,13 @@ def run(
     locally (moto's ASL engine, local PySpark, DuckDB, SMTP alerts)."""
     iso_day(observation_end, "--observation-end")
     out = console()
-    config = LocalRunConfig(lake=lake, landing=landing, contracts_root=contracts)
+    config = pipeline.LocalRunConfig(lake=lake, landing=landing, contracts_root=contracts)
     run_options = RunOptions(run_id or "", datasets, observation_end or "", full_refresh)
     if not as_json:
         out.print(f"[bold]medallion run[/bold] lake={lake} landing={landing or lake / 'landing'}")
-    outcome = run_local(config, run_options, on_event=None if as_json else ProgressPrinter(out))
+    outcome = pipeline.run_local(
+        config, run_options, on_event=None if as_json else ProgressPrinter(out)
+    )
     if as_json:
         typer.echo(json.dumps(run_json(outcome), indent=2, default=str))
         failed_unless(outcome.status == "SUCCEEDED")

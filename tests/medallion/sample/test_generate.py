@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from medallion.cli import app
 from medallion.sample.generate import MANIFEST_NAME, Manifest, Plan, generate
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 N = 40_000
 SEED = 7
 

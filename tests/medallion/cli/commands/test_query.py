@@ -13,7 +13,7 @@ import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[4]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
@@ -251,3 +251,14 @@ def test_aws_unknown_workgroup_is_one_line(moto_athena: None) -> None:
     assert result.exit_code == 1
     assert result.output.startswith("error: line 1:1: ")
     assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+
+
+def test_a_piped_table_keeps_every_name_whole(lake: DemoLake) -> None:
+    names = [f"customers_dataset_column_{i}" for i in range(6)]  # far wider than 80 columns
+    sql = "select " + ", ".join(f"'{name}_value' as {name}" for name in names)
+    result = query(lake, sql)
+    assert result.exit_code == 0, result.output
+    assert "…" not in result.stdout
+    for name in names:
+        assert name in result.stdout and f"{name}_value" in result.stdout
+    assert max(len(line) for line in result.stdout.splitlines()) > 80
