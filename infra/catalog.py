@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 from troposphere import GetAtt, Join, Ref, Sub, Template, glue, iam
 
-from infra import iam as policies
 from infra.common import LAYERS, name, s3_uri, tags
+from infra.iam import assume_role_policy
+from infra.policies.crawlers import crawler_policy
 from infra.storage import Storage
 from jobs.common import records
 
@@ -113,11 +114,11 @@ def add_catalog(template: Template, storage: Storage, prefix: Ref) -> Catalog:
         iam.Role(
             "CrawlerRole",
             Description=Sub("medallion ${Environment}: the Glue crawlers"),
-            AssumeRolePolicyDocument=policies.assume_role_policy("glue.amazonaws.com"),
+            AssumeRolePolicyDocument=assume_role_policy("glue.amazonaws.com"),
             Policies=[
                 iam.Policy(
                     PolicyName="crawl-lake-layers",
-                    PolicyDocument=policies.crawler_policy(
+                    PolicyDocument=crawler_policy(
                         lake_bucket_arn=GetAtt(storage.lake, "Arn"),
                         key_arn=GetAtt(storage.key, "Arn"),
                         database_names=list(names.values()),

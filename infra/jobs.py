@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 from troposphere import GetAtt, Ref, Sub, Template, glue, iam
 
-from infra import iam as policies
 from infra.catalog import Catalog
 from infra.common import LAYERS, name, s3_uri, tags
+from infra.iam import assume_role_policy
+from infra.policies.jobs import glue_job_policy
 from infra.storage import Storage
 
 GLUE_VERSION = "5.1"
@@ -114,11 +115,11 @@ def add_jobs(template: Template, storage: Storage, catalog: Catalog, settings: J
             iam.Role(
                 f"{title}JobRole",
                 Description=Sub(f"medallion ${{Environment}}: the {layer} Glue job"),
-                AssumeRolePolicyDocument=policies.assume_role_policy("glue.amazonaws.com"),
+                AssumeRolePolicyDocument=assume_role_policy("glue.amazonaws.com"),
                 Policies=[
                     iam.Policy(
                         PolicyName=f"{layer}-job",
-                        PolicyDocument=policies.glue_job_policy(
+                        PolicyDocument=glue_job_policy(
                             layer,
                             lake_bucket_arn=GetAtt(storage.lake, "Arn"),
                             scripts_bucket_arn=GetAtt(storage.scripts, "Arn"),

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 
 from troposphere import AWSHelperFn, GetAtt, Ref, Sub, Template, iam, logs, stepfunctions
 
-from infra import iam as policies
 from infra.catalog import Catalog
 from infra.common import name, s3_uri, tags
+from infra.iam import assume_role_policy
 from infra.jobs import Jobs
+from infra.policies.state_machine import state_machine_policy
 from infra.query import Query
 from infra.storage import Storage
 from medallion.spec.definition import render_definition
@@ -150,11 +151,11 @@ def add_orchestration(
         iam.Role(
             "PipelineRole",
             Description=Sub("medallion ${Environment}: the pipeline state machine"),
-            AssumeRolePolicyDocument=policies.assume_role_policy("states.amazonaws.com"),
+            AssumeRolePolicyDocument=assume_role_policy("states.amazonaws.com"),
             Policies=[
                 iam.Policy(
                     PolicyName="run-pipeline",
-                    PolicyDocument=policies.state_machine_policy(
+                    PolicyDocument=state_machine_policy(
                         job_names=list(jobs.names.values()),
                         crawler_names=[name(f"{layer}-crawler") for layer in catalog.crawlers],
                         workgroup_name=query.workgroup_name,

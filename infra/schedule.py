@@ -6,8 +6,9 @@ import json
 
 from troposphere import GetAtt, Ref, Sub, Template, events, iam
 
-from infra import iam as policies
 from infra.common import name, tags
+from infra.iam import assume_role_policy
+from infra.policies.schedule import schedule_policy
 
 HAS_SCHEDULE = "HasSchedule"
 
@@ -33,11 +34,11 @@ def add_schedule(template: Template, state_machine: object, expression: Ref) -> 
             "ScheduleRole",
             Condition=HAS_SCHEDULE,
             Description=Sub("medallion ${Environment}: EventBridge starts the pipeline"),
-            AssumeRolePolicyDocument=policies.assume_role_policy("events.amazonaws.com"),
+            AssumeRolePolicyDocument=assume_role_policy("events.amazonaws.com"),
             Policies=[
                 iam.Policy(
                     PolicyName="start-pipeline",
-                    PolicyDocument=policies.schedule_policy(Ref(state_machine)),
+                    PolicyDocument=schedule_policy(Ref(state_machine)),
                 )
             ],
             Tags=tags(),

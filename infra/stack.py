@@ -16,12 +16,12 @@ from troposphere import (
     iam,
 )
 
-from infra import iam as policies
 from infra.alerts import HAS_ALERT_EMAIL, HAS_BUDGET, add_alerts, add_failed_runs_alarm
 from infra.catalog import add_catalog
 from infra.common import LAYERS, name
 from infra.jobs import JobSettings, add_jobs
 from infra.orchestration import add_orchestration
+from infra.policies.analysts import analysts_policy
 from infra.query import add_query
 from infra.schedule import HAS_SCHEDULE, add_schedule
 from infra.storage import Storage, add_storage
@@ -216,7 +216,7 @@ def build_template(env: str, *, bootstrap: bool = False) -> Template:
             "AnalystsPolicy",
             ManagedPolicyName=name("analysts"),
             Description="Query gold in the medallion workgroup; no raw, rejected or PII data",
-            PolicyDocument=policies.analysts_policy(
+            PolicyDocument=analysts_policy(
                 lake_bucket_arn=GetAtt(storage.lake, "Arn"),
                 results_bucket_arn=GetAtt(storage.results, "Arn"),
                 key_arn=GetAtt(storage.key, "Arn"),

@@ -24,17 +24,12 @@ LONG_FUNCTIONS: dict[str, str] = {
     "medallion/sample/reviews.py::_render_reviews": "one review per line, each defect beside the "
     "line it breaks; split, the defects lose the line they belong to",
     "infra/catalog.py::add_catalog": "to split: databases, crawlers and Glue encryption",
-    "infra/iam.py::state_machine_policy": "to split into named statements (one per service)",
-    "infra/iam.py::analysts_policy": "to split into named statements (one per service)",
     "infra/orchestration.py::add_orchestration": "to split: role, log group, state machine",
     "infra/stack.py::_parameters": "to split: the parameter table by concern",
     "infra/stack.py::build_template": "to split: one call per concern, outputs apart",
     "infra/storage.py::add_storage": "to split: key, buckets and their policies, secret",
 }
-LONG_MODULES: dict[str, str] = {
-    "infra/iam.py": "to split: policy documents per principal (jobs, crawlers, state machine, "
-    "analysts) in modules of their own",
-}
+LONG_MODULES: dict[str, str] = {}
 
 
 def run(*command: str) -> subprocess.CompletedProcess[str]:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from infra import iam
+from infra.policies.jobs import glue_job_policy
 from infra.stack import render
 
 TEMPLATE = json.loads(render("dev"))
@@ -141,7 +142,7 @@ def test_analysts_query_only_in_the_workgroup_and_cannot_read_the_pii_salt() -> 
 
 
 def _job(layer: str, **extra: Any) -> list[dict[str, Any]]:
-    document = iam.glue_job_policy(
+    document = glue_job_policy(
         layer,
         lake_bucket_arn="arn:lake",
         scripts_bucket_arn="arn:scripts",
