@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -14,6 +13,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from jobs.common.args import check_run_id
+from jobs.common.errors import JobArgumentError
 from medallion.aws.cloudformation import StackNotFoundError
 from medallion.aws.stack import stack_outputs
 
@@ -30,7 +31,6 @@ REDRIVE_REFUSED = frozenset(
         "ValidationException",
     }
 )
-_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.:-]+")
 
 
 class StepFunctionsError(RuntimeError):
@@ -125,13 +125,19 @@ def state_machine_arn(
 def execution_name(run_id: str = "") -> str:
     """The execution name: the run id when given, else ``run-<UTC time>-<random>``.
 
-    Execution names are the jobs' run ids, so they keep to the alphabet both accept.
+    Execution names are the jobs' run ids: one rule for both, ``jobs.common.args``'s.
+
+    Raises
+    ------
+    StepFunctionsError
+        When the run id breaks the execution-name rule (it is refused, never rewritten).
     """
-    if run_id:
-        name = _NAME_UNSAFE.sub("-", run_id).strip("-")
-        if name:
-            return name[:80]
-    return f"run-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+    if not run_id:
+        return f"run-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+    try:
+        return check_run_id(run_id, "run id")
+    except JobArgumentError as exc:
+        raise StepFunctionsError(str(exc)) from None
 
 
 def start(

@@ -7,6 +7,9 @@ from typing import Annotated
 
 import typer
 
+from jobs.common.args import check_run_id
+from jobs.common.errors import JobArgumentError
+
 ENV = typer.Option("--env", help="Environment: the stack medallion-<env>.", envvar="MEDALLION_ENV")
 REGION = typer.Option("--region", help="AWS region.", envvar="AWS_REGION")
 ENDPOINT_URL = typer.Option(
@@ -30,12 +33,26 @@ StateMachineArn = Annotated[
         envvar="MEDALLION_STATE_MACHINE_ARN",
     ),
 ]
+
+
+def _run_id(value: str | None) -> str | None:
+    """Refuse a run id Step Functions would refuse as an execution name, before anything runs."""
+    if value is None:
+        return None
+    try:
+        return check_run_id(value, "--run-id")
+    except JobArgumentError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
 RunId = Annotated[
     str | None,
     typer.Option(
         "--run-id",
-        help="The run id and execution name (default: generated).",
+        help="The run id and execution name: 1-80 characters, Step Functions' execution-name rule "
+        "(default: generated).",
         envvar="MEDALLION_RUN_ID",
+        callback=_run_id,
     ),
 ]
 Datasets = Annotated[
