@@ -296,6 +296,22 @@ def _check_rule(r: _Reader, rule: Rule, known: set[str]) -> None:
             raise r.fail(f"column '{column}' is not a column of the dataset")
 
 
+def _rules(r: _Reader, source: str, known: set[str]) -> tuple[tuple[Rule, ...], tuple[Rule, ...]]:
+    """The row and dataset rules, their ids unique across both."""
+    row_rules = tuple(
+        _rule(source, x, i, "row", known) for i, x in enumerate(r.optional("row_rules", list, []))
+    )
+    dataset_rules = tuple(
+        _rule(source, x, i, "dataset", known)
+        for i, x in enumerate(r.optional("dataset_rules", list, []))
+    )
+    ids = [rule.id for rule in row_rules + dataset_rules]
+    duplicated = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicated:
+        raise r.fail(f"rule ids must be unique; repeated: {duplicated}")
+    return row_rules, dataset_rules
+
+
 def parse_contract(source: str, text: str) -> Contract:
     """Parse and validate one contract's YAML text; ``source`` names it in errors."""
     try:
@@ -329,17 +345,7 @@ def parse_contract(source: str, text: str) -> Contract:
     for name in (*key, business_date, *pii, *dedupe.optional("order_by", list, [])):
         if name not in known:
             raise r.fail(f"'{name}' (key, business_date, pii or order_by) is not a column")
-    row_rules = tuple(
-        _rule(source, x, i, "row", known) for i, x in enumerate(r.optional("row_rules", list, []))
-    )
-    dataset_rules = tuple(
-        _rule(source, x, i, "dataset", known)
-        for i, x in enumerate(r.optional("dataset_rules", list, []))
-    )
-    ids = [rule.id for rule in row_rules + dataset_rules]
-    duplicated = sorted({i for i in ids if ids.count(i) > 1})
-    if duplicated:
-        raise r.fail(f"rule ids must be unique; repeated: {duplicated}")
+    row_rules, dataset_rules = _rules(r, source, known)
     return Contract(
         dataset=dataset,
         description=r.optional("description", str, ""),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from medallion.jobrunner import run_job
+from medallion.local.jobrunner import run_job
 
 HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
 LINE = "5363{n},85123A,MUG,6,12/1/2010 8:26,2.55,17850,France"

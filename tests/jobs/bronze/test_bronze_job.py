@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from medallion.jobrunner import run_job
+from medallion.local.jobrunner import run_job
 
 HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
 

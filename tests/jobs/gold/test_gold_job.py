@@ -12,7 +12,7 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 
 from jobs.gold import job as gold_job
-from medallion.jobrunner import run_job
+from medallion.local.jobrunner import run_job
 
 ALL_MARTS = {
     "sales_daily",
@@ -34,11 +34,31 @@ def _ts(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-def _line(invoice: str, code: str, qty: int, at: str, price: str, customer: int | None,
-          country: str = "United Kingdom") -> tuple:
+def _line(
+    invoice: str,
+    code: str,
+    qty: int,
+    at: str,
+    price: str,
+    customer: int | None,
+    country: str = "United Kingdom",
+) -> tuple:
     amount = (qty * Decimal(price)).quantize(Decimal("0.001"))
-    return (invoice, code, f"item {code}", qty, _ts(at), Decimal(price), customer, country,
-            invoice.startswith("C"), code != "POST", amount, [], "bronze-1")
+    return (
+        invoice,
+        code,
+        f"item {code}",
+        qty,
+        _ts(at),
+        Decimal(price),
+        customer,
+        country,
+        invoice.startswith("C"),
+        code != "POST",
+        amount,
+        [],
+        "bronze-1",
+    )
 
 
 LINES = [
@@ -51,8 +71,9 @@ LINES = [
 ]
 
 
-def _write_silver(spark: SparkSession, frame: DataFrame, root: Path, dataset: str,
-                  date_column: str) -> None:
+def _write_silver(
+    spark: SparkSession, frame: DataFrame, root: Path, dataset: str, date_column: str
+) -> None:
     """Write a silver table the way the silver job lays it out: hive year/month/day partitions."""
     from pyspark.sql import functions as F
 
@@ -70,11 +91,14 @@ def _write_silver(spark: SparkSession, frame: DataFrame, root: Path, dataset: st
 @pytest.fixture(scope="module")
 def full_lake(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("gold_full_lake")
-    _write_silver(spark, spark.createDataFrame(LINES, ORDER_LINES), root, "order_lines",
-                  "invoiced_at")
+    _write_silver(
+        spark, spark.createDataFrame(LINES, ORDER_LINES), root, "order_lines", "invoiced_at"
+    )
     products = spark.createDataFrame(
-        [("85123A", "WHITE HANGING HEART", "Home", _ts("2023-01-01 00:00:00")),
-         ("22633", "HAND WARMER", "Gifts", _ts("2023-01-01 00:00:00"))],
+        [
+            ("85123A", "WHITE HANGING HEART", "Home", _ts("2023-01-01 00:00:00")),
+            ("22633", "HAND WARMER", "Gifts", _ts("2023-01-01 00:00:00")),
+        ],
         "stock_code string, description string, category string, updated_at timestamp",
     )
     _write_silver(spark, products, root, "products", "updated_at")
@@ -84,10 +108,11 @@ def full_lake(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> 
     )
     _write_silver(spark, inventory, root, "inventory", "snapshot_date")
     reviews = spark.createDataFrame(
-        [("r1", "85123A", 17850, 5, _ts("2024-01-31 12:00:00")),
-         ("r2", "85123A", 13047, 4, _ts("2024-01-31 13:00:00"))],
-        "review_id string, stock_code string, customer_id bigint, rating int, "
-        "created_at timestamp",
+        [
+            ("r1", "85123A", 17850, 5, _ts("2024-01-31 12:00:00")),
+            ("r2", "85123A", 13047, 4, _ts("2024-01-31 13:00:00")),
+        ],
+        "review_id string, stock_code string, customer_id bigint, rating int, created_at timestamp",
     )
     _write_silver(spark, reviews, root, "reviews", "created_at")
     return root

@@ -279,8 +279,17 @@ def random_lines(seed: int, n: int = 400) -> list[tuple[Any, ...]]:
         qty = rng.randint(1, 12) * (-1 if cancelled else 1)
         price = f"{rng.randint(0, 20000) / 1000:.3f}"
         invoice = ("C" if cancelled else "") + str(540000 + k // 3)
-        rows.append(line(invoice, rng.choice(["A", "B", "POST"]), qty,
-                         at.isoformat(sep=" "), price, customer, rng.choice([UK, "France"])))
+        rows.append(
+            line(
+                invoice,
+                rng.choice(["A", "B", "POST"]),
+                qty,
+                at.isoformat(sep=" "),
+                price,
+                customer,
+                rng.choice([UK, "France"]),
+            )
+        )
     return rows  # fmt: skip
 
 
@@ -317,9 +326,7 @@ def test_customer_lifetime_summary_matches_the_lifetimes_package(spark: SparkSes
     by_customer = kept.groupby("customer_id")
     assert actual.orders.tolist() == by_customer.invoice_no.nunique().sort_index().tolist()
     revenue = by_customer.line_amount.sum().sort_index()
-    assert actual.total_revenue.tolist() == [
-        v.quantize(D("0.01"), ROUND_HALF_UP) for v in revenue
-    ]
+    assert actual.total_revenue.tolist() == [v.quantize(D("0.01"), ROUND_HALF_UP) for v in revenue]
     assert set(actual.observation_end) == {end}
     assert (actual.last_purchase_date <= end).all()
 

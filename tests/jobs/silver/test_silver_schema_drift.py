@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from medallion.jobrunner import run_job
+from medallion.local.jobrunner import run_job
 
 CONTRACTS = Path(__file__).resolve().parents[3] / "contracts"
 
