@@ -97,67 +97,131 @@ def add_catalog(template: Template, storage: Storage, prefix: Ref) -> Catalog:
     security = add_security_configuration(template, storage)
     names = {layer: database_name(layer, prefix) for layer in LAYERS}
     databases = {
-        layer: template.add_resource(
-            glue.Database(
-                f"{layer.capitalize()}Database",
-                CatalogId=Ref("AWS::AccountId"),
-                DatabaseInput=glue.DatabaseInput(
-                    Name=names[layer],
-                    Description=f"medallion {layer} layer",
-                    LocationUri=s3_uri(storage.lake, f"{layer}/"),
-                ),
-            )
-        )
+        layer: template.add_resource(layer_database(layer, names[layer], storage))
         for layer in LAYERS
     }
-    role = template.add_resource(
-        iam.Role(
-            "CrawlerRole",
-            Description=Sub("medallion ${Environment}: the Glue crawlers"),
-            AssumeRolePolicyDocument=assume_role_policy("glue.amazonaws.com"),
-            Policies=[
-                iam.Policy(
-                    PolicyName="crawl-lake-layers",
-                    PolicyDocument=crawler_policy(
-                        lake_bucket_arn=GetAtt(storage.lake, "Arn"),
-                        key_arn=GetAtt(storage.key, "Arn"),
-                        database_names=list(names.values()),
-                        layers=LAYERS,
-                    ),
-                )
-            ],
-            Tags=tags(),
-        )
-    )
+    role = template.add_resource(crawler_role(storage, list(names.values())))
     crawlers = {
         layer: template.add_resource(
-            glue.Crawler(
-                f"{layer.capitalize()}Crawler",
-                Name=name(f"{layer}-crawler"),
-                Description=f"Registers the {layer} layer's tables and partitions",
-                Role=GetAtt(role, "Arn"),
-                DatabaseName=Ref(databases[layer]),
-                Targets=glue.Targets(
-                    S3Targets=[
-                        glue.S3Target(
-                            Path=s3_uri(storage.lake, f"{layer}/"),
-                            Exclusions=CRAWLER_EXCLUSIONS,
-                        )
-                    ]
-                ),
-                SchemaChangePolicy=glue.SchemaChangePolicy(
-                    UpdateBehavior="UPDATE_IN_DATABASE", DeleteBehavior="LOG"
-                ),
-                RecrawlPolicy=glue.RecrawlPolicy(RecrawlBehavior="CRAWL_EVERYTHING"),
-                Configuration=json.dumps(CRAWLER_CONFIGURATION, sort_keys=True),
-                CrawlerSecurityConfiguration=Ref(security),
-                Tags={"project": "medallion", "environment": Ref("Environment")},
-            )
+            layer_crawler(layer, databases[layer], role, storage, security)
         )
         for layer in LAYERS
     }
     add_quality_tables(template, storage, databases["gold"])
     return Catalog(databases, names, crawlers, security)
+
+
+def layer_database(layer: str, database: Join, storage: Storage) -> glue.Database:
+    """The Glue database of one layer, located at the layer's prefix of the lake.
+
+    Parameters
+    ----------
+    layer : str
+        ``bronze``, ``silver`` or ``gold``.
+    database : Join
+        Its name, from :func:`database_name`.
+    storage : Storage
+        The lake bucket.
+
+    Returns
+    -------
+    glue.Database
+        The database.
+    """
+    return glue.Database(
+        f"{layer.capitalize()}Database",
+        CatalogId=Ref("AWS::AccountId"),
+        DatabaseInput=glue.DatabaseInput(
+            Name=database,
+            Description=f"medallion {layer} layer",
+            LocationUri=s3_uri(storage.lake, f"{layer}/"),
+        ),
+    )
+
+
+def crawler_role(storage: Storage, database_names: list[Join]) -> iam.Role:
+    """The role every crawler runs as: read the layers, keep their databases' tables.
+
+    Parameters
+    ----------
+    storage : Storage
+        The lake bucket and key.
+    database_names : list of Join
+        The layers' databases.
+
+    Returns
+    -------
+    iam.Role
+        The role.
+    """
+    return iam.Role(
+        "CrawlerRole",
+        Description=Sub("medallion ${Environment}: the Glue crawlers"),
+        AssumeRolePolicyDocument=assume_role_policy("glue.amazonaws.com"),
+        Policies=[
+            iam.Policy(
+                PolicyName="crawl-lake-layers",
+                PolicyDocument=crawler_policy(
+                    lake_bucket_arn=GetAtt(storage.lake, "Arn"),
+                    key_arn=GetAtt(storage.key, "Arn"),
+                    database_names=list(database_names),
+                    layers=LAYERS,
+                ),
+            )
+        ],
+        Tags=tags(),
+    )
+
+
+def layer_crawler(
+    layer: str,
+    database: glue.Database,
+    role: iam.Role,
+    storage: Storage,
+    security: glue.SecurityConfiguration,
+) -> glue.Crawler:
+    """The crawler that registers one layer's tables and partitions in its database.
+
+    Parameters
+    ----------
+    layer : str
+        ``bronze``, ``silver`` or ``gold``.
+    database : glue.Database
+        The layer's database.
+    role : iam.Role
+        The crawlers' role.
+    storage : Storage
+        The lake bucket.
+    security : glue.SecurityConfiguration
+        The Glue encryption settings.
+
+    Returns
+    -------
+    glue.Crawler
+        The crawler.
+    """
+    return glue.Crawler(
+        f"{layer.capitalize()}Crawler",
+        Name=name(f"{layer}-crawler"),
+        Description=f"Registers the {layer} layer's tables and partitions",
+        Role=GetAtt(role, "Arn"),
+        DatabaseName=Ref(database),
+        Targets=glue.Targets(
+            S3Targets=[
+                glue.S3Target(
+                    Path=s3_uri(storage.lake, f"{layer}/"),
+                    Exclusions=CRAWLER_EXCLUSIONS,
+                )
+            ]
+        ),
+        SchemaChangePolicy=glue.SchemaChangePolicy(
+            UpdateBehavior="UPDATE_IN_DATABASE", DeleteBehavior="LOG"
+        ),
+        RecrawlPolicy=glue.RecrawlPolicy(RecrawlBehavior="CRAWL_EVERYTHING"),
+        Configuration=json.dumps(CRAWLER_CONFIGURATION, sort_keys=True),
+        CrawlerSecurityConfiguration=Ref(security),
+        Tags={"project": "medallion", "environment": Ref("Environment")},
+    )
 
 
 def add_quality_tables(template: Template, storage: Storage, gold: glue.Database) -> None:

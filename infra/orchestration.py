@@ -138,36 +138,9 @@ def add_orchestration(
     Orchestration
         The state machine.
     """
-    log_group = template.add_resource(
-        logs.LogGroup(
-            "PipelineLogGroup",
-            LogGroupName=Sub("/aws/vendedlogs/states/medallion-${Environment}-pipeline"),
-            RetentionInDays=log_retention_days,
-            KmsKeyId=GetAtt(storage.key, "Arn"),
-            Tags=tags(),
-        )
-    )
+    log_group = template.add_resource(pipeline_log_group(storage, log_retention_days))
     role = template.add_resource(
-        iam.Role(
-            "PipelineRole",
-            Description=Sub("medallion ${Environment}: the pipeline state machine"),
-            AssumeRolePolicyDocument=assume_role_policy("states.amazonaws.com"),
-            Policies=[
-                iam.Policy(
-                    PolicyName="run-pipeline",
-                    PolicyDocument=state_machine_policy(
-                        job_names=list(jobs.names.values()),
-                        crawler_names=[name(f"{layer}-crawler") for layer in catalog.crawlers],
-                        workgroup_name=query.workgroup_name,
-                        gold_database=catalog.database_names["gold"],
-                        results_bucket_arn=GetAtt(storage.results, "Arn"),
-                        topic_arn=Ref(topic),
-                        key_arn=GetAtt(storage.key, "Arn"),
-                    ),
-                )
-            ],
-            Tags=tags(),
-        )
+        pipeline_role(storage=storage, catalog=catalog, jobs=jobs, query=query, topic=topic)
     )
     values = placeholder_values(storage, catalog, jobs, query, topic)
     state_machine = template.add_resource(
@@ -189,6 +162,7 @@ def add_orchestration(
                 ],
             ),
             TracingConfiguration=stepfunctions.TracingConfiguration(Enabled=True),
+            # What its Task states name by string must exist before the first execution.
             DependsOn=[
                 *(job.title for job in jobs.jobs.values()),
                 *(crawler.title for crawler in catalog.crawlers.values()),
@@ -198,3 +172,66 @@ def add_orchestration(
         )
     )
     return Orchestration(state_machine)
+
+
+def pipeline_log_group(storage: Storage, log_retention_days: Ref) -> logs.LogGroup:
+    """The state machine's execution log group, encrypted with the stack's key.
+
+    Parameters
+    ----------
+    storage : Storage
+        Where the key is.
+    log_retention_days : Ref
+        The LogRetentionDays parameter.
+
+    Returns
+    -------
+    logs.LogGroup
+        The log group (under ``/aws/vendedlogs/``, where Step Functions may deliver).
+    """
+    return logs.LogGroup(
+        "PipelineLogGroup",
+        LogGroupName=Sub("/aws/vendedlogs/states/medallion-${Environment}-pipeline"),
+        RetentionInDays=log_retention_days,
+        KmsKeyId=GetAtt(storage.key, "Arn"),
+        Tags=tags(),
+    )
+
+
+def pipeline_role(
+    *, storage: Storage, catalog: Catalog, jobs: Jobs, query: Query, topic: object
+) -> iam.Role:
+    """The state machine's role: run the jobs and crawlers, create the views, alert.
+
+    Parameters
+    ----------
+    storage, catalog, jobs, query : dataclasses
+        The resources the pipeline drives.
+    topic : sns.Topic
+        The alert topic.
+
+    Returns
+    -------
+    iam.Role
+        The role.
+    """
+    return iam.Role(
+        "PipelineRole",
+        Description=Sub("medallion ${Environment}: the pipeline state machine"),
+        AssumeRolePolicyDocument=assume_role_policy("states.amazonaws.com"),
+        Policies=[
+            iam.Policy(
+                PolicyName="run-pipeline",
+                PolicyDocument=state_machine_policy(
+                    job_names=list(jobs.names.values()),
+                    crawler_names=[name(f"{layer}-crawler") for layer in catalog.crawlers],
+                    workgroup_name=query.workgroup_name,
+                    gold_database=catalog.database_names["gold"],
+                    results_bucket_arn=GetAtt(storage.results, "Arn"),
+                    topic_arn=Ref(topic),
+                    key_arn=GetAtt(storage.key, "Arn"),
+                ),
+            )
+        ],
+        Tags=tags(),
+    )

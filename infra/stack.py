@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from troposphere import (
@@ -16,13 +17,13 @@ from troposphere import (
     iam,
 )
 
-from infra.alerts import HAS_ALERT_EMAIL, HAS_BUDGET, add_alerts, add_failed_runs_alarm
-from infra.catalog import add_catalog
+from infra.alerts import HAS_ALERT_EMAIL, HAS_BUDGET, Alerts, add_alerts, add_failed_runs_alarm
+from infra.catalog import Catalog, add_catalog
 from infra.common import LAYERS, name
-from infra.jobs import JobSettings, add_jobs
-from infra.orchestration import add_orchestration
+from infra.jobs import Jobs, JobSettings, add_jobs
+from infra.orchestration import Orchestration, add_orchestration
 from infra.policies.analysts import analysts_policy
-from infra.query import add_query
+from infra.query import Query, add_query
 from infra.schedule import HAS_SCHEDULE, add_schedule
 from infra.storage import Storage, add_storage
 
@@ -43,87 +44,119 @@ REQUIRED_OUTPUTS = (
 )
 
 
+# Every parameter but Environment, whose default is the environment rendered: a table read as
+# data, in the order the console lists them.
+PARAMETERS: dict[str, dict[str, Any]] = {
+    "AlertEmail": dict(
+        Type="String",
+        Default="",
+        AllowedPattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        ConstraintDescription="an email address, or empty for no subscription",
+        Description="Who is emailed when a run fails (confirm the email AWS sends first)",
+    ),
+    "GlueWorkerType": dict(
+        Type="String",
+        Default="G.1X",
+        AllowedValues=["G.1X", "G.2X", "G.4X", "G.8X"],
+        Description="Glue worker type (G.1X = 1 DPU: 4 vCPU, 16 GB)",
+    ),
+    "GlueMaxWorkers": dict(
+        Type="Number",
+        Default=10,
+        MinValue=2,
+        MaxValue=100,
+        Description="Most workers a job may scale out to (auto scaling uses fewer when it can)",
+    ),
+    "GlueTimeoutMinutes": dict(
+        Type="Number",
+        Default=60,
+        MinValue=5,
+        MaxValue=180,
+        Description="A job run is stopped (and the run fails) after this many minutes",
+    ),
+    "Schedule": dict(
+        Type="String",
+        Default="",
+        Description="EventBridge schedule that starts the pipeline, e.g. cron(0 5 * * ? *); "
+        "empty for none",
+    ),
+    "MonthlyBudget": dict(
+        Type="Number",
+        Default=0,
+        MinValue=0,
+        Description="Monthly AWS cost budget in USD that alerts the topic at 80% actual and "
+        "100% forecast; 0 for none",
+    ),
+    "AthenaBytesScannedCutoff": dict(
+        Type="Number",
+        Default=10 * 1024**3,
+        MinValue=10 * 1024**2,
+        Description="Most bytes one Athena query in the workgroup may scan (10 GiB = $0.05)",
+    ),
+    "DatabasePrefix": dict(
+        Type="String",
+        Default="",
+        AllowedPattern=r"^[a-z0-9_]*$",
+        Description="Prefix of the Glue databases (bronze, silver, gold) when environments "
+        "share an account, e.g. dev_",
+    ),
+    "LogRetentionDays": dict(
+        Type="Number",
+        Default=30,
+        AllowedValues=LOG_RETENTION_DAYS,
+        Description="Days the state machine's logs and the S3 access logs are kept",
+    ),
+    "BronzeNoncurrentVersionDays": dict(
+        Type="Number",
+        Default=30,
+        MinValue=1,
+        Description="Days a replaced or deleted bronze object version is kept",
+    ),
+    "AthenaResultsExpirationDays": dict(
+        Type="Number",
+        Default=30,
+        MinValue=1,
+        Description="Days Athena query results are kept",
+    ),
+}
+
+# How the console groups the parameters an operator is most likely to set.
+PARAMETER_GROUPS = {
+    "Environment": ["Environment", "AlertEmail"],
+    "Glue": ["GlueWorkerType", "GlueMaxWorkers", "GlueTimeoutMinutes"],
+    "Operations": ["Schedule", "MonthlyBudget", "AthenaBytesScannedCutoff"],
+}
+
+# What the bootstrap template's storage refers to; the other parameters are dropped from it.
+BOOTSTRAP_PARAMETERS = {
+    "Environment",
+    "BronzeNoncurrentVersionDays",
+    "AthenaResultsExpirationDays",
+    "LogRetentionDays",
+}
+
+
+@dataclass(frozen=True)
+class _Pipeline:
+    """The parts of the full stack beyond storage, which the outputs and analysts refer to."""
+
+    storage: Storage
+    catalog: Catalog
+    jobs: Jobs
+    query: Query
+    alerts: Alerts
+    orchestration: Orchestration
+
+
 def _parameters(template: Template, env: str) -> dict[str, Parameter]:
-    specs: dict[str, dict[str, Any]] = {
-        "Environment": dict(
-            Type="String",
-            Default=env,
-            AllowedPattern=ENV_PATTERN,
-            ConstraintDescription="2-10 lower-case letters or digits, starting with a letter",
-            Description="Environment name; part of every resource name (medallion-<env>-...)",
-        ),
-        "AlertEmail": dict(
-            Type="String",
-            Default="",
-            AllowedPattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$",
-            ConstraintDescription="an email address, or empty for no subscription",
-            Description="Who is emailed when a run fails (confirm the email AWS sends first)",
-        ),
-        "GlueWorkerType": dict(
-            Type="String",
-            Default="G.1X",
-            AllowedValues=["G.1X", "G.2X", "G.4X", "G.8X"],
-            Description="Glue worker type (G.1X = 1 DPU: 4 vCPU, 16 GB)",
-        ),
-        "GlueMaxWorkers": dict(
-            Type="Number",
-            Default=10,
-            MinValue=2,
-            MaxValue=100,
-            Description="Most workers a job may scale out to (auto scaling uses fewer when it can)",
-        ),
-        "GlueTimeoutMinutes": dict(
-            Type="Number",
-            Default=60,
-            MinValue=5,
-            MaxValue=180,
-            Description="A job run is stopped (and the run fails) after this many minutes",
-        ),
-        "Schedule": dict(
-            Type="String",
-            Default="",
-            Description="EventBridge schedule that starts the pipeline, e.g. cron(0 5 * * ? *); "
-            "empty for none",
-        ),
-        "MonthlyBudget": dict(
-            Type="Number",
-            Default=0,
-            MinValue=0,
-            Description="Monthly AWS cost budget in USD that alerts the topic at 80% actual and "
-            "100% forecast; 0 for none",
-        ),
-        "AthenaBytesScannedCutoff": dict(
-            Type="Number",
-            Default=10 * 1024**3,
-            MinValue=10 * 1024**2,
-            Description="Most bytes one Athena query in the workgroup may scan (10 GiB = $0.05)",
-        ),
-        "DatabasePrefix": dict(
-            Type="String",
-            Default="",
-            AllowedPattern=r"^[a-z0-9_]*$",
-            Description="Prefix of the Glue databases (bronze, silver, gold) when environments "
-            "share an account, e.g. dev_",
-        ),
-        "LogRetentionDays": dict(
-            Type="Number",
-            Default=30,
-            AllowedValues=LOG_RETENTION_DAYS,
-            Description="Days the state machine's logs and the S3 access logs are kept",
-        ),
-        "BronzeNoncurrentVersionDays": dict(
-            Type="Number",
-            Default=30,
-            MinValue=1,
-            Description="Days a replaced or deleted bronze object version is kept",
-        ),
-        "AthenaResultsExpirationDays": dict(
-            Type="Number",
-            Default=30,
-            MinValue=1,
-            Description="Days Athena query results are kept",
-        ),
-    }
+    environment = dict(
+        Type="String",
+        Default=env,
+        AllowedPattern=ENV_PATTERN,
+        ConstraintDescription="2-10 lower-case letters or digits, starting with a letter",
+        Description="Environment name; part of every resource name (medallion-<env>-...)",
+    )
+    specs = {"Environment": environment, **PARAMETERS}
     return {key: template.add_parameter(Parameter(key, **spec)) for key, spec in specs.items()}
 
 
@@ -131,6 +164,15 @@ def _conditions(template: Template, params: dict[str, Parameter]) -> None:
     template.add_condition(HAS_ALERT_EMAIL, Not(Equals(Ref(params["AlertEmail"]), "")))
     template.add_condition(HAS_SCHEDULE, Not(Equals(Ref(params["Schedule"]), "")))
     template.add_condition(HAS_BUDGET, Not(Equals(Ref(params["MonthlyBudget"]), "0")))
+
+
+def _interface() -> dict[str, Any]:
+    """The console's parameter groups (``AWS::CloudFormation::Interface`` metadata)."""
+    groups = [
+        {"Label": {"default": label}, "Parameters": keys}
+        for label, keys in PARAMETER_GROUPS.items()
+    ]
+    return {"AWS::CloudFormation::Interface": {"ParameterGroups": groups}}
 
 
 def build_template(env: str, *, bootstrap: bool = False) -> Template:
@@ -157,26 +199,7 @@ def build_template(env: str, *, bootstrap: bool = False) -> Template:
     template.set_version("2010-09-09")
     params = _parameters(template, env)
     _conditions(template, params)
-    template.set_metadata(
-        {
-            "AWS::CloudFormation::Interface": {
-                "ParameterGroups": [
-                    {
-                        "Label": {"default": "Environment"},
-                        "Parameters": ["Environment", "AlertEmail"],
-                    },
-                    {
-                        "Label": {"default": "Glue"},
-                        "Parameters": ["GlueWorkerType", "GlueMaxWorkers", "GlueTimeoutMinutes"],
-                    },
-                    {
-                        "Label": {"default": "Operations"},
-                        "Parameters": ["Schedule", "MonthlyBudget", "AthenaBytesScannedCutoff"],
-                    },
-                ]
-            }
-        }
-    )
+    template.set_metadata(_interface())
     storage = add_storage(
         template,
         bronze_version_days=Ref(params["BronzeNoncurrentVersionDays"]),
@@ -185,6 +208,14 @@ def build_template(env: str, *, bootstrap: bool = False) -> Template:
     )
     if bootstrap:
         return _bootstrap_outputs(template, storage)
+    pipeline = _add_pipeline(template, params, storage)
+    analysts = _add_analysts_policy(template, pipeline)
+    _add_outputs(template, pipeline, analysts)
+    return template
+
+
+def _add_pipeline(template: Template, params: dict[str, Parameter], storage: Storage) -> _Pipeline:
+    """Catalog, jobs, query, alerts, the state machine, then what watches and starts it."""
     catalog = add_catalog(template, storage, Ref(params["DatabasePrefix"]))
     jobs = add_jobs(
         template,
@@ -211,7 +242,13 @@ def build_template(env: str, *, bootstrap: bool = False) -> Template:
     )
     add_failed_runs_alarm(template, alerts.topic, orchestration.state_machine)
     add_schedule(template, orchestration.state_machine, Ref(params["Schedule"]))
-    analysts = template.add_resource(
+    return _Pipeline(storage, catalog, jobs, query, alerts, orchestration)
+
+
+def _add_analysts_policy(template: Template, pipeline: _Pipeline) -> iam.ManagedPolicy:
+    """The managed policy an account attaches to its analysts' roles or groups."""
+    storage, catalog = pipeline.storage, pipeline.catalog
+    return template.add_resource(
         iam.ManagedPolicy(
             "AnalystsPolicy",
             ManagedPolicyName=name("analysts"),
@@ -220,7 +257,7 @@ def build_template(env: str, *, bootstrap: bool = False) -> Template:
                 lake_bucket_arn=GetAtt(storage.lake, "Arn"),
                 results_bucket_arn=GetAtt(storage.results, "Arn"),
                 key_arn=GetAtt(storage.key, "Arn"),
-                workgroup_name=query.workgroup_name,
+                workgroup_name=pipeline.query.workgroup_name,
                 gold_database=catalog.database_names["gold"],
                 denied_databases=[catalog.database_names[layer] for layer in ("bronze", "silver")],
                 secret_arn=Ref(storage.pii_salt),
@@ -228,28 +265,30 @@ def build_template(env: str, *, bootstrap: bool = False) -> Template:
         )
     )
 
+
+def _add_outputs(template: Template, pipeline: _Pipeline, analysts: iam.ManagedPolicy) -> None:
+    """The outputs: what the CLI reads (REQUIRED_OUTPUTS) and what an operator looks up."""
+
     def output(key: str, value: object, description: str, condition: str | None = None) -> None:
         props: dict[str, Any] = {"Value": value, "Description": description}
         if condition:
             props["Condition"] = condition
         template.add_output(Output(key, **props))
 
-    output("PipelineStateMachineArn", Ref(orchestration.state_machine), "The pipeline to start")
-    output(
-        "PipelineStateMachineName",
-        GetAtt(orchestration.state_machine, "Name"),
-        "The pipeline's name",
-    )
+    storage, catalog = pipeline.storage, pipeline.catalog
+    state_machine = pipeline.orchestration.state_machine
+    output("PipelineStateMachineArn", Ref(state_machine), "The pipeline to start")
+    output("PipelineStateMachineName", GetAtt(state_machine, "Name"), "The pipeline's name")
     output("LakeBucketName", Ref(storage.lake), "The lake: landing/, bronze/, silver/, gold/...")
     output("ScriptsBucketName", Ref(storage.scripts), "Entry scripts, jobs.zip, contracts/, sql/")
     output("AthenaResultsBucketName", Ref(storage.results), "Athena query results")
     output("AccessLogsBucketName", Ref(storage.access_logs), "S3 server access logs")
-    output("AlertTopicArn", Ref(alerts.topic), "Failure alerts (email)")
-    output("AthenaWorkGroupName", query.workgroup_name, "The analysts' Athena workgroup")
+    output("AlertTopicArn", Ref(pipeline.alerts.topic), "Failure alerts (email)")
+    output("AthenaWorkGroupName", pipeline.query.workgroup_name, "The analysts' Athena workgroup")
     for layer in LAYERS:
         title = layer.capitalize()
         output(f"{title}DatabaseName", catalog.database_names[layer], f"The {layer} Glue database")
-        output(f"{title}JobName", jobs.names[layer], f"The {layer} Glue job")
+        output(f"{title}JobName", pipeline.jobs.names[layer], f"The {layer} Glue job")
         output(f"{title}CrawlerName", name(f"{layer}-crawler"), f"The {layer} crawler")
     output("PiiSaltSecretArn", Ref(storage.pii_salt), "The PII salt (Secrets Manager)")
     output("DataKeyArn", GetAtt(storage.key, "Arn"), "The KMS key of buckets, logs, topic, secret")
@@ -260,13 +299,12 @@ def build_template(env: str, *, bootstrap: bool = False) -> Template:
         "The email subscription (pending until confirmed)",
         HAS_ALERT_EMAIL,
     )
-    return template
 
 
 def _bootstrap_outputs(template: Template, storage: Storage) -> Template:
-    used = {"Environment", "BronzeNoncurrentVersionDays", "AthenaResultsExpirationDays"}
-    used.add("LogRetentionDays")
-    template.parameters = {k: v for k, v in template.parameters.items() if k in used}
+    template.parameters = {
+        k: v for k, v in template.parameters.items() if k in BOOTSTRAP_PARAMETERS
+    }
     template.conditions = {}
     template.metadata = {}
     template.add_output(Output("LakeBucketName", Value=Ref(storage.lake)))

@@ -190,6 +190,31 @@ def add_storage(
     Storage
         The resources added.
     """
+    key = add_key(template)
+    access_logs = template.add_resource(access_logs_bucket(log_retention_days))
+    lake = template.add_resource(lake_bucket(key, access_logs, bronze_version_days))
+    scripts = template.add_resource(scripts_bucket(key, access_logs))
+    results = template.add_resource(results_bucket(key, access_logs, results_expiration_days))
+    for bucket in (lake, scripts, results):
+        template.add_resource(_tls_only(bucket))
+    template.add_resource(_access_logs_policy(access_logs, [lake, scripts, results]))
+    pii_salt = add_pii_salt(template, key)
+    return Storage(key, lake, scripts, results, access_logs, pii_salt)
+
+
+def add_key(template: Template) -> kms.Key:
+    """Add the stack's KMS key and its alias ``alias/medallion-<env>``.
+
+    Parameters
+    ----------
+    template : Template
+        The template to add to.
+
+    Returns
+    -------
+    kms.Key
+        The key, which encrypts the buckets, logs, topic and secret.
+    """
     key = template.add_resource(
         kms.Key(
             "DataKey",
@@ -206,78 +231,155 @@ def add_storage(
             "DataKeyAlias", AliasName=Sub("alias/medallion-${Environment}"), TargetKeyId=Ref(key)
         )
     )
-    access_logs = template.add_resource(
-        _bucket(
-            "AccessLogsBucket",
-            "access-logs",
-            key=None,
-            rules=[
-                s3.LifecycleRule(
-                    Id="ExpireLogs", Status="Enabled", ExpirationInDays=log_retention_days
-                ),
-                _noncurrent("ExpireOldVersions", 1),
-                _abort_uploads(),
-            ],
-            access_logs=None,
-            metadata=checkov_skip(
-                ("CKV_AWS_18", "This is the access-log bucket; logging it to itself would loop."),
+    return key
+
+
+def access_logs_bucket(log_retention_days: Ref) -> s3.Bucket:
+    """The bucket S3 server access logs of the other three are delivered to.
+
+    Parameters
+    ----------
+    log_retention_days : Ref
+        Days the logs are kept.
+
+    Returns
+    -------
+    s3.Bucket
+        The bucket (SSE-S3, not logged itself).
+    """
+    return _bucket(
+        "AccessLogsBucket",
+        "access-logs",
+        key=None,
+        rules=[
+            s3.LifecycleRule(
+                Id="ExpireLogs", Status="Enabled", ExpirationInDays=log_retention_days
             ),
-        )
+            _noncurrent("ExpireOldVersions", 1),
+            _abort_uploads(),
+        ],
+        access_logs=None,
+        metadata=checkov_skip(
+            ("CKV_AWS_18", "This is the access-log bucket; logging it to itself would loop."),
+        ),
     )
-    lake = template.add_resource(
-        _bucket(
-            "LakeBucket",
-            "lake",
-            key=key,
-            rules=[
-                _noncurrent("ExpireOldBronzeVersions", bronze_version_days, "bronze/"),
-                _noncurrent("ExpireOldVersions", 90),
-                _abort_uploads(),
-            ],
-            access_logs=access_logs,
-        )
+
+
+def lake_bucket(key: kms.Key, access_logs: s3.Bucket, bronze_version_days: Ref) -> s3.Bucket:
+    """The lake: landing, bronze, silver, gold, quarantine, quality and the jobs' state.
+
+    Parameters
+    ----------
+    key : kms.Key
+        The stack's key.
+    access_logs : s3.Bucket
+        Where its access logs go.
+    bronze_version_days : Ref
+        Days a replaced or deleted bronze object version is kept.
+
+    Returns
+    -------
+    s3.Bucket
+        The bucket.
+    """
+    return _bucket(
+        "LakeBucket",
+        "lake",
+        key=key,
+        rules=[
+            _noncurrent("ExpireOldBronzeVersions", bronze_version_days, "bronze/"),
+            _noncurrent("ExpireOldVersions", 90),
+            _abort_uploads(),
+        ],
+        access_logs=access_logs,
     )
-    scripts = template.add_resource(
-        _bucket(
-            "ScriptsBucket",
-            "scripts",
-            key=key,
-            rules=[
-                _noncurrent("ExpireOldVersions", 30),
-                s3.LifecycleRule(
-                    Id="ExpireGlueTemporary",
-                    Status="Enabled",
-                    Prefix="temporary/",
-                    ExpirationInDays=7,
-                ),
-                _abort_uploads(),
-            ],
-            access_logs=access_logs,
-        )
+
+
+def scripts_bucket(key: kms.Key, access_logs: s3.Bucket) -> s3.Bucket:
+    """The jobs' entry scripts, jobs.zip, contracts and SQL, and Glue's temporary files.
+
+    Parameters
+    ----------
+    key : kms.Key
+        The stack's key.
+    access_logs : s3.Bucket
+        Where its access logs go.
+
+    Returns
+    -------
+    s3.Bucket
+        The bucket.
+    """
+    return _bucket(
+        "ScriptsBucket",
+        "scripts",
+        key=key,
+        rules=[
+            _noncurrent("ExpireOldVersions", 30),
+            s3.LifecycleRule(
+                Id="ExpireGlueTemporary",
+                Status="Enabled",
+                Prefix="temporary/",
+                ExpirationInDays=7,
+            ),
+            _abort_uploads(),
+        ],
+        access_logs=access_logs,
     )
-    results = template.add_resource(
-        _bucket(
-            "AthenaResultsBucket",
-            "athena-results",
-            key=key,
-            rules=[
-                s3.LifecycleRule(
-                    Id="ExpireQueryResults",
-                    Status="Enabled",
-                    ExpirationInDays=results_expiration_days,
-                ),
-                _noncurrent("ExpireOldVersions", 1),
-                _abort_uploads(),
-            ],
-            access_logs=access_logs,
-        )
+
+
+def results_bucket(key: kms.Key, access_logs: s3.Bucket, expiration_days: Ref) -> s3.Bucket:
+    """Where Athena writes query results, for the pipeline's views and the analysts.
+
+    Parameters
+    ----------
+    key : kms.Key
+        The stack's key.
+    access_logs : s3.Bucket
+        Where its access logs go.
+    expiration_days : Ref
+        Days query results are kept.
+
+    Returns
+    -------
+    s3.Bucket
+        The bucket.
+    """
+    return _bucket(
+        "AthenaResultsBucket",
+        "athena-results",
+        key=key,
+        rules=[
+            s3.LifecycleRule(
+                Id="ExpireQueryResults",
+                Status="Enabled",
+                ExpirationInDays=expiration_days,
+            ),
+            _noncurrent("ExpireOldVersions", 1),
+            _abort_uploads(),
+        ],
+        access_logs=access_logs,
     )
-    for bucket in (lake, scripts, results):
-        template.add_resource(_tls_only(bucket))
-    template.add_resource(_access_logs_policy(access_logs, [lake, scripts, results]))
+
+
+def add_pii_salt(template: Template, key: kms.Key) -> secretsmanager.Secret:
+    """Add the secret salt of the silver layer's PII hashes, generated by Secrets Manager.
+
+    Parameters
+    ----------
+    template : Template
+        The template to add to.
+    key : kms.Key
+        The key that encrypts it.
+
+    Returns
+    -------
+    secretsmanager.Secret
+        The secret.
+    """
     # No rotation schedule: a new salt changes every hashed identifier and breaks joins across
     # runs, so it is rotated deliberately, followed by a full refresh of silver and gold.
-    pii_salt = template.add_resource(
+    return template.add_resource(
         secretsmanager.Secret(
             "PiiSaltSecret",
             Description=Sub("medallion ${Environment}: the salt of the silver layer's PII hashes"),
@@ -288,7 +390,6 @@ def add_storage(
             Tags=tags(),
         )
     )
-    return Storage(key, lake, scripts, results, access_logs, pii_salt)
 
 
 def _access_logs_policy(access_logs: s3.Bucket, sources: list[s3.Bucket]) -> s3.BucketPolicy:

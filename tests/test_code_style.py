@@ -23,11 +23,6 @@ MAX_FUNCTION_LINES = 60
 LONG_FUNCTIONS: dict[str, str] = {
     "medallion/sample/reviews.py::_render_reviews": "one review per line, each defect beside the "
     "line it breaks; split, the defects lose the line they belong to",
-    "infra/catalog.py::add_catalog": "to split: databases, crawlers and Glue encryption",
-    "infra/orchestration.py::add_orchestration": "to split: role, log group, state machine",
-    "infra/stack.py::_parameters": "to split: the parameter table by concern",
-    "infra/stack.py::build_template": "to split: one call per concern, outputs apart",
-    "infra/storage.py::add_storage": "to split: key, buckets and their policies, secret",
 }
 LONG_MODULES: dict[str, str] = {}
 
