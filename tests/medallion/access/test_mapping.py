@@ -1,12 +1,9 @@
-"""Lake paths and API calls map to IAM requests; pmapper evaluates them against small policies."""
+"""Lake paths and API calls map to IAM requests, and the template grants them."""
 
 from __future__ import annotations
 
-import pytest
-
 from medallion.access import mapping
-from medallion.access.evaluate import evaluate, is_allowed
-from medallion.access.model import Access, ResolvedAccess
+from medallion.access.evaluate import evaluate
 from medallion.aws.stackmodel import model_for
 
 MODEL = model_for("dev")
@@ -73,58 +70,6 @@ def test_the_athena_sync_integration_asks_for_the_documented_actions() -> None:
         "lakeformation:GetDataAccess",
         "glue:CreateTable",
     } <= actions
-
-
-ROLE = "arn:aws:iam::123456789012:role/r"
-POLICY = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"},
-        {"Effect": "Deny", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/raw/*"},
-        {
-            "Effect": "Allow",
-            "Action": "s3:ListBucket",
-            "Resource": "arn:aws:s3:::b",
-            "Condition": {"StringLike": {"s3:prefix": ["gold/*", ""]}},
-        },
-    ],
-}
-
-
-@pytest.mark.parametrize(
-    ("action", "resource", "context", "allowed"),
-    [
-        ("s3:GetObject", "arn:aws:s3:::b/gold/x", (), True),
-        ("s3:GetObject", "arn:aws:s3:::b/raw/x", (), False),  # explicit Deny wins
-        ("s3:PutObject", "arn:aws:s3:::b/gold/x", (), False),  # implicit deny
-        ("s3:ListBucket", "arn:aws:s3:::b", (("s3:prefix", "gold/sales/"),), True),
-        ("s3:ListBucket", "arn:aws:s3:::b", (("s3:prefix", ""),), True),
-        ("s3:ListBucket", "arn:aws:s3:::b", (("s3:prefix", "raw/"),), False),
-        ("s3:ListBucket", "arn:aws:s3:::b", (), False),  # no prefix key: StringLike fails
-    ],
-)
-def test_the_evaluator_applies_deny_and_string_like_conditions(
-    action: str, resource: str, context: tuple[tuple[str, str], ...], allowed: bool
-) -> None:
-    access = ResolvedAccess("r", action, resource, context)
-    assert is_allowed(ROLE, [POLICY], access) is allowed
-
-
-def test_the_template_denies_what_it_must() -> None:
-    denied = evaluate(
-        [
-            *mapping.s3_accesses("AnalystsPolicy", "read", "bronze/orders/part-0.parquet"),
-            Access("AnalystsPolicy", "secretsmanager:GetSecretValue", "${PiiSaltSecret}"),
-            *mapping.s3_accesses("GoldJobRole", "write", "bronze/orders/part-0.parquet"),
-        ],
-        MODEL,
-    )
-    assert {(d.access.principal, d.access.action) for d in denied} == {
-        ("AnalystsPolicy", "s3:GetObject"),
-        ("AnalystsPolicy", "secretsmanager:GetSecretValue"),
-        ("GoldJobRole", "s3:PutObject"),
-        ("GoldJobRole", "kms:GenerateDataKey"),
-    } - {("GoldJobRole", "kms:GenerateDataKey")}
 
 
 def test_silver_may_stage_its_batches() -> None:
