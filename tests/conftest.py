@@ -1,13 +1,42 @@
-"""Shared test fixtures: one local SparkSession for the whole session."""
+"""Shared test fixtures: one local SparkSession, and one lake written by the real pipeline.
+
+``pipeline_lake`` is the lake of one ``medallion run`` on generated sample data, made once per
+test session (1-2 minutes) and shared by every test that reads a lake: the catalog, the views,
+``medallion query`` and ``report``, the dashboard. Its gold, silver and quality files are what the
+jobs write, so no test restates their schemas. Tests read it and never change it; a test that
+changes a lake works on ``copy_lake(...)`` or ``lake_copy``. Tests using it are marked ``slow``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from pyspark.sql import SparkSession
 
 from jobs.common.runtime import get_spark
+from medallion.sample.generate import generate
+
+REPO = Path(__file__).resolve().parents[1]
+# 3,000 order lines (seed 7) give every view rows, countries with months without sales, cohorts
+# with months nobody came back, stock-outs, and every quality rule evaluated.
+SAMPLE_ORDER_LINES = 3000
+SAMPLE_SEED = 7
+RUN_ID = "tests-lake-1"
+# options of `medallion run` that an environment variable could change; the run names its own
+RUN_OPTION_ENV = (
+    "MEDALLION_LAKE",
+    "MEDALLION_LANDING",
+    "MEDALLION_RUN_ID",
+    "MEDALLION_DATASETS",
+    "MEDALLION_OBSERVATION_END",
+    "MEDALLION_CONTRACTS",
+)
 
 
 @pytest.fixture(scope="session")
@@ -15,3 +44,50 @@ def spark() -> Iterator[SparkSession]:
     session = get_spark("medallion-tests", glue=False)
     yield session
     session.stop()
+
+
+def run_pipeline(landing: Path, lake: Path, run_id: str, log: Path) -> None:
+    """``medallion run --landing LANDING --lake LAKE --run-id RUN_ID`` in a process of its own.
+
+    Its own process keeps moto's ``mock_aws`` and the jobs' JVM out of the test process. The
+    output goes to ``log``; a run that does not succeed fails the caller with its end.
+    """
+    env = {k: v for k, v in os.environ.items() if k not in RUN_OPTION_ENV}
+    argv = [
+        sys.executable, "-c", "from medallion.cli import app; app(prog_name='medallion')",
+        "run", "--landing", str(landing), "--lake", str(lake), "--run-id", run_id,
+    ]  # fmt: skip
+    with log.open("w") as out:
+        done = subprocess.run(
+            argv, stdout=out, stderr=subprocess.STDOUT, cwd=REPO, env=env, timeout=600
+        )
+    if done.returncode != 0:
+        pytest.fail(f"medallion run exited {done.returncode}:\n{log.read_text()[-6000:]}")
+
+
+@pytest.fixture(scope="session")
+def pipeline_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The lake of one real pipeline run on generated sample data. Read it, never change it."""
+    root = tmp_path_factory.mktemp("pipeline-lake")
+    landing, lake = root / "landing", root / "lake"
+    generate(landing, SAMPLE_ORDER_LINES, SAMPLE_SEED)
+    run_pipeline(landing, lake, RUN_ID, root / "run.log")
+    return lake
+
+
+@pytest.fixture(scope="session")
+def copy_lake(pipeline_lake: Path) -> Callable[[Path], Path]:
+    """``copy_lake(dest)``: a copy of the pipeline's lake at ``dest`` without its DuckDB catalog
+    (a test that needs one builds it), for tests that change the lake."""
+
+    def copy(dest: Path) -> Path:
+        shutil.copytree(pipeline_lake, dest, ignore=shutil.ignore_patterns("_catalog"))
+        return dest
+
+    return copy
+
+
+@pytest.fixture
+def lake_copy(copy_lake: Callable[[Path], Path], tmp_path: Path) -> Path:
+    """A copy of the pipeline's lake, without its catalog, for this test alone."""
+    return copy_lake(tmp_path / "lake")

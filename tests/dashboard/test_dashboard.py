@@ -1,4 +1,4 @@
-"""The dashboard end to end: streamlit on 127.0.0.1 over a test lake, pages in headless Chromium.
+"""The dashboard end to end: streamlit on 127.0.0.1 over a pipeline run's lake; pages in Chromium.
 
 Chromium's --dump-dom returns before Streamlit's websocket has drawn anything, so a tiny Chrome
 DevTools Protocol client (over tornado's websocket, which streamlit already needs) waits until each
@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,6 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from dashboard import charts  # noqa: E402
-from dashboard.demo_lake import DemoLake, build_demo_lake  # noqa: E402
 from medallion.cli import app  # noqa: E402
 from medallion.cli.commands.dashboard import streamlit_command  # noqa: E402
 from medallion.local import catalog  # noqa: E402
@@ -72,14 +71,16 @@ STATE_JS = """
 
 
 @pytest.fixture(scope="module")
-def lake(tmp_path_factory: pytest.TempPathFactory) -> DemoLake:
-    built = build_demo_lake(tmp_path_factory.mktemp("lake"))
-    catalog.build_catalog(str(built.root))
-    return built
+def lake(copy_lake: Callable[[Path], Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # a copy of the real run's lake (tests/conftest.py): the app re-creates the views in it
+    root = copy_lake(tmp_path_factory.mktemp("dashboard") / "lake")
+    catalog.build_catalog(str(root))
+    return root
 
 
-def test_cohort_matrix_becomes_heat_map_cells(lake: DemoLake) -> None:
-    matrix = catalog.execute(str(lake.root), "select * from v_cohort_retention")
+@pytest.mark.slow
+def test_cohort_matrix_becomes_heat_map_cells(lake: Path) -> None:
+    matrix = catalog.execute(str(lake), "select * from v_cohort_retention")
     long = charts.cohort_long(matrix)
     cells = sum(int(n) + 1 for n in matrix.months_observed.clip(upper=12))
     assert len(long) == cells  # months after the data ends are no cells, not zeros
@@ -88,8 +89,9 @@ def test_cohort_matrix_becomes_heat_map_cells(lake: DemoLake) -> None:
     assert spec["layer"][0]["mark"]["type"] == "rect"
 
 
-def test_every_chart_builds_a_vega_lite_spec(lake: DemoLake) -> None:
-    q = lambda sql: catalog.execute(str(lake.root), sql)  # noqa: E731
+@pytest.mark.slow
+def test_every_chart_builds_a_vega_lite_spec(lake: Path) -> None:
+    q = lambda sql: catalog.execute(str(lake), sql)  # noqa: E731
     monthly = q("select * from v_monthly_revenue")
     built = [
         charts.revenue_trend(monthly),
@@ -144,18 +146,19 @@ def _get(url: str) -> str | None:
 
 
 @pytest.fixture(scope="module")
-def server(lake: DemoLake) -> Iterator[str]:
+def server(lake: Path) -> Iterator[str]:
     port = _free_port()
-    log = open(lake.root / "streamlit.log", "w")  # noqa: SIM115 - closed in teardown
+    log_path = lake.parent / "streamlit.log"
+    log = open(log_path, "w")  # noqa: SIM115 - closed in teardown
     proc = subprocess.Popen(
-        streamlit_command(lake.root, port), stdout=log, stderr=subprocess.STDOUT,
+        streamlit_command(lake, port), stdout=log, stderr=subprocess.STDOUT,
         start_new_session=True, cwd=REPO,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_for(lambda: _get(f"{url}/_stcore/health") == "ok" or proc.poll() is not None,
                   60, "streamlit to start")  # fmt: skip
-        assert proc.poll() is None, (lake.root / "streamlit.log").read_text()
+        assert proc.poll() is None, log_path.read_text()
         yield url
     finally:
         os.killpg(proc.pid, signal.SIGTERM)  # the server we started, and only it
@@ -265,7 +268,8 @@ async def _visit(devtools_url: str, url: str, charts_expected: int, png: Path) -
         ws.close()
 
 
-def test_every_page_renders_its_charts_without_errors(server: str, browser: str) -> None:
+@pytest.mark.slow
+def test_every_page_renders_its_charts_without_errors(browser: str, server: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     for name, (path, heading, expected) in PAGES.items():
         png = ARTIFACTS / f"{name}.png"

@@ -1,4 +1,4 @@
-"""medallion query and medallion report: locally on a test lake, and --aws on moto's Athena."""
+"""medallion query and report: locally on a real pipeline run's lake, --aws on moto's Athena."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ REPO = Path(__file__).resolve().parents[4]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from dashboard.demo_lake import DemoLake, build_demo_lake  # noqa: E402
 from medallion.aws.athena import QueryError, QueryResult, athena_error  # noqa: E402
 from medallion.cli import app  # noqa: E402
 from medallion.local import catalog  # noqa: E402
@@ -25,27 +24,52 @@ from medallion.local import catalog  # noqa: E402
 runner = CliRunner()
 
 
+# the local tests read the lake of one real pipeline run (tests/conftest.py)
+slow = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
-def lake(tmp_path_factory: pytest.TempPathFactory) -> DemoLake:
-    return build_demo_lake(tmp_path_factory.mktemp("lake"))
+def lake(pipeline_lake: Path) -> Path:
+    return pipeline_lake
 
 
-def query(lake: DemoLake, *args: str) -> Result:
-    return runner.invoke(app, ["query", "--lake", str(lake.root), *args])
+@pytest.fixture(scope="module")
+def empty_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A lake directory with nothing in it yet, for what does not depend on the data."""
+    return tmp_path_factory.mktemp("empty-lake")
 
 
-def test_table_output_shows_the_rows(lake: DemoLake) -> None:
+def query(lake: Path, *args: str) -> Result:
+    return runner.invoke(app, ["query", "--lake", str(lake), *args])
+
+
+def rfm(lake: Path) -> pd.DataFrame:
+    """gold.customer_rfm as the gold job wrote it."""
+    return pd.read_parquet(lake / "gold" / "customer_rfm")
+
+
+def quality_runs(lake: Path) -> int:
+    """How many run records the jobs wrote under quality/runs/ (one JSON line each)."""
+    files = (lake / "quality" / "runs").rglob("*.json")
+    return sum(1 for f in files for line in f.read_text().splitlines() if line.strip())
+
+
+@slow
+def test_table_output_shows_the_rows(lake: Path) -> None:
     result = query(lake, "select segment, customer_count from v_customer_segments order by 1")
     assert result.exit_code == 0, result.output
-    assert "Champions" in result.stdout and "customer_count" in result.stdout
-    assert "5 rows (local DuckDB catalog)" in result.output
+    segments = rfm(lake).segment.unique()
+    assert "customer_count" in result.stdout
+    assert all(segment in result.stdout for segment in segments)
+    assert f"{len(segments)} rows (local DuckDB catalog)" in result.output
 
 
-def test_csv_output_matches_the_mart(lake: DemoLake) -> None:
+@slow
+def test_csv_output_matches_the_mart(lake: Path) -> None:
     result = query(lake, "--format", "csv", "select customer_id, segment from customer_rfm")
     assert result.exit_code == 0, result.output
     got = pd.read_csv(io.StringIO(result.stdout))
-    expected = lake.marts["customer_rfm"][["customer_id", "segment"]]
+    expected = rfm(lake)[["customer_id", "segment"]]
     pd.testing.assert_frame_equal(
         got.sort_values("customer_id").reset_index(drop=True),
         expected.sort_values("customer_id").reset_index(drop=True),
@@ -53,22 +77,24 @@ def test_csv_output_matches_the_mart(lake: DemoLake) -> None:
     )
 
 
-def test_json_keeps_dates_arrays_and_nulls(lake: DemoLake) -> None:
+def test_json_keeps_dates_arrays_and_nulls(empty_lake: Path) -> None:
     sql = "select date '2024-01-31' as d, array['a', 'b'] as tags, cast(null as integer) as n"
-    result = query(lake, "--format", "json", sql)
+    result = query(empty_lake, "--format", "json", sql)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == [{"d": "2024-01-31", "tags": ["a", "b"], "n": None}]
 
 
-def test_parquet_needs_and_writes_a_file(lake: DemoLake, tmp_path: Path) -> None:
+@slow
+def test_parquet_needs_and_writes_a_file(lake: Path, tmp_path: Path) -> None:
     assert query(lake, "--format", "parquet", "select 1 as x").exit_code == 2
     out = tmp_path / "result.parquet"
     result = query(lake, "--format", "parquet", "--output", str(out), "select * from v_run_ledger")
     assert result.exit_code == 0, result.output
-    assert len(pd.read_parquet(out)) == len(lake.quality_runs)
+    assert len(pd.read_parquet(out)) == quality_runs(lake)
 
 
-def test_a_bad_column_is_one_line_with_its_position(lake: DemoLake) -> None:
+@slow
+def test_a_bad_column_is_one_line_with_its_position(lake: Path) -> None:
     result = query(lake, "select segment,\n       segmnt\nfrom v_customer_segments")
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
@@ -76,27 +102,28 @@ def test_a_bad_column_is_one_line_with_its_position(lake: DemoLake) -> None:
     assert "segmnt" in lines[0] and "Traceback" not in result.output
 
 
-def test_a_syntax_error_is_one_line_with_its_position(lake: DemoLake) -> None:
-    result = query(lake, "select *\nfrom v_run_ledger\nwhere rows_in >")
+def test_a_syntax_error_is_one_line_with_its_position(empty_lake: Path) -> None:
+    result = query(empty_lake, "select *\nfrom v_run_ledger\nwhere rows_in >")
     assert result.exit_code == 1
     assert result.output.startswith("error: line 3:")
     assert len(result.output.strip().splitlines()) == 1
 
 
-def test_a_missing_table_names_it(lake: DemoLake) -> None:
-    result = query(lake, "select * from no_such_mart")
+def test_a_missing_table_names_it(empty_lake: Path) -> None:
+    result = query(empty_lake, "select * from no_such_mart")
     assert result.exit_code == 1
     assert "error: line 1:15:" in result.output and "no_such_mart" in result.output
 
 
-def test_missing_views_are_created_on_first_query(tmp_path: Path) -> None:
-    built = build_demo_lake(tmp_path / "lake")
-    root = str(built.root)
+@slow
+def test_missing_views_are_created_on_first_query(lake_copy: Path) -> None:
+    root = str(lake_copy)
     for layer in catalog.LAYERS:  # tables registered, the run stopped before the views
         catalog.register_layer(root, layer)
-    result = query(built, "--format", "csv", "select count(*) as n from v_run_ledger")
+    assert "v_run_ledger" not in set(catalog.list_tables(root).name)
+    result = query(lake_copy, "--format", "csv", "select count(*) as n from v_run_ledger")
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines() == ["n", str(len(built.quality_runs))]
+    assert result.stdout.splitlines() == ["n", str(quality_runs(lake_copy))]
 
 
 def test_a_missing_lake_is_a_clear_error(tmp_path: Path) -> None:
@@ -119,12 +146,15 @@ def test_cost_is_five_dollars_per_terabyte_with_a_10_mb_minimum() -> None:
     assert QueryResult(frame, "local").cost_usd is None
 
 
-def test_report_prints_every_headline(lake: DemoLake) -> None:
-    result = runner.invoke(app, ["report", "--lake", str(lake.root)], env={"COLUMNS": "160"})
+@slow
+def test_report_prints_every_headline(lake: Path) -> None:
+    result = runner.invoke(app, ["report", "--lake", str(lake)], env={"COLUMNS": "160"})
     assert result.exit_code == 0, result.output
     for title in ("Monthly revenue", "Customer segments", "Inventory alerts", "Data quality"):
         assert title in result.stdout
     assert "not available" not in result.stdout
+    inventory = pd.read_parquet(lake / "gold" / "inventory_health")
+    assert inventory[inventory.snapshot_date == inventory.snapshot_date.max()].is_stock_out.any()
     assert "stock_out" in result.stdout and "order_lines" in result.stdout
 
 
@@ -253,10 +283,10 @@ def test_aws_unknown_workgroup_is_one_line(moto_athena: None) -> None:
     assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
 
 
-def test_a_piped_table_keeps_every_name_whole(lake: DemoLake) -> None:
+def test_a_piped_table_keeps_every_name_whole(empty_lake: Path) -> None:
     names = [f"customers_dataset_column_{i}" for i in range(6)]  # far wider than 80 columns
     sql = "select " + ", ".join(f"'{name}_value' as {name}" for name in names)
-    result = query(lake, sql)
+    result = query(empty_lake, sql)
     assert result.exit_code == 0, result.output
     assert "…" not in result.stdout
     for name in names:
