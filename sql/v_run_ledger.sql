@@ -2,7 +2,9 @@
 -- grain: one row per silver run and dataset
 -- key: run_id, dataset
 -- Reads the quality_runs table (quality/runs/ JSON Lines, in the gold database). is_balanced checks
--- the silver invariant rows_in = rows_clean + rows_quarantined + rows_duplicate.
+-- the silver invariant rows_in = rows_clean + rows_quarantined + rows_duplicate. The records are
+-- append-only: a re-run under the same run id adds an attempt, and this view shows the latest
+-- attempt of each run and dataset (finished_at is an ISO-8601 string, so text order is time order).
 
 with
 
@@ -24,6 +26,17 @@ runs as (
 
 ),
 
+latest as (
+
+    select
+        runs.*,
+        row_number() over (
+            partition by run_id, dataset order by finished_at desc, started_at desc
+        ) as attempt_rank
+    from runs
+
+),
+
 final as (
 
     select
@@ -40,7 +53,8 @@ final as (
         cardinality(failed_rules) as failed_rule_count,
         started_at,
         finished_at
-    from runs
+    from latest
+    where attempt_rank = 1
 
 )
 

@@ -21,6 +21,7 @@ from jobs.bronze.transforms import (
     parse_json_lines,
 )
 from jobs.common.contracts import Contract
+from jobs.common.entry import say
 from jobs.common.lake import FileInfo, LakeFiles, LakePaths
 
 # Above this many new bytes, spread the parsing over every core instead of one task per file.
@@ -51,7 +52,7 @@ def ingest_dataset(
     new = [f for f in found if (f.path, f.size, f.modified_ms) not in taken]
     result: dict[str, Any] = {"files_found": len(found), "files_new": len(new), "rows": 0}
     if not new:
-        print(f"bronze: {dataset}: no new files ({len(found)} already ingested)", flush=True)
+        say(f"bronze: {dataset}: no new files ({len(found)} already ingested)")
         return result
     batch_id = next_batch_id(run_id, batches)
     with_data = [f for f in new if f.size > 0]
@@ -82,10 +83,9 @@ def ingest_dataset(
     extras = extra_columns(contract.source_columns, columns, contract.format == "jsonl")
     if extras:
         result["extra_columns"] = [extra.name for extra in extras]
-    print(
+    say(
         f"bronze: {dataset}: {len(new)} new file(s), {result['rows']} rows "
-        f"({result['malformed']} malformed) in batch {batch_id}",
-        flush=True,
+        f"({result['malformed']} malformed) in batch {batch_id}"
     )
     return result
 
@@ -226,5 +226,5 @@ def remove_orphan_batches(files: LakeFiles, bronze: str, batches: set[str]) -> N
     for ingest_date in files.list_dirs(bronze):
         for batch in files.list_dirs(f"{bronze}/{ingest_date}"):
             if batch.startswith("run_id=") and batch.removeprefix("run_id=") not in batches:
-                print(f"bronze: removing unrecorded batch {bronze}/{ingest_date}/{batch}")
+                say(f"bronze: removing unrecorded batch {bronze}/{ingest_date}/{batch}")
                 files.delete(f"{bronze}/{ingest_date}/{batch}")

@@ -9,7 +9,7 @@ from typing import Any
 from jobs.bronze.ingest import ingest_dataset, whole_files
 from jobs.common.args import JobArgs
 from jobs.common.config import read_contracts, select_datasets
-from jobs.common.entry import run_main
+from jobs.common.entry import run_main, say
 from jobs.common.lake import FileInfo, LakeFiles, LakePaths
 from jobs.common.runtime import get_spark
 
@@ -45,7 +45,7 @@ def body(argv: list[str]) -> dict[str, Any]:
         landing = f"{args.landing_root}/{dataset}"
         found[dataset] = files.list_files(landing)
         if not found[dataset]:
-            print(f"bronze: no landing files for {dataset} under {landing}; skipped", flush=True)
+            say(f"bronze: no landing files for {dataset} under {landing}; skipped")
             summary["absent"].append(dataset)
     present = [dataset for dataset, listed in found.items() if listed]
     # Datasets are independent: side by side, one's single-task stages (a file read whole)

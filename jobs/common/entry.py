@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -13,6 +14,18 @@ from jobs.common.runtime import on_glue
 
 SUMMARY_PREFIX = "MEDALLION_SUMMARY "
 ERROR_PREFIX = "MEDALLION_ERROR "
+
+_OUTPUT_LOCK = threading.Lock()
+
+
+def say(line: str, error: bool = False) -> None:
+    """Print one whole line of a job's output, flushed: one write under a lock, so lines of
+    datasets processed side by side never interleave mid-line (``print`` writes the text and
+    the newline apart)."""
+    stream = sys.stderr if error else sys.stdout
+    with _OUTPUT_LOCK:
+        stream.write(line + "\n")
+        stream.flush()
 
 
 def run_main(layer: str, body: Callable[[list[str]], dict[str, Any]]) -> None:
@@ -28,7 +41,7 @@ def run_main(layer: str, body: Callable[[list[str]], dict[str, Any]]) -> None:
     except Exception as exc:
         traceback.print_exc()
         _fail(layer, f"{type(exc).__name__}: {_first_line(str(exc))}", exc)
-    print(SUMMARY_PREFIX + json.dumps(summary, sort_keys=True, default=str), flush=True)
+    say(SUMMARY_PREFIX + json.dumps(summary, sort_keys=True, default=str))
 
 
 def _first_line(text: str) -> str:
@@ -36,7 +49,7 @@ def _first_line(text: str) -> str:
 
 
 def _fail(layer: str, message: str, exc: BaseException) -> None:
-    print(f"{ERROR_PREFIX}{layer} job failed: {message}", file=sys.stderr, flush=True)
+    say(f"{ERROR_PREFIX}{layer} job failed: {message}", error=True)
     if on_glue():
         raise RuntimeError(f"{layer} job failed: {message}") from exc
     sys.exit(1)

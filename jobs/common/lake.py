@@ -67,9 +67,10 @@ class LakePaths:
     def quality_runs(self) -> str:
         return f"{self.root}/{TABLES['quality_runs'].folder}"
 
-    def quality_record(self, table: str, dataset: str, run_id: str) -> str:
-        """The file of one run's records of a quality table (see ``jobs.common.records``)."""
-        return f"{self.root}/{record_file(table, dataset, run_id)}"
+    def quality_record(self, table: str, dataset: str, run_id: str, attempt: str = "") -> str:
+        """The file of one run's (one attempt's) records of a quality table (see
+        ``jobs.common.records``)."""
+        return f"{self.root}/{record_file(table, dataset, run_id, attempt)}"
 
     def ingest_manifest(self, dataset: str) -> str:
         return f"{self.root}/_meta/ingested/{dataset}"

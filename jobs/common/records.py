@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 Field = tuple[str, str]
@@ -160,8 +161,20 @@ def make_record(table: str, values: Mapping[str, Any]) -> dict[str, Any]:
     return {name: values[name] for name in names}
 
 
-def record_file(table: str, dataset: str, run_id: str) -> str:
+def record_file(table: str, dataset: str, run_id: str, attempt: str = "") -> str:
     """Where a run's records of a table go, under the lake root:
-    ``quality/results/dataset=<ds>/run_id=<run>/results.json``."""
+    ``quality/results/dataset=<ds>/run_id=<run>/results.json``, or with an attempt
+    ``.../run_id=<run>/results-<attempt>.json``: records are append-only, so each attempt of a
+    run id writes a file of its own and a re-run never replaces an earlier attempt's records."""
     found = TABLES[table]
-    return f"{found.folder}/dataset={dataset}/run_id={run_id}/{found.file_name}"
+    name = found.file_name
+    if attempt:
+        stem, dot, ext = name.rpartition(".")
+        name = f"{stem}-{attempt}{dot}{ext}"
+    return f"{found.folder}/dataset={dataset}/run_id={run_id}/{name}"
+
+
+def attempt_stamp(moment: datetime | None = None) -> str:
+    """An attempt's name in its record files: UTC time to the microsecond,
+    ``20240131T091502123456``, so file names sort in the order the attempts wrote them."""
+    return (moment or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S%f")

@@ -61,8 +61,9 @@ def body(argv: list[str]) -> dict[str, Any]:
     return {
         "run_id": args.run_id,
         "observation_end": observation_end.isoformat() if observation_end else None,
-        # Gold always recomputes from the whole of silver: the customer marts need all history.
-        "full_refresh": True,
+        # Whether the run was started with --full_refresh; gold recomputes every mart from the
+        # whole of silver either way (the customer marts need all history).
+        "full_refresh": args.full_refresh,
         "inputs": {d: inputs[d] is not None for d in schemas},
         "marts": written,
         # Marts written with zero rows, and why: their views answer, with nothing.

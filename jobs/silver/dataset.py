@@ -12,6 +12,7 @@ from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.common.contracts import Contract
+from jobs.common.entry import say
 from jobs.common.lake import LakeFiles, LakePaths
 from jobs.common.quality import (
     RowCheck,
@@ -64,7 +65,7 @@ class DatasetRun:
 
     def log(self, message: str) -> None:
         elapsed = time.monotonic() - self.clock
-        print(f"silver: {self.name}: [{elapsed:5.1f} s] {message}", flush=True)
+        say(f"silver: {self.name}: [{elapsed:5.1f} s] {message}")
 
     def run(self) -> dict[str, Any] | None:
         """The run's summary (``quality_runs``); None when bronze has nothing of the dataset."""

@@ -13,7 +13,7 @@ from typing import Any
 
 from jobs.common.lake import LakeFiles, LakePaths
 from jobs.common.quality import SchemaDrift, Verdict
-from jobs.common.records import make_record
+from jobs.common.records import attempt_stamp, make_record
 
 
 def now() -> str:
@@ -71,10 +71,12 @@ def write_records(
     verdicts: Sequence[Verdict],
     summary: dict[str, Any],
 ) -> None:
-    """Write the rule results and the run summary; both files are replaced whole on a re-run."""
+    """Write the rule results and the run summary, in files of this attempt's own: a re-run under
+    the same run id adds its records next to the earlier attempts', it never replaces them."""
     evaluated_at = summary["finished_at"]
+    attempt = attempt_stamp()
     files.write_json_lines(
-        lake.quality_record("quality_results", dataset, run_id),
+        lake.quality_record("quality_results", dataset, run_id, attempt),
         [v.record(run_id, dataset, evaluated_at) for v in verdicts],
     )
-    files.write_json_lines(lake.quality_record("quality_runs", dataset, run_id), [summary])
+    files.write_json_lines(lake.quality_record("quality_runs", dataset, run_id, attempt), [summary])

@@ -70,10 +70,17 @@ ObservationEnd = Annotated[
     ),
 ]
 FullRefresh = Annotated[
-    bool, typer.Option("--full-refresh", help="Recompute every layer from the one below.")
+    bool,
+    typer.Option(
+        "--full-refresh",
+        help="Recompute every layer from the one below.",
+        envvar="MEDALLION_FULL_REFRESH",
+    ),
 ]
 Wait = Annotated[bool, typer.Option("--wait", help="Follow the execution until it ends.")]
-AsJson = Annotated[bool, typer.Option("--json", help="Print JSON, nothing else.")]
+AsJson = Annotated[
+    bool, typer.Option("--json", help="Print JSON, nothing else.", envvar="MEDALLION_JSON")
+]
 Yes = Annotated[
     bool, typer.Option("--yes", "-y", help="Apply without asking.", envvar="MEDALLION_ASSUME_YES")
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -242,6 +243,20 @@ def run_json(outcome: LocalRun) -> dict[str, Any]:
     }
 
 
+def alert_notes(alerts: Sequence[Path]) -> list[str]:
+    """One line per alert that no SMTP server took: where its copy is."""
+    notes = []
+    for path in alerts:
+        try:
+            kept = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if not kept.get("delivered", True):
+            smtp = kept.get("smtp")
+            notes.append(f"alert not delivered (no SMTP server at {smtp}); its copy: {path}")
+    return notes
+
+
 def print_run(console: Console, outcome: LocalRun, lake: Path) -> bool:
     """The summary of a local run, its empty marts, then its ledger or why it failed.
 
@@ -251,6 +266,8 @@ def print_run(console: Console, outcome: LocalRun, lake: Path) -> bool:
         Whether the run succeeded and its conservation ledger balances.
     """
     console.print(summary_table(outcome.events, outcome.summaries, outcome.failed_state))
+    for dataset in outcome.summaries.get("bronze", {}).get("absent", []):
+        console.print(f"[yellow]bronze:[/yellow] no landing files for {escape(dataset)}; skipped")
     for line in empty_marts(outcome.summaries):
         console.print(f"[yellow]gold:[/yellow] {escape(line)}")
     if outcome.status != "SUCCEEDED":
@@ -259,6 +276,8 @@ def print_run(console: Console, outcome: LocalRun, lake: Path) -> bool:
             f"{escape(outcome.error)}: {escape(outcome.cause)}"
         )
         console.print(f"job logs: {lake / '_meta' / 'logs'}")
+        for line in alert_notes(outcome.alerts):
+            console.print(escape(line))
         return False
     run_id = (outcome.output or {}).get("options", {}).get("run_id")
     if not ledger.render(str(lake), run_id=run_id, console=console):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import typer
 
@@ -26,3 +27,17 @@ def key_values(pairs: list[str], flag: str) -> dict[str, str]:
             raise typer.BadParameter(f"{pair!r} is not Key=Value", param_hint=flag)
         parsed[key] = value
     return parsed
+
+
+def dataset_names(text: str, contracts: Path, flag: str = "--datasets") -> str:
+    """Comma-separated dataset names, each one a contract of ``contracts`` (``<name>.yaml``);
+    an unknown name is a usage error that lists the valid ones."""
+    known = sorted(p.stem for p in contracts.glob("*.yaml"))
+    wanted = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in wanted if name not in known]
+    if unknown and known:
+        raise typer.BadParameter(
+            f"unknown dataset(s) {', '.join(unknown)}; choose from {', '.join(known)}",
+            param_hint=flag,
+        )
+    return text

@@ -17,6 +17,7 @@ import fcntl
 import json
 import os
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -418,6 +419,35 @@ def execute(lake_root: str, sql: str, database: str = "gold") -> pd.DataFrame:
     if not catalog_path(lake_root).exists():
         build_catalog(lake_root)
     translated = [annotate_types(s).sql(dialect="duckdb") for s in statements]
+    # A job rewriting a table (Spark's overwrite: folder removed, then files under _temporary,
+    # then committed) leaves it without files for a moment: wait for the write to settle.
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while True:
+        try:
+            return _run(lake_root, sql, statements, translated, database)
+        except QueryError as err:
+            if not _being_rewritten(err.message) or time.monotonic() > deadline:
+                raise
+        time.sleep(0.1)
+
+
+SETTLE_SECONDS = 120.0  # how long a query waits for a table being rewritten to have files again
+
+
+def _being_rewritten(message: str) -> bool:
+    """Whether an IO error names a table being rewritten (gone, ``_temporary``) or settled since."""
+    for path in re.findall(r'"(/[^"]+)"', message) if message.startswith("IO error") else []:
+        head = re.split(r"[*?\[]", path, maxsplit=1)[0]
+        folder = Path(head) if head != path else Path(path).parent
+        settled = head != path and any(Path("/").glob(path.lstrip("/")))
+        if settled or not folder.is_dir() or (folder / "_temporary").exists():
+            return True
+    return False
+
+
+def _run(
+    lake_root: str, sql: str, statements: list[exp.Expr], translated: list[str], database: str
+) -> pd.DataFrame:
     with connect(lake_root, write=_is_write(statements)) as con:
         con.execute("SET errors_as_json = true")
         con.execute(f"SET search_path = {_quote(database)}")

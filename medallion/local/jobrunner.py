@@ -349,10 +349,11 @@ class JobOutput:
         line = line.rstrip("\n")
         if line.startswith(SUMMARY_PREFIX):
             self.summary = json.loads(line[len(SUMMARY_PREFIX) :])
-            return
-        if line.startswith(ERROR_PREFIX):
-            self.error = line[len(ERROR_PREFIX) :]
-        self.tail = [*self.tail, line][-20:]
+        else:
+            if line.startswith(ERROR_PREFIX):
+                self.error = line[len(ERROR_PREFIX) :]
+            self.tail = [*self.tail, line][-20:]
+        # Every line reaches the log, the summary line too: the log is the job's whole output.
         if self._on_line:
             self._on_line(line)
 

@@ -177,7 +177,10 @@ class LocalServices:
 
         def body() -> None:
             log_path.parent.mkdir(parents=True, exist_ok=True)
-            with log_path.open("w", encoding="utf-8") as log:
+            # Append: a re-run under the same run id adds its attempt below the earlier ones.
+            with log_path.open("a", encoding="utf-8") as log:
+                started = datetime.now(UTC).isoformat(timespec="seconds")
+                log.write(f"=== {layer} job run {run_id}, started {started} ===\n")
                 # Glue's own --JOB_RUN_ID and --JOB_NAME are the run's; the runner adds the
                 # job's DefaultArguments to the run's Arguments, as Glue does.
                 result = self.job_runner(
@@ -249,7 +252,8 @@ class LocalServices:
         try:
             send_alert(self.alerts, subject, message)
         except (OSError, smtplib.SMTPException) as exc:
-            LOG.warning("alert not delivered to %s: %s", record["smtp"], exc)
+            # Said once, after the run's error, by whoever reports the run (the copy has it).
+            LOG.debug("alert not delivered to %s: %s", record["smtp"], exc)
             record.update(delivered=False, delivery_error=str(exc))
         folder = self.lake_root / "_meta" / "alerts"
         folder.mkdir(parents=True, exist_ok=True)

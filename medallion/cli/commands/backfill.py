@@ -11,7 +11,8 @@ from medallion.cli import options
 from medallion.cli.errors import ExitCode, exit_with, failed_unless, handled
 from medallion.cli.output import console
 from medallion.cli.progress import follow
-from medallion.cli.validate import iso_day
+from medallion.cli.validate import dataset_names, iso_day
+from medallion.local.jobrunner import REPO_ROOT
 
 
 def backfill(
@@ -33,6 +34,7 @@ def backfill(
     """
     first, last = iso_day(date_from, "--from"), iso_day(date_to, "--to")
     assert first is not None and last is not None  # both options are required
+    dataset_names(datasets, REPO_ROOT / "contracts")
     if last < first:
         raise exit_with(ExitCode.USAGE, f"--to {last} is before --from {first}")
     with handled():

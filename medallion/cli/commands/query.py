@@ -21,8 +21,14 @@ def query(
     lake: options.Lake = Path("lake"),
     aws: Annotated[bool, typer.Option("--aws", help="Run on Athena instead of locally.")] = False,
     fmt: Annotated[
-        str, typer.Option("--format", help=f"Output format: {', '.join(FORMATS)}.")
-    ] = "table",
+        str | None,
+        typer.Option(
+            "--format",
+            help=f"Output format: {', '.join(FORMATS)} [default: from the --output file's "
+            "extension (.csv, .json, .parquet), else table].",
+            show_default=False,
+        ),
+    ] = None,
     output: Annotated[
         Path | None, typer.Option(help="Write the result to this file instead of stdout.")
     ] = None,
@@ -52,12 +58,7 @@ def query(
 ) -> None:
     """Run Athena SQL: locally on the lake's DuckDB catalog, or on Athena with --aws (its
     workgroup and database from --workgroup/--database or from the stack of --env)."""
-    if fmt not in FORMATS:
-        raise exit_with(
-            ExitCode.USAGE, f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}"
-        )
-    if fmt == "parquet" and output is None:
-        raise exit_with(ExitCode.USAGE, "--format parquet needs --output FILE")
+    fmt = output_format(fmt, output)
     if aws and not workgroup and not env:
         raise exit_with(ExitCode.USAGE, "--aws needs --workgroup (or MEDALLION_WORKGROUP) or --env")
     if not aws and not lake.is_dir():
@@ -72,6 +73,20 @@ def query(
             result = run_local(sql, str(lake), database or "gold")
     write_result(result, fmt, output)
     console(stderr=True).print(describe_scan(result), highlight=False)
+
+
+def output_format(fmt: str | None, output: Path | None) -> str:
+    """The format asked for, else the one the output file's extension names (``seg.csv`` is
+    csv), else a table; a format that cannot be written is a usage error."""
+    suffix = output.suffix.lower().lstrip(".") if output is not None else ""
+    fmt = fmt or (suffix if suffix in FORMATS and suffix != "table" else "table")
+    if fmt not in FORMATS:
+        raise exit_with(
+            ExitCode.USAGE, f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}"
+        )
+    if fmt == "parquet" and output is None:
+        raise exit_with(ExitCode.USAGE, "--format parquet needs --output FILE")
+    return fmt
 
 
 def register(app: typer.Typer) -> None:

@@ -9,7 +9,8 @@ from medallion.cli import options
 from medallion.cli.errors import failed_unless, handled
 from medallion.cli.output import console
 from medallion.cli.progress import follow
-from medallion.cli.validate import iso_day
+from medallion.cli.validate import dataset_names, iso_day
+from medallion.local.jobrunner import REPO_ROOT
 
 
 def start(
@@ -25,6 +26,7 @@ def start(
 ) -> None:
     """Start the pipeline on AWS with these run options; print the execution ARN."""
     iso_day(observation_end, "--observation-end")
+    dataset_names(datasets, REPO_ROOT / "contracts")
     options_ = sfn_ops.RunOptions(run_id or "", datasets, observation_end or "", full_refresh)
     with handled():
         target = sfn_ops.target(env, state_machine_arn, region, endpoint_url)

@@ -242,7 +242,16 @@ def standin_cli(smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch) -> SmtpServer
 
 def test_cli_run_shows_states_and_a_summary_and_exits_zero(tmp_path: Path, standin_cli):
     result = CliRunner().invoke(
-        app, ["run", "--lake", str(tmp_path / "lake"), "--run-id", "cli-1", "--datasets", "x,y"]
+        app,
+        [
+            "run",
+            "--lake",
+            str(tmp_path / "lake"),
+            "--run-id",
+            "cli-1",
+            "--datasets",
+            "order_lines,products",
+        ],
     )
 
     assert result.exit_code == 0, result.output
