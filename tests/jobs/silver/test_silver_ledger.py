@@ -35,7 +35,9 @@ def test_what_the_writer_writes_is_what_the_definition_defines(
     write_records(LakeFiles(spark), lake, "r2", "t", verdicts, summary)
     for table, name in (("quality_results", "results"), ("quality_runs", "summary")):
         path = tmp_path / "quality" / table.removeprefix("quality_") / "dataset=t" / "run_id=r2"
-        written = [json.loads(line) for line in (path / f"{name}.json").read_text().splitlines()]
+        # Each attempt writes a file of its own: <name>-<attempt>.json.
+        [record_file] = path.glob(f"{name}-*.json")
+        written = [json.loads(line) for line in record_file.read_text().splitlines()]
         assert written and all(set(r) == {n for n, _ in glue_columns(table)} for r in written)
         columns = ", ".join(f"'{n}': '{t}'" for n, t in duckdb_columns(table))
         rows = duckdb.sql(
