@@ -50,8 +50,24 @@ def value_range(rule: Rule, t: Target) -> Failure:
         bad = bad | (t.value < F.lit(rule.min))
     if rule.max is not None:
         bad = bad | (t.value > F.lit(rule.max))
-    reason = F.format_string(f"{rule.column} %s is outside [{rule.min}, {rule.max}]", t.shown)
+    reason = F.format_string(f"{rule.column} %s is {bounds(rule)}", t.shown)
     return null_policy(rule, t.value, bad), reason
+
+
+def bounds(rule: Rule) -> str:
+    """What the value must be, as a reason says it: ``outside [0, 10]``, or for an open range
+    ``not >= 0`` / ``not <= 100`` (a bound written 0 shows as 0, not 0.0)."""
+
+    def shown_bound(bound: float) -> str:
+        return str(int(bound)) if float(bound).is_integer() else str(bound)
+
+    if rule.min is not None and rule.max is not None:
+        return f"outside [{shown_bound(rule.min)}, {shown_bound(rule.max)}]"
+    if rule.min is not None:
+        return f"not >= {shown_bound(rule.min)}"
+    if rule.max is not None:
+        return f"not <= {shown_bound(rule.max)}"
+    return "outside no bounds"  # a rule without bounds fails no row
 
 
 def regex(rule: Rule, t: Target) -> Failure:
@@ -71,7 +87,7 @@ def length(rule: Rule, t: Target) -> Failure:
     if rule.max is not None:
         bad = bad | (size > F.lit(int(rule.max)))
     reason = F.format_string(
-        f"{rule.column} has length %s, allowed [{rule.min}, {rule.max}]",
+        f"{rule.column} has length %s, {bounds(rule).replace('outside', 'allowed')}",
         F.coalesce(size.cast("string"), F.lit("NULL")),
     )
     return null_policy(rule, t.value, bad), reason

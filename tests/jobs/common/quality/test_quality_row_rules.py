@@ -145,3 +145,25 @@ def test_reasons_show_the_value_or_pii_and_a_malformed_line_fails_only_well_form
     assert rows[1]["dq_reasons"] == ["t_well_formed: malformed line: 3 fields, header has 2"]
     reason = frame.limit(1).select(hidden.reason.alias("r")).collect()[0]["r"]
     assert reason == "k <pii> is not one of ['a']"
+
+
+@pytest.mark.parametrize(
+    ("rule", "row", "reason"),
+    [
+        ({"type": "range", "column": "v", "min": 0, "max": 10}, ("a", 11),
+         "v 11 is outside [0, 10]"),
+        ({"type": "range", "column": "v", "min": 0}, ("a", -1), "v -1 is not >= 0"),
+        ({"type": "range", "column": "v", "max": 100}, ("a", 101), "v 101 is not <= 100"),
+        ({"type": "range", "column": "v", "min": 0.5}, ("a", 0), "v 0 is not >= 0.5"),
+        ({"type": "length", "column": "k", "min": 2, "max": 3}, ("a", 0),
+         "k has length 1, allowed [2, 3]"),
+        ({"type": "length", "column": "k", "min": 2}, ("a", 0), "k has length 1, not >= 2"),
+    ],
+)  # fmt: skip
+def test_a_bound_reason_names_only_the_bounds_the_rule_has(
+    spark: SparkSession, rule: dict[str, Any], row: tuple, reason: str
+) -> None:
+    check = row_rule_check(contract([rule]).row_rules[0], set(), {}, has_reference=True)
+    assert check is not None
+    frame = spark.createDataFrame([(*row, None, None)], SCHEMA)
+    assert frame.select(check.reason.alias("r")).first()["r"] == reason  # type: ignore[index]
