@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pandas as pd
@@ -101,8 +102,17 @@ HEADLINES: tuple[tuple[str, str], ...] = (
 )
 
 
+class EmptyLakeError(Exception):
+    """The lake has no gold tables yet: there is nothing to report."""
+
+
+MISSING_VIEW = re.compile(r"with name (v_\w+) does not exist")
+
+
 def headlines(lake_root: str) -> list[Headline]:
     """Refresh the views, then run every headline query; a failed one carries its error.
+
+    The report's SQL is not the user's: an error says what is missing, never a position in it.
 
     Parameters
     ----------
@@ -113,13 +123,30 @@ def headlines(lake_root: str) -> list[Headline]:
     -------
     list[Headline]
         One per section, in report order.
+
+    Raises
+    ------
+    EmptyLakeError
+        When the lake has no gold tables.
     """
     # The views as sql/ defines them now, not as the last run left them.
     catalog.create_views(lake_root, strict=False)
+    tables = catalog.list_tables(lake_root)
+    marts = tables[(tables["database"] == "gold") & (tables["kind"] == "table")]
+    # the quality records are gold tables too, there (empty) before any run
+    if marts["name"].str.startswith("quality_").all():
+        raise EmptyLakeError(f"no gold tables in {lake_root}: run `medallion run` first")
     found = []
     for title, sql in HEADLINES:
         try:
             found.append(Headline(title, sql, catalog.execute(lake_root, sql)))
         except QueryError as err:
-            found.append(Headline(title, sql, error=str(err)))
+            missing = MISSING_VIEW.search(err.message)
+            error = (
+                f"view {missing.group(1)} is missing: the gold tables it reads are not in "
+                f"{lake_root}"
+                if missing
+                else err.message
+            )
+            found.append(Headline(title, sql, error=error))
     return found

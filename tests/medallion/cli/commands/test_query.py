@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -156,6 +157,14 @@ def test_report_prints_every_headline(lake: Path) -> None:
     inventory = pd.read_parquet(lake / "gold" / "inventory_health")
     assert inventory[inventory.snapshot_date == inventory.snapshot_date.max()].is_stock_out.any()
     assert "stock_out" in result.stdout and "order_lines" in result.stdout
+
+
+def test_report_on_an_empty_lake_says_what_is_missing_and_fails(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["report", "--lake", str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert f"no gold tables in {tmp_path}: run `medallion run` first" in result.stderr
+    # the report's own SQL is not the user's: no position in it
+    assert not re.search(r"line \d+:\d+", result.output)
 
 
 # --- --aws against moto ---------------------------------------------------------------------------
