@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -55,10 +57,31 @@ def dashboard(
             ExitCode.USAGE, f"no lake at {lake}: run `medallion run` first or pass --lake"
         )
     typer.echo(f"dashboard on http://127.0.0.1:{port}/ for {lake.resolve()} (Ctrl-C stops it)")
+    raise typer.Exit(serve(streamlit_command(lake, port)))
+
+
+def serve(command: list[str]) -> int:
+    """Run the server until it ends; SIGTERM or SIGINT to this process is passed on to it and
+    waited for, so that stopping the command never leaves it listening. Returns its exit code
+    (0 when stopped by a signal)."""
+    child = subprocess.Popen(command)
+    stopped: list[int] = []
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        stopped.append(signum)
+        if child.poll() is None:
+            child.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        raise typer.Exit(subprocess.call(streamlit_command(lake, port)))
-    except KeyboardInterrupt:
-        raise typer.Exit(0) from None
+        code = child.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if child.poll() is None:  # this process is ending otherwise: never leave the server
+            child.terminate()
+            child.wait()
+    return 0 if stopped else code
 
 
 def register(app: typer.Typer) -> None:
