@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
 from typing import Any
 
 from jobs.common.contracts import Contract, default_contracts_dir, load_contracts
@@ -13,13 +14,24 @@ def read_contracts(files: LakeFiles, contracts_root: str) -> dict[str, Contract]
     """Every ``*.yaml`` under ``contracts_root`` (default: the checkout's contracts/)."""
     root = contracts_root or str(default_contracts_dir())
     texts = {
-        path.rsplit("/", 1)[-1]: files.read_text(path)
+        shown_path(path, root): files.read_text(path)
         for path in _listed_files(files, root)
         if path.endswith((".yaml", ".yml"))
     }
     if not texts:
         raise ContractError(f"{root}: no contracts (*.yaml) found")
     return load_contracts(texts)
+
+
+def shown_path(path: str, root: str) -> str:
+    """How errors name a contract file: its S3 key (``scripts/contracts/reviews.yaml``), or
+    locally its path under the contracts root's parent (``contracts/reviews.yaml``)."""
+    if path.startswith(("s3://", "s3a://", "s3n://")):
+        return path.split("/", 3)[3]
+    local_root = (root.split(":", 1)[1] if root.startswith("file:") else root).rstrip("/")
+    start = path.find(f"{local_root}/")
+    under = path[start + len(local_root) + 1 :] if start >= 0 else path.rsplit("/", 1)[-1]
+    return f"{PurePosixPath(local_root).name}/{under}"
 
 
 def _listed_files(files: LakeFiles, root: str) -> list[str]:

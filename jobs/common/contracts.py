@@ -382,11 +382,13 @@ def load_contracts(texts: Mapping[str, str]) -> dict[str, Contract]:
 
 
 def load_contracts_dir(directory: str | Path) -> dict[str, Contract]:
-    """Load every ``*.yaml`` contract in a local directory."""
+    """Load every ``*.yaml`` contract in a local directory; errors name a file as
+    ``<directory's name>/<file>`` (``contracts/reviews.yaml``), as the jobs do."""
     paths = sorted(Path(directory).glob("*.yaml"))
     if not paths:
         raise ContractError(f"{directory}: no contracts (*.yaml) found")
-    return load_contracts({str(p): p.read_text(encoding="utf-8") for p in paths})
+    root = Path(directory).resolve().name
+    return load_contracts({f"{root}/{p.name}": p.read_text(encoding="utf-8") for p in paths})
 
 
 def default_contracts_dir() -> Path:

@@ -7,6 +7,10 @@ from pathlib import Path
 
 import typer
 
+from jobs.common.contracts import load_contracts_dir
+from jobs.common.errors import ContractError
+from medallion.cli.errors import ExitCode, exit_with
+
 
 def iso_day(text: str | None, flag: str) -> date | None:
     """The day an ``YYYY-MM-DD`` option names (None when unset); anything else is a usage error."""
@@ -41,3 +45,12 @@ def dataset_names(text: str, contracts: Path, flag: str = "--datasets") -> str:
             param_hint=flag,
         )
     return text
+
+
+def contracts_valid(contracts: Path) -> None:
+    """A malformed contract is refused before anything starts, named as the jobs name it
+    (``contracts/reviews.yaml: rule ...``)."""
+    try:
+        load_contracts_dir(contracts)
+    except ContractError as err:
+        raise exit_with(ExitCode.USAGE, str(err)) from None

@@ -13,7 +13,7 @@ from medallion.cli import options
 from medallion.cli.errors import failed_unless
 from medallion.cli.output import console
 from medallion.cli.progress import ProgressPrinter, print_run, run_json
-from medallion.cli.validate import dataset_names, iso_day
+from medallion.cli.validate import contracts_valid, dataset_names, iso_day
 from medallion.local import pipeline
 from medallion.local.jobrunner import REPO_ROOT
 
@@ -46,6 +46,7 @@ def run(
     locally (moto's ASL engine, local PySpark, DuckDB, SMTP alerts)."""
     iso_day(observation_end, "--observation-end")
     dataset_names(datasets, contracts)
+    contracts_valid(contracts)
     out = console()
     config = pipeline.LocalRunConfig(lake=lake, landing=landing, contracts_root=contracts)
     run_options = RunOptions(run_id or "", datasets, observation_end or "", full_refresh)
