@@ -308,20 +308,3 @@ def test_a_new_file_is_ingested_once_and_rewrites_only_its_partitions(
     again = run_pipeline(lake, landing, "run-4")
     assert again["bronze"]["datasets"]["order_lines"]["files_new"] == 0
     assert partition_files(lake, "order_lines") == after
-
-
-def test_a_lake_with_only_order_lines_gets_every_mart_it_can(tmp_path: Path) -> None:
-    landing, lake = tmp_path / "landing", tmp_path / "lake"
-    generate(landing, 400, SEED)
-    for dataset in ("customers", "products", "inventory", "reviews"):
-        shutil.rmtree(landing / dataset)
-    summaries = run_pipeline(lake, landing, "only-orders")
-    assert summaries["bronze"]["absent"] == ["customers", "products", "inventory", "reviews"]
-    assert summaries["silver"]["absent"] == ["customers", "products", "inventory", "reviews"]
-    gold = summaries["gold"]
-    assert gold["empty"] == {"inventory_health": "needs inventory"}
-    assert set(gold["marts"]) == set(GOLD)
-    assert gold["marts"].pop("inventory_health") == 0
-    assert all(rows > 0 for rows in gold["marts"].values())
-    products = parquet_rows(lake / "gold" / "product_monthly", order=False)
-    assert products["category"].isna().all() and (products["review_count"] == 0).all()

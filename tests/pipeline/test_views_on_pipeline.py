@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -12,27 +11,14 @@ import pandas as pd
 import pytest
 
 from medallion.local import catalog
-from medallion.local.jobrunner import run_job
-from medallion.sample.generate import generate
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    root = tmp_path_factory.mktemp("views")
-    landing, lake = root / "landing", root / "lake"
-    generate(landing, 2500, 11)
-    for layer in ("bronze", "silver", "gold"):
-        options = {"lake_root": str(lake), "run_id": "views-1"}
-        if layer == "bronze":
-            options["landing_root"] = str(landing)
-        result = run_job(layer, options)
-        assert result.state == "SUCCEEDED", result.error_message
-    for layer in ("bronze", "silver", "gold", "quality"):
-        catalog.register_layer(str(lake), layer)
-    catalog.create_views(str(lake))
-    yield lake
+def lake(pipeline_lake: Path) -> Path:
+    """The session's one real pipeline run (tests/conftest.py): views created by its run."""
+    return pipeline_lake
 
 
 def silver(lake: Path, dataset: str) -> pd.DataFrame:
