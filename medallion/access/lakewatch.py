@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -75,11 +76,14 @@ class LakeWatcher:
 
     # --- plumbing ------------------------------------------------------------------------------
     def _loop(self) -> None:
+        # Events are read and handled under one lock hold: read outside it, a batch could be
+        # handled after acting() switched principal, and go to the next job (or to none).
         while not self._stop.is_set():
             with contextlib.suppress(OSError, ValueError):
-                events = self._inotify.read(timeout=50)
-                with self._lock:
-                    self._handle(events)
+                ready, _, _ = select.select([self._inotify.fileno()], [], [], 0.05)
+                if ready:
+                    with self._lock:
+                        self._handle(self._inotify.read(timeout=0))
 
     def _watch_tree(self, top: Path, record_files: bool = False) -> None:
         for folder, _, files in os.walk(top):
