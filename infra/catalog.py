@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from troposphere import GetAtt, Join, Ref, Sub, Template, glue, iam
+from troposphere import GetAtt, Join, Ref, Template, glue, iam
 
-from infra.common import LAYERS, name, s3_uri, tags
-from infra.iam import assume_role_policy
+from infra.common import LAYERS, name, s3_uri
+from infra.iam import service_role
 from infra.policies.crawlers import crawler_policy
 from infra.storage import Storage
 from jobs.common import records
@@ -154,22 +154,17 @@ def crawler_role(storage: Storage, database_names: list[Join]) -> iam.Role:
     iam.Role
         The role.
     """
-    return iam.Role(
+    return service_role(
         "CrawlerRole",
-        Description=Sub("medallion ${Environment}: the Glue crawlers"),
-        AssumeRolePolicyDocument=assume_role_policy("glue.amazonaws.com"),
-        Policies=[
-            iam.Policy(
-                PolicyName="crawl-lake-layers",
-                PolicyDocument=crawler_policy(
-                    lake_bucket_arn=GetAtt(storage.lake, "Arn"),
-                    key_arn=GetAtt(storage.key, "Arn"),
-                    database_names=list(database_names),
-                    layers=LAYERS,
-                ),
-            )
-        ],
-        Tags=tags(),
+        "the Glue crawlers",
+        "glue.amazonaws.com",
+        "crawl-lake-layers",
+        crawler_policy(
+            lake_bucket_arn=GetAtt(storage.lake, "Arn"),
+            key_arn=GetAtt(storage.key, "Arn"),
+            database_names=list(database_names),
+            layers=LAYERS,
+        ),
     )
 
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any, TypeAlias
 
-from troposphere import AWSHelperFn, Join, Sub
+from troposphere import AWSHelperFn, Join, Sub, iam
+
+from infra.common import tags
 
 Arn: TypeAlias = str | AWSHelperFn
 Document: TypeAlias = dict[str, Any]
@@ -114,6 +116,44 @@ def assume_role_policy(service: str) -> Document:
             }
         ],
     }
+
+
+def service_role(
+    logical_id: str,
+    description: str,
+    service: str,
+    policy_name: str,
+    policy: Document,
+    **extra: Any,
+) -> iam.Role:
+    """A role one AWS service assumes, with its one inline policy and the stack's tags.
+
+    Parameters
+    ----------
+    logical_id : str
+        The role's logical id in the template.
+    description : str
+        What the role is for, after ``medallion ${Environment}: ``.
+    service : str
+        The service principal, e.g. ``glue.amazonaws.com``.
+    policy_name, policy : str, dict
+        The inline policy's name and document.
+    **extra
+        Other role properties (a ``Condition``, say).
+
+    Returns
+    -------
+    iam.Role
+        The role, not yet added to a template.
+    """
+    return iam.Role(
+        logical_id,
+        Description=Sub(f"medallion ${{Environment}}: {description}"),
+        AssumeRolePolicyDocument=assume_role_policy(service),
+        Policies=[iam.Policy(PolicyName=policy_name, PolicyDocument=policy)],
+        Tags=tags(),
+        **extra,
+    )
 
 
 def objects(bucket_arn: Arn, prefix: str) -> Join:

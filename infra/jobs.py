@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from troposphere import GetAtt, Ref, Sub, Template, glue, iam
+from troposphere import GetAtt, Ref, Sub, Template, glue
 
 from infra.catalog import Catalog
-from infra.common import LAYERS, name, s3_uri, tags
-from infra.iam import assume_role_policy
+from infra.common import LAYERS, name, s3_uri
+from infra.iam import service_role
 from infra.policies.jobs import glue_job_policy
 from infra.storage import Storage
 
@@ -112,23 +112,18 @@ def add_jobs(template: Template, storage: Storage, catalog: Catalog, settings: J
     for layer in LAYERS:
         title = layer.capitalize()
         role = template.add_resource(
-            iam.Role(
+            service_role(
                 f"{title}JobRole",
-                Description=Sub(f"medallion ${{Environment}}: the {layer} Glue job"),
-                AssumeRolePolicyDocument=assume_role_policy("glue.amazonaws.com"),
-                Policies=[
-                    iam.Policy(
-                        PolicyName=f"{layer}-job",
-                        PolicyDocument=glue_job_policy(
-                            layer,
-                            lake_bucket_arn=GetAtt(storage.lake, "Arn"),
-                            scripts_bucket_arn=GetAtt(storage.scripts, "Arn"),
-                            key_arn=GetAtt(storage.key, "Arn"),
-                            secret_arn=Ref(storage.pii_salt) if layer == "silver" else None,
-                        ),
-                    )
-                ],
-                Tags=tags(),
+                f"the {layer} Glue job",
+                "glue.amazonaws.com",
+                f"{layer}-job",
+                glue_job_policy(
+                    layer,
+                    lake_bucket_arn=GetAtt(storage.lake, "Arn"),
+                    scripts_bucket_arn=GetAtt(storage.scripts, "Arn"),
+                    key_arn=GetAtt(storage.key, "Arn"),
+                    secret_arn=Ref(storage.pii_salt) if layer == "silver" else None,
+                ),
             )
         )
         names[layer] = name(layer)

@@ -11,7 +11,7 @@ from troposphere import AWSHelperFn, GetAtt, Ref, Sub, Template, iam, logs, step
 
 from infra.catalog import Catalog
 from infra.common import name, s3_uri, tags
-from infra.iam import assume_role_policy
+from infra.iam import service_role
 from infra.jobs import Jobs
 from infra.policies.state_machine import state_machine_policy
 from infra.query import Query
@@ -215,23 +215,18 @@ def pipeline_role(
     iam.Role
         The role.
     """
-    return iam.Role(
+    return service_role(
         "PipelineRole",
-        Description=Sub("medallion ${Environment}: the pipeline state machine"),
-        AssumeRolePolicyDocument=assume_role_policy("states.amazonaws.com"),
-        Policies=[
-            iam.Policy(
-                PolicyName="run-pipeline",
-                PolicyDocument=state_machine_policy(
-                    job_names=list(jobs.names.values()),
-                    crawler_names=[name(f"{layer}-crawler") for layer in catalog.crawlers],
-                    workgroup_name=query.workgroup_name,
-                    gold_database=catalog.database_names["gold"],
-                    results_bucket_arn=GetAtt(storage.results, "Arn"),
-                    topic_arn=Ref(topic),
-                    key_arn=GetAtt(storage.key, "Arn"),
-                ),
-            )
-        ],
-        Tags=tags(),
+        "the pipeline state machine",
+        "states.amazonaws.com",
+        "run-pipeline",
+        state_machine_policy(
+            job_names=list(jobs.names.values()),
+            crawler_names=[name(f"{layer}-crawler") for layer in catalog.crawlers],
+            workgroup_name=query.workgroup_name,
+            gold_database=catalog.database_names["gold"],
+            results_bucket_arn=GetAtt(storage.results, "Arn"),
+            topic_arn=Ref(topic),
+            key_arn=GetAtt(storage.key, "Arn"),
+        ),
     )

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from troposphere import GetAtt, Ref, Sub, Template, events, iam
+from troposphere import GetAtt, Ref, Template, events
 
-from infra.common import name, tags
-from infra.iam import assume_role_policy
+from infra.common import name
+from infra.iam import service_role
 from infra.policies.schedule import schedule_policy
 
 HAS_SCHEDULE = "HasSchedule"
@@ -30,18 +30,13 @@ def add_schedule(template: Template, state_machine: object, expression: Ref) -> 
         stack when it is empty.
     """
     role = template.add_resource(
-        iam.Role(
+        service_role(
             "ScheduleRole",
+            "EventBridge starts the pipeline",
+            "events.amazonaws.com",
+            "start-pipeline",
+            schedule_policy(Ref(state_machine)),
             Condition=HAS_SCHEDULE,
-            Description=Sub("medallion ${Environment}: EventBridge starts the pipeline"),
-            AssumeRolePolicyDocument=assume_role_policy("events.amazonaws.com"),
-            Policies=[
-                iam.Policy(
-                    PolicyName="start-pipeline",
-                    PolicyDocument=schedule_policy(Ref(state_machine)),
-                )
-            ],
-            Tags=tags(),
         )
     )
     template.add_resource(
