@@ -25,7 +25,9 @@ segments as (
         sum(monetary) as revenue,
         avg(cast(recency_days as double)) as avg_recency_days,
         avg(cast(frequency as double)) as avg_frequency,
-        avg(cast(monetary as double)) as avg_monetary
+        -- money stays exact: Athena averages a decimal as a decimal, DuckDB as a double, so
+        -- both are rounded to the cent and cast back
+        cast(round(avg(monetary), 2) as decimal(18, 2)) as avg_monetary
     from customers
     group by segment
 

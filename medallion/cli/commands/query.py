@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -16,8 +17,22 @@ from medallion.local.query import run_local
 
 def query(
     sql: Annotated[
-        str, typer.Argument(help="Athena (Trino) SQL, e.g. 'select * from v_run_ledger'.")
-    ],
+        str | None,
+        typer.Argument(
+            help="Athena (Trino) SQL, e.g. 'select * from v_run_ledger' (or use --file).",
+            show_default=False,
+        ),
+    ] = None,
+    sql_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            "-f",
+            help="Read the SQL from this file ('-' for stdin): a .sql file that starts with a "
+            "-- comment, as sql/ does.",
+            show_default=False,
+        ),
+    ] = None,
     lake: options.Lake = Path("lake"),
     aws: Annotated[bool, typer.Option("--aws", help="Run on Athena instead of locally.")] = False,
     fmt: Annotated[
@@ -59,6 +74,7 @@ def query(
     """Run Athena SQL: locally on the lake's DuckDB catalog, or on Athena with --aws (its
     workgroup and database from --workgroup/--database or from the stack of --env)."""
     fmt = output_format(fmt, output)
+    sql = sql_text(sql, sql_file)
     if aws and not workgroup and not env:
         raise exit_with(ExitCode.USAGE, "--aws needs --workgroup (or MEDALLION_WORKGROUP) or --env")
     if not aws and not lake.is_dir():
@@ -73,6 +89,24 @@ def query(
             result = run_local(sql, str(lake), database or "gold")
     write_result(result, fmt, output)
     console(stderr=True).print(describe_scan(result), highlight=False)
+
+
+def sql_text(sql: str | None, sql_file: Path | None) -> str:
+    """The SQL given as the argument or read from ``--file`` (exactly one of the two)."""
+    if sql is None and sql_file is None:
+        raise exit_with(ExitCode.USAGE, "no SQL: give it as an argument or with --file FILE")
+    if sql is not None and sql_file is not None:
+        raise exit_with(ExitCode.USAGE, "give the SQL as an argument or with --file, not both")
+    if sql_file is None:
+        return str(sql)
+    if str(sql_file) == "-":
+        return sys.stdin.read()
+    try:
+        return sql_file.read_text(encoding="utf-8")
+    except OSError as err:
+        raise exit_with(
+            ExitCode.USAGE, f"cannot read --file {sql_file}: {err.strerror or err}"
+        ) from None
 
 
 def output_format(fmt: str | None, output: Path | None) -> str:

@@ -7,6 +7,7 @@ import json
 import re
 import sys
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -301,3 +302,58 @@ def test_a_piped_table_keeps_every_name_whole(empty_lake: Path) -> None:
     for name in names:
         assert name in result.stdout and f"{name}_value" in result.stdout
     assert max(len(line) for line in result.stdout.splitlines()) > 80
+
+
+def test_sql_comes_from_a_file_or_stdin(empty_lake: Path, tmp_path: Path) -> None:
+    # a view file of sql/ starts with a -- comment, which as an argument reads as an option
+    sql_file = tmp_path / "q.sql"
+    sql_file.write_text("-- how many\nselect 41 + 1 as answer\n")
+    from_file = query(empty_lake, "--format", "csv", "--file", str(sql_file))
+    assert from_file.exit_code == 0, from_file.output
+    assert from_file.stdout.splitlines() == ["answer", "42"]
+    from_stdin = runner.invoke(
+        app,
+        ["query", "--lake", str(empty_lake), "--format", "csv", "-f", "-"],
+        input="select 7 as n",
+    )
+    assert from_stdin.exit_code == 0, from_stdin.output
+    assert from_stdin.stdout.splitlines()[1:] == ["7"]
+    for args, said in (
+        ([], "no SQL"),
+        (["-f", str(sql_file), "select 1"], "not both"),
+        (["-f", str(tmp_path / "absent.sql")], "cannot read --file"),
+    ):
+        refused = query(empty_lake, *args)
+        assert refused.exit_code == 2 and said in refused.output, refused.output
+
+
+# columns that hold an amount of money, by the names the marts and views give them
+MONEY = re.compile(r"(revenue|monetary|value|price|amount|spend)(?!.*(share|rate|ratio))")
+
+
+@slow
+def test_money_in_every_view_is_exact_to_the_cent(lake: Path) -> None:
+    """Each view of sql/ through the user's command (`query --file`): every money column is a
+    decimal and prints with at most two decimals (a double average printed 531.6800000000001)."""
+    views = sorted((REPO / "sql").glob("v_*.sql"))
+    assert views
+    checked = 0
+    for view in views:
+        result = query(lake, "--format", "csv", "--file", str(view))
+        assert result.exit_code == 0, f"{view.name}: {result.output}"
+        frame = pd.read_csv(io.StringIO(result.stdout), dtype=str)
+        for column in (c for c in frame.columns if MONEY.search(c)):
+            values = frame[column].dropna()
+            noisy = values[~values.str.fullmatch(r"-?\d+(\.\d{1,2})?")]
+            assert noisy.empty, f"{view.name}.{column}: {noisy.head(3).tolist()}"
+            checked += len(values)
+    assert checked > 100
+    # and the average is the mean of the segment's customers to the cent (DuckDB averages in
+    # double, so a mean ending in a half cent may round either way)
+    result = query(lake, "--format", "csv", "--file", str(REPO / "sql" / "v_customer_segments.sql"))
+    got = pd.read_csv(io.StringIO(result.stdout), dtype={"avg_monetary": str})
+    customers = rfm(lake)
+    for row in got.itertuples():
+        amounts = [Decimal(str(m)) for m in customers[customers.segment == row.segment].monetary]
+        mean = sum(amounts, Decimal(0)) / len(amounts)
+        assert abs(Decimal(row.avg_monetary) - mean) <= Decimal("0.005"), row.segment
