@@ -35,7 +35,8 @@ JOB_PREFIXES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ),
         ("silver", "quarantine", "quality", "_staging/checked", "_staging/silver"),
     ),
-    "gold": (("silver", "gold", "quality"), ("gold",)),
+    # Gold writes the customer-value model's quality results (dataset=customer_value).
+    "gold": (("silver", "gold", "quality"), ("gold", "quality")),
 }
 
 
