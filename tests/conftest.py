@@ -20,6 +20,8 @@ import pytest
 from pyspark.sql import SparkSession
 
 from jobs.common.runtime import get_spark
+from medallion.local.jobhost import JobHostRunner
+from medallion.local.jobrunner import JobResult
 from medallion.sample.generate import generate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,6 +46,17 @@ def spark() -> Iterator[SparkSession]:
     session = get_spark("medallion-tests", glue=False)
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def job_runner() -> Iterator[Callable[..., JobResult]]:
+    """Runs a layer's job as ``medallion run`` does: launched as Glue launches it (a copy of the
+    entry script, ``jobs`` from the jobs.zip that deploy builds), in a warm job host shared by the
+    session's tests, so the tests pay for one JVM start, not one per job. A job that fails
+    retires its host and the next job gets a new one. ``run_job``'s signature;
+    tests/medallion/local/test_jobrunner.py covers the process-per-job launch."""
+    with JobHostRunner() as runner:
+        yield runner
 
 
 def run_pipeline(landing: Path, lake: Path, run_id: str, log: Path) -> None:

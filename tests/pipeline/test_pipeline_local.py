@@ -5,14 +5,14 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 import pytest
 
-from medallion.local.jobrunner import run_job
+from medallion.local.jobrunner import JobResult
 from medallion.sample.generate import Manifest, generate
 
 pytestmark = pytest.mark.slow
@@ -29,13 +29,16 @@ GOLD = (
 )
 
 
-def run_pipeline(lake: Path, landing: Path, run_id: str) -> dict[str, dict]:
+JobRunner = Callable[..., JobResult]
+
+
+def run_pipeline(runner: JobRunner, lake: Path, landing: Path, run_id: str) -> dict[str, dict]:
     summaries = {}
     for layer in ("bronze", "silver", "gold"):
         options = {"lake_root": str(lake), "run_id": run_id}
         if layer == "bronze":
             options["landing_root"] = str(landing)
-        result = run_job(layer, options)
+        result = runner(layer, options)
         assert result.state == "SUCCEEDED", f"{layer}: {result.error_message}"
         summaries[layer] = result.summary
     return summaries
@@ -71,12 +74,15 @@ def partition_files(lake: Path, dataset: str) -> dict[str, tuple[str, ...]]:
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+def workspace(tmp_path_factory: pytest.TempPathFactory, job_runner: JobRunner) -> Iterator[dict]:
     root = tmp_path_factory.mktemp("pipeline")
     landing, lake = root / "landing", root / "lake"
     manifest = generate(landing, ORDER_LINES, SEED)
-    summaries = run_pipeline(lake, landing, "run-1")
-    yield {"landing": landing, "lake": lake, "manifest": manifest, "first": summaries}
+    summaries = run_pipeline(job_runner, lake, landing, "run-1")
+    yield {
+        "landing": landing, "lake": lake, "manifest": manifest, "first": summaries,
+        "runner": job_runner,
+    }  # fmt: skip
     shutil.rmtree(root, ignore_errors=True)
 
 
@@ -254,7 +260,7 @@ def rerun(workspace: dict) -> dict:
     lake = workspace["lake"]
     before = snapshot(lake)
     bronze_before = {d: len(parquet_rows(lake / "bronze" / d, order=False)) for d in SILVER}
-    summaries = run_pipeline(lake, workspace["landing"], "run-2")
+    summaries = run_pipeline(workspace["runner"], lake, workspace["landing"], "run-2")
     return {"before": before, "bronze_before": bronze_before, "summaries": summaries}
 
 
@@ -293,7 +299,7 @@ def test_a_new_file_is_ingested_once_and_rewrites_only_its_partitions(
     lake, landing = workspace["lake"], workspace["landing"]
     before = partition_files(lake, "order_lines")
     days, added = _new_order_file(landing, landing / "order_lines" / "2011-late.csv")
-    summaries = run_pipeline(lake, landing, "run-3")
+    summaries = run_pipeline(workspace["runner"], lake, landing, "run-3")
     assert summaries["bronze"]["datasets"]["order_lines"]["files_new"] == 1
     assert summaries["bronze"]["datasets"]["order_lines"]["rows"] == added + 1
     ledger = summaries["silver"]["datasets"]["order_lines"]
@@ -305,6 +311,6 @@ def test_a_new_file_is_ingested_once_and_rewrites_only_its_partitions(
         month, dom, year = (int(x) for x in day.split("/"))
         expected_days.add(f"year={year}/month={month}/day={dom}")
     assert touched == expected_days
-    again = run_pipeline(lake, landing, "run-4")
+    again = run_pipeline(workspace["runner"], lake, landing, "run-4")
     assert again["bronze"]["datasets"]["order_lines"]["files_new"] == 0
     assert partition_files(lake, "order_lines") == after

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from medallion.local.jobrunner import run_job
+from medallion.local.jobrunner import JobResult
 
 CONTRACTS = Path(__file__).resolve().parents[3] / "contracts"
 
@@ -43,12 +44,14 @@ def records(directory: Path) -> list[dict]:
 
 
 @pytest.mark.slow
-def test_schema_drift_is_reported_as_a_warning_or_fails_the_run(tmp_path: Path) -> None:
+def test_schema_drift_is_reported_as_a_warning_or_fails_the_run(
+    tmp_path: Path, job_runner: Callable[..., JobResult]
+) -> None:
     lake = tmp_path / "lake"
     write_landing(tmp_path / "landing")
     options = {"lake_root": str(lake), "run_id": "r1", "datasets": "reviews",
                "landing_root": str(tmp_path / "landing")}  # fmt: skip
-    bronze = run_job("bronze", options)
+    bronze = job_runner("bronze", options)
     assert bronze.state == "SUCCEEDED", bronze.error_message
     assert bronze.summary["datasets"]["reviews"]["extra_columns"] == ["lang", "year"]
     kept = duckdb.sql(
@@ -64,7 +67,7 @@ def test_schema_drift_is_reported_as_a_warning_or_fails_the_run(tmp_path: Path) 
         reviews.read_text().replace("on_schema_change: warn", "on_schema_change: fail")
     )
 
-    silver = run_job("silver", options)
+    silver = job_runner("silver", options)
 
     assert silver.state == "SUCCEEDED", silver.error_message
     (drift,) = [
@@ -96,7 +99,7 @@ def test_schema_drift_is_reported_as_a_warning_or_fails_the_run(tmp_path: Path) 
     assert rows == [("r1", "Nice", 2011), ("r2", "Nice", 2011), ("r3", None, 2011)]
 
     strict_options = {"lake_root": str(strict_lake), "contracts_root": str(strict_contracts)}
-    strict = run_job("silver", {**options, **strict_options})
+    strict = job_runner("silver", {**options, **strict_options})
 
     assert strict.state == "FAILED"
     assert strict.error_message == (
