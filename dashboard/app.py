@@ -1,4 +1,5 @@
-"""The analysts' Streamlit dashboard: ``streamlit run dashboard/app.py -- --lake DIR``."""
+"""The analysts' Streamlit dashboard: ``streamlit run dashboard/app.py -- --lake DIR`` (or
+``-- --aws --workgroup WG --database DB``: gold through Athena)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ if str(REPO_ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from dashboard import pages  # noqa: E402
+from dashboard import data, pages  # noqa: E402
 
 PAGES = [
     st.Page(pages.revenue_trend, title="Revenue trend", url_path="revenue", default=True),
@@ -21,13 +22,17 @@ PAGES = [
     st.Page(pages.cohort_heat_map, title="Cohort retention", url_path="cohorts"),
     st.Page(pages.inventory_alerts, title="Inventory alerts", url_path="inventory"),
     st.Page(pages.data_quality, title="Data quality", url_path="quality"),
+    st.Page(pages.customer_value, title="Customer value", url_path="value"),
 ]
 
 
 def main() -> None:
     """Lay out the app and run the page the URL asks for."""
     st.set_page_config(page_title="medallion · gold", layout="wide")
-    st.navigation(PAGES).run()
+    page = st.navigation(PAGES)
+    data.start_page()
+    page.run()
+    data.show_scans()
 
 
 main()

@@ -229,3 +229,89 @@ def ledger(runs: pd.DataFrame) -> alt.Chart:
         )
         .properties(height=60)
     )
+
+
+def value_by_segment(segments_frame: pd.DataFrame) -> alt.Chart:
+    """Predicted 12-month value per RFM segment (v_customer_value_segments)."""
+    data = segments_frame.astype({"total_clv_12m": float, "avg_clv_12m": float})
+    return (
+        alt.Chart(data, height=HEIGHT)
+        .mark_bar()
+        .encode(
+            x=alt.X("total_clv_12m:Q", title="predicted 12-month value"),
+            y=alt.Y("segment:N", sort="-x", title=None),
+            color=alt.Color(
+                "avg_p_alive:Q",
+                title="average P(alive)",
+                scale=alt.Scale(scheme="redyellowgreen", domain=[0, 1]),
+            ),
+            tooltip=[
+                "segment",
+                "customer_count",
+                alt.Tooltip("total_clv_12m:Q", format=",.2f"),
+                alt.Tooltip("avg_clv_12m:Q", format=",.2f"),
+                alt.Tooltip("max_clv_12m:Q", format=",.2f"),
+                alt.Tooltip("avg_p_alive:Q", format=".2f"),
+            ],
+        )
+    )
+
+
+def churn_risk_by_segment(segments_frame: pd.DataFrame) -> alt.Chart:
+    """Customers of each RFM segment by churn-risk band, stacked."""
+    data = segments_frame.assign(
+        low_or_unknown=segments_frame["customer_count"]
+        - segments_frame["high_risk_customers"]
+        - segments_frame["medium_risk_customers"]
+    ).melt(
+        id_vars=["segment"],
+        value_vars=["high_risk_customers", "medium_risk_customers", "low_or_unknown"],
+        var_name="band",
+        value_name="customers",
+    )
+    data["band"] = data["band"].map(
+        {"high_risk_customers": "high", "medium_risk_customers": "medium", "low_or_unknown": "low"}
+    )
+    return (
+        alt.Chart(data, height=HEIGHT)
+        .mark_bar()
+        .encode(
+            x=alt.X("customers:Q", stack="zero", title="customers"),
+            y=alt.Y("segment:N", title=None),
+            color=alt.Color(
+                "band:N",
+                title="churn risk",
+                scale=alt.Scale(
+                    domain=["high", "medium", "low"], range=["#d62728", "#ff7f0e", "#2ca02c"]
+                ),
+            ),
+            tooltip=["segment", "band", "customers"],
+        )
+    )
+
+
+def value_at_risk(customers: pd.DataFrame) -> alt.Chart:
+    """The customers with the most value at risk: net spend x (1 - P(alive))."""
+    data = customers.astype({"value_at_risk": float}).assign(
+        customer=customers["customer_id"].astype(str)
+    )
+    return (
+        alt.Chart(data, height=HEIGHT)
+        .mark_bar()
+        .encode(
+            x=alt.X("value_at_risk:Q", title="value at risk (net spend x (1 - P(alive)))"),
+            y=alt.Y("customer:N", sort="-x", title="customer"),
+            color=alt.Color(
+                "churn_risk:N",
+                title="churn risk",
+                scale=alt.Scale(domain=["high", "medium"], range=["#d62728", "#ff7f0e"]),
+            ),
+            tooltip=[
+                "customer",
+                "segment",
+                "churn_risk",
+                alt.Tooltip("p_alive:Q", format=".2f"),
+                alt.Tooltip("value_at_risk:Q", format=",.2f"),
+            ],
+        )
+    )

@@ -5,11 +5,11 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import charts
-from dashboard.data import lake_root, query
+from dashboard.data import query, source
 
 
 def _caption(view: str) -> None:
-    st.caption(f"From `{view}` in the lake at `{lake_root()}` · same SQL as `medallion query`.")
+    st.caption(f"From `{view}` in {source().describe()} · same SQL as `medallion query`.")
 
 
 def revenue_trend() -> None:
@@ -159,3 +159,45 @@ def data_quality() -> None:
         st.altair_chart(charts.ledger(runs.head(60)))
         st.dataframe(runs, hide_index=True, use_container_width=True)
     _caption("quality_results, v_quality_latest and v_run_ledger")
+
+
+def customer_value() -> None:
+    """Predicted 12-month value by RFM segment and the valuable customers slipping away."""
+    st.header("Customer value")
+    models = query(
+        "select * from customer_value_model order by observation_end desc, run_id desc limit 1"
+    )
+    if models is None or models.empty:
+        return
+    model = models.iloc[0]
+    if model["status"] != "ok":
+        st.warning(f"The model of run {model['run_id']} is {model['status']}: {model['reasons']}")
+    segments = query("select * from v_customer_value_segments order by total_clv_12m desc")
+    at_risk = query("select * from v_customers_at_risk_by_value order by risk_rank limit 20")
+    if segments is None or segments.empty:
+        return
+    cols = st.columns(4)
+    cols[0].metric("Predicted 12-month value", f"{float(segments['total_clv_12m'].sum()):,.0f}")
+    cols[1].metric(
+        "Purchases expected in 90 days", f"{segments['expected_purchases_90d'].sum():,.0f}"
+    )
+    cols[2].metric(
+        "Customers at high churn risk", f"{int(segments['high_risk_customers'].sum()):,}"
+    )
+    cols[3].metric("Customers fitted", f"{int(model['customers']):,}")
+    st.subheader("Value by RFM segment")
+    st.altair_chart(charts.value_by_segment(segments), use_container_width=True)
+    st.altair_chart(charts.churn_risk_by_segment(segments), use_container_width=True)
+    if at_risk is not None and not at_risk.empty:
+        st.subheader("Most at risk, by value")
+        st.altair_chart(charts.value_at_risk(at_risk), use_container_width=True)
+        st.dataframe(at_risk, hide_index=True, use_container_width=True)
+    with st.expander("Model of the latest run"):
+        st.caption(
+            f"BG/NBD r={model['bg_nbd_r']:.4g} alpha={model['bg_nbd_alpha']:.4g} "
+            f"a={model['bg_nbd_a']:.4g} b={model['bg_nbd_b']:.4g}; corr(frequency, monetary) = "
+            f"{model['frequency_monetary_corr']:.3f}; monthly discount rate "
+            f"{model['monthly_discount_rate']:.2%}."
+        )
+        st.dataframe(models.T.rename(columns={0: "value"}).astype(str), use_container_width=True)
+    _caption("v_customer_value_segments, v_customers_at_risk_by_value and customer_value_model")

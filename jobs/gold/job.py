@@ -14,6 +14,7 @@ from jobs.common.runtime import get_spark
 from jobs.gold import transforms as t
 from jobs.gold.inputs import read_silver, silver_schemas
 from jobs.gold.marts import MARTS, build_marts, empty_reasons, with_empty_inputs, write_mart
+from jobs.gold.value.publish import VALUE_GRAINS, add_value_marts, value_settings
 
 
 def main() -> None:
@@ -34,9 +35,11 @@ def body(argv: list[str]) -> dict[str, Any]:
     -------
     dict
         The run summary: run_id, observation_end, full_refresh, inputs, marts (rows written,
-        every mart) and empty (why a mart has no rows, per mart that cannot have any).
+        every mart), empty (why a mart has no rows, per mart that cannot have any) and
+        customer_value (the model's status and, per model, why it is not usable).
     """
     args = JobArgs.from_argv(argv)
+    settings = value_settings(argv)
     spark = get_spark("medallion-gold")
     paths = LakePaths(args.lake_root)
     schemas = silver_schemas(spark, read_contracts(LakeFiles(spark), args.contracts_root))
@@ -50,7 +53,8 @@ def body(argv: list[str]) -> dict[str, Any]:
     marts = build_marts(
         with_empty_inputs(spark, inputs, schemas), observation_end or datetime.now(UTC).date()
     )
-    grains = {m.name: m.grain for m in MARTS}
+    value = add_value_marts(marts, empty, paths, args.run_id, observation_end, settings)
+    grains = {**{m.name: m.grain for m in MARTS}, **VALUE_GRAINS}
     # Side by side, one mart's small single-task stages overlap another's scans.
     with ThreadPoolExecutor(max_workers=max(1, len(marts))) as pool:
         writes = {
@@ -58,6 +62,7 @@ def body(argv: list[str]) -> dict[str, Any]:
             for name, frame in marts.items()
         }
         written = {name: write.result() for name, write in writes.items()}
+    value.write_quality(LakeFiles(spark), paths, args.run_id)
     return {
         "run_id": args.run_id,
         "observation_end": observation_end.isoformat() if observation_end else None,
@@ -68,6 +73,8 @@ def body(argv: list[str]) -> dict[str, Any]:
         "marts": written,
         # Marts written with zero rows, and why: their views answer, with nothing.
         "empty": empty,
+        # The customer-value model's status; a fit that fails warns and never fails the run.
+        "customer_value": value.summary(),
     }
 
 

@@ -40,6 +40,8 @@ EXPECTED_VIEWS = {
     "v_inventory_alerts",
     "v_quality_latest",
     "v_run_ledger",
+    "v_customer_value_segments",
+    "v_customers_at_risk_by_value",
 }
 # the tests of numbers read the lake of one real pipeline run (tests/conftest.py)
 slow = pytest.mark.slow

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -21,6 +22,8 @@ ALL_MARTS = {
     "customer_rfm",
     "customer_lifetime",
     "cohort_retention",
+    "customer_value",
+    "customer_value_model",
 }
 ORDER_LINES = (
     "invoice_no string, stock_code string, description string, quantity int, "
@@ -157,13 +160,34 @@ def test_full_lake_builds_every_mart_and_a_rerun_changes_nothing(full_lake: Path
     assert product.loc[("85123A", date(2024, 1, 1)), "category"] == "Home"
     rfm = before["customer_rfm"].set_index("customer_id")
     assert sorted(rfm.index) == [13047, 17850]
+    # One repeat customer cannot be fitted: the mart says so, the run succeeds with a warning.
+    value = before["customer_value"]
+    assert sorted(value.customer_id) == [13047, 17850]
+    assert (value.model_status == "failed").all()
+    assert value.p_alive.isna().all() and value.clv_12m.isna().all()
+    assert (value.churn_risk == "unknown").all()
+    assert _dict(first.summary["customer_value"])["status"] == "failed"
+    reasons = _dict(_dict(first.summary["customer_value"])["reasons"])
+    assert reasons["bg_nbd"] == "too few repeat customers: 1 (at least 10 needed)"
+    results = full_lake / "quality" / "results" / "dataset=customer_value" / "run_id=gold-1"
+    records = [json.loads(x) for f in results.glob("*.json") for x in f.read_text().splitlines()]
+    status = {r["rule_id"]: (r["status"], r["severity"], r["message"]) for r in records}
+    assert status["customer_value_bg_nbd_fit"] == ("warn", "warn", reasons["bg_nbd"])
+    assert status["customer_value_gamma_gamma_fit"][0] == "warn"
+    model = before["customer_value_model"]
+    assert model.status.tolist() == ["failed"] and not model.bg_nbd_converged[0]
 
     # The re-run goes through the same body in this process: a second JVM would only add
     # start-up time, and nothing in the job depends on the process.
     second = gold_job.body(["job.py", "--lake_root", str(full_lake), "--run_id", "gold-2"])
-    assert second["marts"] == first.summary["marts"]
-    for name in ALL_MARTS:
+    # customer_value_model keeps one row per run: the second run adds its own.
+    assert second["marts"] == {**_dict(first.summary["marts"]), "customer_value_model": 2}
+    for name in ALL_MARTS - {"customer_value_model"}:
         pd.testing.assert_frame_equal(_mart(full_lake, name), before[name])
+    models = pd.read_parquet(full_lake / "gold" / "customer_value_model")
+    assert sorted(models.run_id) == ["gold-1", "gold-2"]
+    first_row = models[models.run_id == "gold-1"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(first_row, before["customer_value_model"], check_like=True)
 
 
 def test_only_order_lines_writes_every_mart_and_says_which_are_empty_and_why(
@@ -177,7 +201,7 @@ def test_only_order_lines_writes_every_mart_and_says_which_are_empty_and_why(
     assert result.state == "SUCCEEDED", result.error_message
     assert result.summary["empty"] == {"inventory_health": "needs inventory"}
     assert set(_dict(result.summary["marts"])) == ALL_MARTS
-    assert result.summary["marts"]["inventory_health"] == 0
+    assert _dict(result.summary["marts"])["inventory_health"] == 0
     # The mart exists, with no rows and the columns a full lake gives it: its view answers.
     empty = pd.read_parquet(tmp_path / "gold" / "inventory_health")
     full = pd.read_parquet(full_lake / "gold" / "inventory_health")

@@ -1,0 +1,1 @@
+"""Customer value: BG/NBD and Gamma-Gamma fits, predictions and the two marts."""

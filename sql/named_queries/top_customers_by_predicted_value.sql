@@ -1,0 +1,17 @@
+-- title: Top customers by predicted value
+-- description: The 100 customers with the highest predicted 12-month customer lifetime value (BG/NBD x Gamma-Gamma, customer_value), with their RFM segment and churn risk.
+select
+    value.customer_id,
+    rfm.segment,
+    value.clv_12m,
+    value.expected_purchases_365d,
+    value.expected_avg_spend,
+    value.p_alive,
+    value.churn_risk,
+    rfm.monetary
+from customer_value as value
+inner join customer_rfm as rfm
+    on value.customer_id = rfm.customer_id
+where value.clv_12m is not null
+order by value.clv_12m desc, value.customer_id
+limit 100
