@@ -1,4 +1,5 @@
-"""Glue entry script of the bronze job: new landing files to append-only Parquet, every line."""
+"""Glue entry script of the bronze job: new database rows and landing files to append-only
+Parquet, every row and every line."""
 
 from __future__ import annotations
 
@@ -6,10 +7,13 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
+from jobs.bronze.extract import extract_dataset
 from jobs.bronze.ingest import ingest_dataset, whole_files
-from jobs.common.args import JobArgs
+from jobs.common.args import JobArgs, resolve
 from jobs.common.config import read_contracts, select_datasets
+from jobs.common.contracts import Contract
 from jobs.common.entry import run_main, say
+from jobs.common.jdbc import load_credentials
 from jobs.common.lake import FileInfo, LakeFiles, LakePaths
 from jobs.common.runtime import get_spark
 
@@ -20,28 +24,39 @@ def main() -> None:
 
 
 def body(argv: list[str]) -> dict[str, Any]:
-    """Ingest every dataset's new landing files.
+    """Extract every database dataset's new rows, then ingest every dataset's new landing files.
 
     Parameters
     ----------
     argv : list of str
         The process arguments (Glue style: ``--lake_root``, ``--run_id``, ``--landing_root``,
-        ``--contracts_root``, ``--datasets``).
+        ``--contracts_root``, ``--datasets``, and ``--jdbc_secret``: the Secrets Manager secret
+        of the database when a contract has a ``source:``).
 
     Returns
     -------
     dict
-        run_id, datasets (files found, new, rows, the batch) and absent (no landing files).
+        run_id, datasets (files found, new, rows, the batch; for a database: the source, the
+        watermark range and any ``risk``), absent (no landing files) and risks.
     """
     args = JobArgs.from_argv(argv)
+    secret_id = resolve(argv, [], {"jdbc_secret": ""})["jdbc_secret"]
     spark = get_spark("medallion-bronze")
     files = LakeFiles(spark)
     lake = LakePaths(args.lake_root)
     contracts = read_contracts(files, args.contracts_root)
     ingested_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     summary: dict[str, Any] = {"run_id": args.run_id, "datasets": {}, "absent": []}
+    selected = select_datasets(contracts, args.datasets)
+    databases = [contracts[d] for d in selected if contracts[d].database is not None]
+    summary["datasets"].update(
+        extract(databases, secret_id, spark, files, lake, args.run_id, ingested_at)
+    )
+    risks = [r["risk"]["message"] for r in summary["datasets"].values() if "risk" in r]
+    if risks:
+        summary["risks"] = risks
     found: dict[str, list[FileInfo]] = {}
-    for dataset in select_datasets(contracts, args.datasets):
+    for dataset in (d for d in selected if contracts[d].database is None):
         landing = f"{args.landing_root}/{dataset}"
         found[dataset] = files.list_files(landing)
         if not found[dataset]:
@@ -65,8 +80,28 @@ def body(argv: list[str]) -> dict[str, Any]:
             )
             for dataset in present
         }
-        summary["datasets"] = {dataset: run.result() for dataset, run in runs.items()}
+        summary["datasets"].update({dataset: run.result() for dataset, run in runs.items()})
     return summary
+
+
+def extract(
+    databases: list[Contract],
+    secret_id: str,
+    spark: Any,
+    files: LakeFiles,
+    lake: LakePaths,
+    run_id: str,
+    ingested_at: datetime,
+) -> dict[str, dict[str, Any]]:
+    """Extract the database datasets one after another (one connection at a time to the
+    operational database), before any file is read: bronze is the one way into the lake."""
+    if not databases:
+        return {}
+    credentials = load_credentials(secret_id)
+    return {
+        c.dataset: extract_dataset(spark, files, lake, c, credentials, run_id, ingested_at)
+        for c in databases
+    }
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from jobs.common.errors import ContractError
+from jobs.common.jdbc_source import DatabaseSource, parse_source
 
 SIMPLE_TYPES = {"string", "int", "bigint", "double", "boolean", "date", "timestamp"}
 DECIMAL_TYPE = re.compile(r"^decimal\((\d{1,2}),(\d{1,2})\)$")
@@ -50,6 +51,8 @@ DATASET_RULE_TYPES = {name for name, schema in RULE_TYPES.items() if schema.scop
 SEVERITIES = {"error", "warn"}
 NULL_POLICIES = {"pass", "fail"}
 FORMATS = {"csv", "jsonl"}
+# The format of a dataset a database gives (a contract with a source: section).
+DATABASE_FORMAT = "jdbc"
 GRANULARITIES = {"day": 3, "month": 2, "year": 1}
 DEDUPE_STRATEGIES = {"exact", "latest_per_key"}
 # What a file whose columns differ from the contract's does to the run: warn, or fail it.
@@ -147,6 +150,8 @@ class Contract:
     dataset_rules: tuple[Rule, ...]
     on_schema_change: str = "warn"
     source_file: str = field(default="", compare=False)
+    # Set when the dataset comes from a database (the contract's source: section), not files.
+    database: DatabaseSource | None = None
 
     @property
     def partition_columns(self) -> list[str]:
@@ -324,7 +329,7 @@ def parse_contract(source: str, text: str) -> Contract:
     r.unknown_keys({
         "dataset", "description", "grain", "format", "columns", "derived", "key",
         "deduplicate", "business_date", "partitioning", "pii", "row_rules", "dataset_rules",
-        "on_schema_change",
+        "on_schema_change", "source",
     })  # fmt: skip
     dataset = r.required("dataset")
     columns = tuple(_column(source, c, i) for i, c in enumerate(r.required("columns", list)))
@@ -346,11 +351,14 @@ def parse_contract(source: str, text: str) -> Contract:
         if name not in known:
             raise r.fail(f"'{name}' (key, business_date, pii or order_by) is not a column")
     row_rules, dataset_rules = _rules(r, source, known)
+    database = parse_source(source, data["source"]) if "source" in data else None
+    if database is not None and "format" in data:
+        raise r.fail("field 'format' is for landing files; a dataset with a source: has none")
     return Contract(
         dataset=dataset,
         description=r.optional("description", str, ""),
         grain=r.optional("grain", str, ""),
-        format=r.choice("format", FORMATS),
+        format=DATABASE_FORMAT if database else r.choice("format", FORMATS),
         columns=columns,
         derived=derived,
         key=key,
@@ -363,6 +371,7 @@ def parse_contract(source: str, text: str) -> Contract:
         dataset_rules=dataset_rules,
         on_schema_change=r.choice("on_schema_change", SCHEMA_CHANGE_POLICIES, default="warn"),
         source_file=source,
+        database=database,
     )
 
 

@@ -42,6 +42,11 @@ from medallion.aws.stackmodel import model_for
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LAYERS = ("bronze", "silver", "gold")
 LOCAL_ENVIRONMENT = "local"
+# JDBC drivers the local Spark starts with (Glue's own runtime bundles the PostgreSQL and SQL
+# Server drivers): MEDALLION_JDBC_JARS (os.pathsep-separated), else Debian's PostgreSQL driver
+# (libpostgresql-jdbc-java, installed by scripts/setup.sh) when present.
+JDBC_JARS_SETTING = "MEDALLION_JDBC_JARS"
+DEFAULT_JDBC_JARS = ("/usr/share/java/postgresql.jar",)
 PROJECT_PACKAGES = ("jobs", "medallion", "infra")
 """What this repository holds and Glue does not: a job imports ``jobs`` from jobs.zip only."""
 
@@ -375,7 +380,19 @@ def job_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
         process_env["PYTHONPATH"] = os.pathsep.join(kept)
     else:
         process_env.pop("PYTHONPATH", None)
-    return process_env
+    return with_jdbc_jars(process_env)
+
+
+def with_jdbc_jars(env: dict[str, str]) -> dict[str, str]:
+    """``env`` with the JDBC driver jars on the Spark that PySpark starts (``--jars`` in
+    PYSPARK_SUBMIT_ARGS, read when the JVM is launched), unless jars are given there already."""
+    listed = env.get(JDBC_JARS_SETTING, "")
+    candidates = listed.split(os.pathsep) if listed else DEFAULT_JDBC_JARS
+    jars = [jar for jar in candidates if jar and Path(jar).is_file()]
+    submit = env.get("PYSPARK_SUBMIT_ARGS", "")
+    if jars and "--jars" not in submit:
+        env["PYSPARK_SUBMIT_ARGS"] = f"--jars {','.join(jars)} {submit or 'pyspark-shell'}"
+    return env
 
 
 def run_job(

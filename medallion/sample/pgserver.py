@@ -1,0 +1,104 @@
+"""A throwaway PostgreSQL server on 127.0.0.1, for the tests, the benchmark and trying the
+database path on a laptop: its own data directory, a free port, password authentication."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+BIN_DIRS = (
+    "/usr/lib/postgresql/15/bin",
+    "/usr/lib/postgresql/16/bin",
+    "/usr/lib/postgresql/17/bin",
+)
+USER = "medallion"
+DATABASE = "retail"
+
+
+def postgres_bin() -> Path | None:
+    """The directory of ``initdb`` and ``pg_ctl``: $MEDALLION_PG_BIN, Debian's, or PATH's."""
+    for candidate in (os.environ.get("MEDALLION_PG_BIN", ""), *BIN_DIRS):
+        if candidate and (Path(candidate) / "pg_ctl").is_file():
+            return Path(candidate)
+    found = shutil.which("pg_ctl")
+    return Path(found).parent if found else None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class LocalPostgres:
+    """A PostgreSQL server in a temporary directory; ``start()``, then ``stop()`` removes it.
+
+    As root (PostgreSQL refuses to run as root) the server runs as the ``postgres`` user.
+    """
+
+    def __init__(self, bin_dir: Path | None = None) -> None:
+        found = bin_dir or postgres_bin()
+        if found is None:
+            raise RuntimeError(
+                "PostgreSQL server binaries not found (scripts/setup.sh installs them)"
+            )
+        self.bin = found
+        self.root = Path(tempfile.mkdtemp(prefix="medallion-pg-"))
+        self.data = self.root / "data"
+        self.port = free_port()
+        self.password = secrets.token_urlsafe(16)
+        self.running = False
+
+    def _run(self, *command: str) -> subprocess.CompletedProcess[str]:
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        return subprocess.run(
+            [*prefix, *command], check=True, capture_output=True, text=True, timeout=120
+        )
+
+    def start(self) -> LocalPostgres:
+        """initdb (scram-sha-256 passwords), then start on 127.0.0.1:<port> and create the
+        database; waits until it accepts connections."""
+        password_file = self.root / "pw"
+        password_file.write_text(self.password)
+        if os.geteuid() == 0:
+            shutil.chown(self.root, "postgres")
+            shutil.chown(password_file, "postgres")
+        self._run(
+            str(self.bin / "initdb"), "-D", str(self.data), "-U", USER, "--auth=scram-sha-256",
+            f"--pwfile={password_file}", "--encoding=UTF8", "--locale=C.UTF-8",
+        )  # fmt: skip
+        password_file.unlink()
+        options = f"-h 127.0.0.1 -p {self.port} -k {self.root} -c fsync=off"
+        self._run(
+            str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options,
+            "-l", str(self.root / "server.log"), "-w", "-t", "60", "start",
+        )  # fmt: skip
+        self.running = True
+        self.execute(f"CREATE DATABASE {DATABASE}", database="postgres")
+        return self
+
+    def url(self, password: bool = True, database: str = DATABASE) -> str:
+        """``postgresql://medallion[:password]@127.0.0.1:<port>/<database>``."""
+        secret = f":{self.password}" if password else ""
+        return f"postgresql://{USER}{secret}@127.0.0.1:{self.port}/{database}"
+
+    def execute(self, sql: str, database: str = DATABASE) -> list[tuple[object, ...]]:
+        """Run one statement (autocommit) and return its rows, if any."""
+        import psycopg  # lazy: only the database path needs the driver
+
+        with psycopg.connect(self.url(database=database), autocommit=True) as conn:
+            cursor = conn.execute(sql.encode())
+            return list(cursor.fetchall()) if cursor.description else []
+
+    def stop(self) -> None:
+        """Stop the server (fast shutdown) and delete its directory."""
+        if self.running:
+            self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+            self.running = False
+        shutil.rmtree(self.root, ignore_errors=True)
