@@ -160,9 +160,10 @@ def scan_summary(scans: list[Scan]) -> str:
     scanned = sum(s.bytes_scanned for s in fresh)
     cost = sum(s.cost_usd for s in fresh)
     kept = len(scans) - len(fresh)
+    # Dollar signs escaped: Streamlit's markdown reads $...$ as LaTeX.
     return (
         f"Athena: {len(fresh)} quer{'y' if len(fresh) == 1 else 'ies'} run for this page, "
-        f"{_size(scanned)} scanned ({scanned:,} bytes), ${cost:.6f} at $5/TB "
+        f"{_size(scanned)} scanned ({scanned:,} bytes), \\${cost:.6f} at \\$5/TB "
         f"(10 MB minimum per query); {kept} answered from the cache, scanning nothing."
     )
 

@@ -11,6 +11,7 @@ import asyncio
 import base64
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -31,6 +32,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from dashboard import charts  # noqa: E402
+from medallion.aws.athena import QueryError, Workgroup  # noqa: E402
 from medallion.cli import app  # noqa: E402
 from medallion.cli.commands.dashboard import streamlit_command  # noqa: E402
 from medallion.local import catalog  # noqa: E402
@@ -45,6 +47,7 @@ PAGES = {
     "cohorts": ("cohorts", "Cohort retention", 1),
     "inventory": ("inventory", "Inventory alerts", 1),
     "quality": ("quality", "Data quality", 3),
+    "value": ("value", "Customer value", 3),
 }
 STATE_JS = """
 (() => {
@@ -61,6 +64,7 @@ STATE_JS = """
     skeleton: all('[data-testid="stAppSkeleton"], [data-testid="stSkeleton"]').length,
     running: all('[data-testid="stStatusWidgetRunningIcon"]').length,
     heading: (all('h1, h2')[0] || {}).innerText || '',
+    captions: all('[data-testid="stCaptionContainer"]').map((e) => e.innerText),
     height: main ? main.scrollHeight : 0,
   });
 })()
@@ -105,6 +109,9 @@ def test_every_chart_builds_a_vega_lite_spec(lake: Path) -> None:
             {"dataset": ["a"], "run_id": ["r"], "status": ["pass"], "rules": [3]})),
         charts.quarantined_by_reason(pd.DataFrame(
             {"dataset": ["a"], "rule_id": ["x"], "rows_quarantined": [3]})),
+        charts.value_by_segment(q("select * from v_customer_value_segments")),
+        charts.churn_risk_by_segment(q("select * from v_customer_value_segments")),
+        charts.value_at_risk(q("select * from v_customers_at_risk_by_value")),
     ]  # fmt: skip
     for chart in built:
         assert "$schema" in chart.to_dict()
@@ -114,6 +121,11 @@ def test_the_command_serves_on_localhost_only(tmp_path: Path) -> None:
     argv = streamlit_command(tmp_path, 8599)
     assert argv[argv.index("--server.address") + 1] == "127.0.0.1"
     assert argv[-2:] == ["--lake", str(tmp_path.resolve())]
+    on_athena = streamlit_command(None, 8599, where=Workgroup("wg", "gold_db", region="eu-west-1"))
+    assert on_athena[on_athena.index("--server.address") + 1] == "127.0.0.1"
+    assert on_athena[on_athena.index("--") + 1 :] == [
+        "--aws", "--workgroup", "wg", "--database", "gold_db", "--region", "eu-west-1",
+    ]  # fmt: skip
     result = CliRunner().invoke(app, ["dashboard", "--lake", str(tmp_path / "missing")])
     assert result.exit_code == 2 and "no lake at" in result.output
 
@@ -145,14 +157,13 @@ def _get(url: str) -> str | None:
         return None
 
 
-@pytest.fixture(scope="module")
-def server(lake: Path) -> Iterator[str]:
-    port = _free_port()
-    log_path = lake.parent / "streamlit.log"
+def _serve(command: list[str], log_path: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Serve the dashboard with ``command`` until the generator is closed; yields its URL."""
+    port = int(command[command.index("--server.port") + 1])
     log = open(log_path, "w")  # noqa: SIM115 - closed in teardown
     proc = subprocess.Popen(
-        streamlit_command(lake, port), stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True, cwd=REPO,
+        command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=REPO,
+        env=env,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
@@ -168,6 +179,11 @@ def server(lake: Path) -> Iterator[str]:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def server(lake: Path) -> Iterator[str]:
+    yield from _serve(streamlit_command(lake, _free_port()), lake.parent / "streamlit.log")
 
 
 class DevTools:
@@ -279,3 +295,170 @@ def test_every_page_renders_its_charts_without_errors(browser: str, server: str)
         assert state["heading"].startswith(heading), (path, state)
         assert state["charts"] >= expected and state["drawn"] >= expected, (path, state)
         assert png.stat().st_size > 10_000 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# --- --aws: the same pages through Athena (moto's server on 127.0.0.1, queries run on DuckDB) -----
+
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+WORKGROUP = "medallion-dev-analysts"
+
+
+class _Finished:
+    """A query the local Athena has already run (moto_patches' LocalWork)."""
+
+    def __init__(self, error: str = "") -> None:
+        self.error_message = error
+        self.state = "FAILED" if error else "SUCCEEDED"
+
+
+class DuckDbAthena:
+    """moto_patches' local hooks for Athena only: run each query on the lake's DuckDB catalog,
+    as ``medallion run`` does, and hand its rows to moto as the query's result, so a client
+    (awswrangler in the dashboard's process) reads them back through GetQueryResults and the
+    result file moto writes to S3. Results are queued in start order; the test's one browser
+    tab runs a page's queries one after another."""
+
+    def __init__(self, lake: Path) -> None:
+        self.lake = str(lake)
+        self.queries: list[str] = []
+
+    def start_query(self, query: str, database: str, workgroup: str) -> _Finished:
+        from moto.athena.models import athena_backends
+        from moto.core import DEFAULT_ACCOUNT_ID
+
+        self.queries.append(query)
+        try:
+            frame = catalog.execute(self.lake, query, database=database or "gold")
+        except QueryError as err:
+            return _Finished(str(err))
+        backend = athena_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
+        backend.query_results_queue.append(_athena_results(frame))
+        return _Finished()
+
+    def start_job_run(self, *args: Any) -> _Finished:
+        return _Finished("no Glue job runs in this test")
+
+    def start_crawler(self, *args: Any) -> _Finished:
+        return _Finished("no crawls in this test")
+
+    def publish(self, *args: Any) -> None:
+        return None
+
+
+def _athena_type(series: pd.Series) -> str:
+    kind = series.dtype.kind
+    if kind == "b":
+        return "boolean"
+    if kind in "iu":
+        return "bigint"
+    if kind == "f":
+        return "double"
+    if kind == "M":
+        return "timestamp"
+    first = series.dropna().iloc[0] if series.notna().any() else None
+    if hasattr(first, "isoformat"):
+        return "date"
+    if first is not None and type(first).__name__ == "Decimal":
+        return "decimal"
+    return "varchar"
+
+
+def _cell(value: Any, kind: str) -> dict[str, str]:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return {}
+    if kind == "boolean":
+        return {"VarCharValue": "true" if value else "false"}
+    if kind in ("date", "timestamp"):
+        return {"VarCharValue": str(value)[: 10 if kind == "date" else 23]}
+    return {"VarCharValue": str(value)}
+
+
+def _athena_results(frame: pd.DataFrame) -> Any:
+    from moto.athena.models import QueryResults
+
+    kinds = [_athena_type(frame[c]) for c in frame.columns]
+    info = [{"Name": c, "Label": c, "Type": k, "Nullable": "UNKNOWN"}
+            for c, k in zip(frame.columns, kinds, strict=True)]  # fmt: skip
+    header = [{"Data": [{"VarCharValue": str(c)} for c in frame.columns]}]
+    rows = [
+        {"Data": [_cell(v, k) for v, k in zip(row, kinds, strict=True)]}
+        for row in frame.itertuples(index=False)
+    ]
+    return QueryResults(rows=header + rows, column_info=info)
+
+
+@pytest.fixture(scope="module")
+def athena_endpoint(lake: Path) -> Iterator[tuple[str, DuckDbAthena]]:
+    moto_server = pytest.importorskip("moto.server")
+    import boto3
+
+    from medallion.local import moto_patches
+
+    port = _free_port()
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    hooks = DuckDbAthena(lake)
+    moto_patches.install(hooks)  # type: ignore[arg-type]
+    url = f"http://127.0.0.1:{port}"
+    try:
+        clients = {"endpoint_url": url, "region_name": "us-east-1"}
+        keys = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+        boto3.client("s3", **clients, **keys).create_bucket(Bucket="athena-results")
+        boto3.client("athena", **clients, **keys).create_work_group(
+            Name=WORKGROUP,
+            Configuration={
+                "ResultConfiguration": {"OutputLocation": "s3://athena-results/results/"},
+                "EnforceWorkGroupConfiguration": True,
+            },
+        )
+        yield url, hooks
+    finally:
+        moto_patches.uninstall()
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def aws_server(lake: Path, athena_endpoint: tuple[str, DuckDbAthena]) -> Iterator[str]:
+    url, _ = athena_endpoint
+    where = Workgroup(WORKGROUP, "gold", region="us-east-1", endpoint_url=url)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | AWS_ENV
+    command = streamlit_command(None, _free_port(), where=where)
+    yield from _serve(command, lake.parent / "streamlit-aws.log", env)
+
+
+@pytest.mark.slow
+def test_the_value_page_reads_athena_caches_and_shows_the_scan(
+    browser: str, aws_server: str, athena_endpoint: tuple[str, DuckDbAthena]
+) -> None:
+    _, hooks = athena_endpoint
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for name in ("value", "segments"):
+        path, heading, expected = PAGES[name]
+        png = ARTIFACTS / f"aws-{name}.png"
+        state = asyncio.run(_visit(browser, f"{aws_server}/{path}", expected, png))
+        assert state["exceptions"] == 0 and state["errors"] == [], (path, state)
+        assert state["warnings"] == [] and state["dialogs"] == [], (path, state)
+        assert state["heading"].startswith(heading), (path, state)
+        assert state["drawn"] >= expected, (path, state)
+        [scan] = [c for c in state["captions"] if c.startswith("Athena:")]
+        match = re.match(r"Athena: (\d+) quer(?:y|ies) run for this page, .*? \$([\d.]+) at", scan)
+        assert match and "0 answered from the cache" in scan, scan
+        # moto reports no bytes scanned: each query costs Athena's 10 MB minimum at $5/TB.
+        assert float(match[2]) == round(int(match[1]) * 10 * 1024**2 / 1024**4 * 5, 6), scan
+        assert any("Athena database gold" in c for c in state["captions"]), state["captions"]
+    ran = len(hooks.queries)
+    assert any("v_customer_value_segments" in q for q in hooks.queries)
+    # A browser refresh of the page scans nothing: every answer comes from the server's cache.
+    path, _, expected = PAGES["value"]
+    state = asyncio.run(
+        _visit(browser, f"{aws_server}/{path}", expected, ARTIFACTS / "aws-again.png")
+    )
+    assert len(hooks.queries) == ran, hooks.queries[ran:]
+    [scan] = [c for c in state["captions"] if c.startswith("Athena:")]
+    assert scan.startswith("Athena: 0 queries run for this page, 0 B scanned"), scan
+    assert state["drawn"] >= expected and state["errors"] == [], state

@@ -1,0 +1,51 @@
+"""A customer-value fit that cannot converge: the gold run still publishes every mart, the value
+mart says the model failed and why, and the quality results carry the warning."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from pyspark.sql import SparkSession
+
+from jobs.gold import job as gold_job
+
+
+@pytest.mark.slow
+def test_a_fit_that_cannot_converge_warns_and_every_other_mart_is_published(
+    spark: SparkSession, copy_lake: Callable[[Path], Path], tmp_path: Path
+) -> None:
+    lake = copy_lake(tmp_path / "lake")
+    before = {p.name: len(pd.read_parquet(p)) for p in (lake / "gold").iterdir() if p.is_dir()}
+    # One BFGS iteration cannot converge: the run's real fit, stopped early on purpose.
+    summary = gold_job.body(
+        ["job.py", "--lake_root", str(lake), "--run_id", "no-convergence",
+         "--customer_value_max_iterations", "1", "--monthly_discount_rate", "0.02"]
+    )  # fmt: skip
+    value = summary["customer_value"]
+    assert value["status"] == "failed"
+    assert value["reasons"]["bg_nbd"].startswith("BG/NBD fit did not converge")
+    # Every mart is written again, with the rows of the successful run (same silver).
+    assert summary["empty"] == {}
+    assert {k: v for k, v in summary["marts"].items() if k != "customer_value_model"} == {
+        k: v for k, v in before.items() if k != "customer_value_model"
+    }
+    assert all(n > 0 for n in summary["marts"].values()), summary["marts"]
+    marts = pd.read_parquet(lake / "gold" / "customer_value")
+    assert (marts.model_status == "failed").all() and marts.p_alive.isna().all()
+    assert marts.clv_12m.isna().all() and (marts.churn_risk == "unknown").all()
+    models = pd.read_parquet(lake / "gold" / "customer_value_model").set_index("run_id")
+    assert len(models) == 2  # the pipeline run's row is kept beside this run's
+    failed = models.loc["no-convergence"]
+    assert failed.status == "failed" and not failed.bg_nbd_converged
+    assert failed.monthly_discount_rate == 0.02
+    assert "did not converge" in failed.reasons
+    assert models.drop(index="no-convergence").status.tolist() == ["ok"]
+    folder = lake / "quality" / "results" / "dataset=customer_value" / "run_id=no-convergence"
+    records = [json.loads(x) for f in folder.glob("*.json") for x in f.read_text().splitlines()]
+    fit = {r["rule_id"]: r for r in records}["customer_value_bg_nbd_fit"]
+    assert (fit["status"], fit["severity"]) == ("warn", "warn")
+    assert fit["message"] == value["reasons"]["bg_nbd"]
