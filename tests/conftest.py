@@ -41,6 +41,29 @@ RUN_OPTION_ENV = (
 )
 
 
+# pytest-xdist's workers start with COLUMNS=80, which a user's piped output does not have: the
+# commands' output is tested as it is printed without it.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.pop("COLUMNS", None)
+
+# the fixtures whose tests read the session's one pipeline lake
+LAKE_FIXTURES = frozenset({"pipeline_lake", "copy_lake", "lake_copy"})
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Groups for pytest-xdist's ``--dist loadgroup`` (scripts/test.sh runs two workers).
+
+    A test file runs on one worker, so what its module-scoped fixtures make (a pipeline run, a
+    server) is made once; every test that reads the session's pipeline lake runs on the same
+    worker, so the lake is made once. Without xdist the marks change nothing.
+    """
+    for item in items:
+        uses_lake = LAKE_FIXTURES & set(getattr(item, "fixturenames", ()))
+        group = "pipeline_lake" if uses_lake else item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture(scope="session")
 def spark() -> Iterator[SparkSession]:
     session = get_spark("medallion-tests", glue=False)
