@@ -38,6 +38,14 @@ UNSCOPED_ACTIONS = frozenset(
         # Lake Formation vends credentials for any registered location; the action has no
         # resource type (the Step Functions page for Athena .sync grants it on "*").
         "lakeformation:GetDataAccess",
+        # EC2's Describe actions have no resource type: what Glue checks of a connection's
+        # network before it puts the bronze job there (infra/policies/database.py).
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeSubnets",
+        "ec2:DescribeSecurityGroups",
+        "ec2:DescribeVpcEndpoints",
+        "ec2:DescribeRouteTables",
+        "ec2:DescribeVpcAttribute",
     }
 )
 

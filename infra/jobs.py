@@ -1,13 +1,15 @@
-"""The three Glue 5.1 jobs, bronze, silver and gold, each with a least-privilege role."""
+"""The three Glue 5.1 jobs, bronze, silver and gold, each with a least-privilege role; the
+bronze job runs through the database connection when the stack has a database source."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from troposphere import GetAtt, Ref, Sub, Template, glue
+from troposphere import GetAtt, Ref, Sub, Template, glue, iam
 
 from infra.catalog import Catalog
 from infra.common import LAYERS, name, s3_uri
+from infra.database import Database, bronze_connections, bronze_secret_argument
 from infra.iam import service_role
 from infra.policies.jobs import glue_job_policy
 from infra.storage import Storage
@@ -42,6 +44,7 @@ class Jobs:
 
     jobs: dict[str, glue.Job]
     names: dict[str, Sub]
+    roles: dict[str, iam.Role]
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,9 @@ class JobSettings:
     timeout_minutes: Ref
 
 
-def default_arguments(layer: str, storage: Storage) -> dict[str, object]:
+def default_arguments(
+    layer: str, storage: Storage, database: Database | None = None
+) -> dict[str, object]:
     """A job's DefaultArguments: Glue features, the package zip and the job interface's options.
 
     Parameters
@@ -62,6 +67,8 @@ def default_arguments(layer: str, storage: Storage) -> dict[str, object]:
         ``bronze``, ``silver`` or ``gold``.
     storage : Storage
         The lake and scripts buckets and the PII salt secret.
+    database : Database, optional
+        The database source: bronze gets its secret's ARN as ``--jdbc_secret``.
 
     Returns
     -------
@@ -85,10 +92,18 @@ def default_arguments(layer: str, storage: Storage) -> dict[str, object]:
     args["--contracts_root"] = s3_uri(storage.scripts, "contracts/")
     if layer == "silver":
         args["--pii_salt_secret"] = Ref(storage.pii_salt)
+    if layer == "bronze" and database is not None:
+        args["--jdbc_secret"] = bronze_secret_argument(database)
     return args
 
 
-def add_jobs(template: Template, storage: Storage, catalog: Catalog, settings: JobSettings) -> Jobs:
+def add_jobs(
+    template: Template,
+    storage: Storage,
+    catalog: Catalog,
+    settings: JobSettings,
+    database: Database | None = None,
+) -> Jobs:
     """Add a role and a Glue job per layer.
 
     Parameters
@@ -101,6 +116,8 @@ def add_jobs(template: Template, storage: Storage, catalog: Catalog, settings: J
         The Glue security configuration.
     settings : JobSettings
         Worker type, maximum workers and timeout parameters.
+    database : Database, optional
+        The database source the bronze job reads through its connection.
 
     Returns
     -------
@@ -109,9 +126,10 @@ def add_jobs(template: Template, storage: Storage, catalog: Catalog, settings: J
     """
     jobs: dict[str, glue.Job] = {}
     names: dict[str, Sub] = {}
+    roles: dict[str, iam.Role] = {}
     for layer in LAYERS:
         title = layer.capitalize()
-        role = template.add_resource(
+        role = roles[layer] = template.add_resource(
             service_role(
                 f"{title}JobRole",
                 f"the {layer} Glue job",
@@ -145,8 +163,9 @@ def add_jobs(template: Template, storage: Storage, catalog: Catalog, settings: J
                 MaxRetries=0,
                 Timeout=settings.timeout_minutes,
                 SecurityConfiguration=Ref(catalog.security_configuration),
-                DefaultArguments=default_arguments(layer, storage),
+                DefaultArguments=default_arguments(layer, storage, database),
+                **({"Connections": bronze_connections(database)} if layer == "bronze" else {}),
                 Tags={"project": "medallion", "environment": Ref("Environment")},
             )
         )
-    return Jobs(jobs, names)
+    return Jobs(jobs, names, roles)

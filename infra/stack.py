@@ -20,6 +20,12 @@ from troposphere import (
 from infra.alerts import HAS_ALERT_EMAIL, HAS_BUDGET, Alerts, add_alerts, add_failed_runs_alarm
 from infra.catalog import Catalog, add_catalog
 from infra.common import LAYERS, name
+from infra.database import (
+    DATABASE_PARAMETERS,
+    add_database,
+    add_database_conditions,
+    add_database_policy,
+)
 from infra.jobs import Jobs, JobSettings, add_jobs
 from infra.orchestration import Orchestration, add_orchestration
 from infra.policies.analysts import analysts_policy
@@ -118,6 +124,7 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         MinValue=1,
         Description="Days Athena query results are kept",
     ),
+    **DATABASE_PARAMETERS,
 }
 
 # How the console groups the parameters an operator is most likely to set.
@@ -125,6 +132,7 @@ PARAMETER_GROUPS = {
     "Environment": ["Environment", "AlertEmail"],
     "Glue": ["GlueWorkerType", "GlueMaxWorkers", "GlueTimeoutMinutes"],
     "Operations": ["Schedule", "MonthlyBudget", "AthenaBytesScannedCutoff"],
+    "Database source (optional)": list(DATABASE_PARAMETERS),
 }
 
 # What the bootstrap template's storage refers to; the other parameters are dropped from it.
@@ -164,6 +172,8 @@ def _conditions(template: Template, params: dict[str, Parameter]) -> None:
     template.add_condition(HAS_ALERT_EMAIL, Not(Equals(Ref(params["AlertEmail"]), "")))
     template.add_condition(HAS_SCHEDULE, Not(Equals(Ref(params["Schedule"]), "")))
     template.add_condition(HAS_BUDGET, Not(Equals(Ref(params["MonthlyBudget"]), "0")))
+    if "DatabaseSecretArn" in params:
+        add_database_conditions(template, params)
 
 
 def _interface() -> dict[str, Any]:
@@ -217,6 +227,7 @@ def build_template(env: str, *, bootstrap: bool = False) -> Template:
 def _add_pipeline(template: Template, params: dict[str, Parameter], storage: Storage) -> _Pipeline:
     """Catalog, jobs, query, alerts, the state machine, then what watches and starts it."""
     catalog = add_catalog(template, storage, Ref(params["DatabasePrefix"]))
+    database = add_database(template, params)
     jobs = add_jobs(
         template,
         storage,
@@ -226,7 +237,9 @@ def _add_pipeline(template: Template, params: dict[str, Parameter], storage: Sto
             max_workers=Ref(params["GlueMaxWorkers"]),
             timeout_minutes=Ref(params["GlueTimeoutMinutes"]),
         ),
+        database,
     )
+    add_database_policy(template, database, jobs.roles["bronze"])
     query = add_query(
         template, storage, catalog.database_names["gold"], Ref(params["AthenaBytesScannedCutoff"])
     )

@@ -166,7 +166,8 @@ def test_each_job_writes_only_its_own_layer() -> None:
         "arn:lake/_staging/checked/*",
         "arn:lake/_staging/silver/*",
     }
-    assert _job_resources("gold", "WriteLake") == {"arn:lake/gold/*"}
+    # and its own quality results (the customer-value model's warnings, issue 14)
+    assert _job_resources("gold", "WriteLake") == {"arn:lake/gold/*", "arn:lake/quality/*"}
     assert "arn:lake/bronze/*" not in _job_resources("gold", "ReadLake")
     assert "arn:lake/landing/*" not in _job_resources("silver", "ReadLake")
 
