@@ -27,6 +27,18 @@ if ! command -v java >/dev/null && [[ -z "${JAVA_HOME:-}" ]]; then
     apt-get install openjdk-17-jre-headless   (Debian/Ubuntu), or set JAVA_HOME."
 fi
 
+# The database path (contracts with a source:): Debian's PostgreSQL JDBC driver, which the local
+# Spark loads (/usr/share/java/postgresql.jar), and a PostgreSQL server, which the tests start on
+# 127.0.0.1 with a data directory of their own (medallion/sample/pgserver.py).
+if [[ ! -f /usr/share/java/postgresql.jar ]]; then
+  say "installing Debian's PostgreSQL JDBC driver (libpostgresql-jdbc-java)"
+  apt_install libpostgresql-jdbc-java || say "libpostgresql-jdbc-java could not be installed: database sources will not run locally"
+fi
+if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 && ! command -v pg_ctl >/dev/null; then
+  say "installing the PostgreSQL server (postgresql)"
+  apt_install postgresql || say "postgresql could not be installed: the database-source tests will say so"
+fi
+
 STAMP_INPUT="$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)"
 if [[ ! -x .venv/bin/python ]] || [[ "$(cat .venv/.stamp 2>/dev/null)" != "$STAMP_INPUT" ]]; then
   say "creating .venv with the pinned packages (first time: a few minutes)"

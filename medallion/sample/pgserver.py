@@ -11,10 +11,14 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-BIN_DIRS = (
-    "/usr/lib/postgresql/15/bin",
-    "/usr/lib/postgresql/16/bin",
-    "/usr/lib/postgresql/17/bin",
+# Debian's server binaries (`apt-get install postgresql`), newest version first.
+BIN_DIRS = tuple(
+    str(path)
+    for path in sorted(
+        Path("/usr/lib/postgresql").glob("*/bin"),
+        key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
+        reverse=True,
+    )
 )
 USER = "medallion"
 DATABASE = "retail"
