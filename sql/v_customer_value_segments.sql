@@ -3,7 +3,8 @@
 -- key: segment
 -- From customer_value (the BG/NBD and Gamma-Gamma predictions) joined to customer_rfm. A run
 -- whose model could not be fitted has no predictions: the counts stay, the value columns are
--- NULL and valued_customers is 0 (model_status says why, per customer).
+-- NULL and valued_customers is 0 (model_status says why, per customer). The mart's predicted
+-- money is double; shown here as money, rounded half-up to the cent.
 
 with
 
@@ -55,17 +56,17 @@ final as (
         segments.segment,
         cast(segments.customer_count as bigint) as customer_count,
         cast(segments.valued_customers as bigint) as valued_customers,
-        segments.total_clv_12m,
+        cast(round(segments.total_clv_12m, 2) as decimal(18, 2)) as total_clv_12m,
         cast(segments.total_clv_12m as double)
             / nullif(cast(totals.all_clv_12m as double), 0) as clv_share,
-        segments.avg_clv_12m,
-        segments.min_clv_12m,
-        segments.max_clv_12m,
+        cast(round(segments.avg_clv_12m, 2) as decimal(18, 2)) as avg_clv_12m,
+        cast(round(segments.min_clv_12m, 2) as decimal(18, 2)) as min_clv_12m,
+        cast(round(segments.max_clv_12m, 2) as decimal(18, 2)) as max_clv_12m,
         segments.avg_p_alive,
         segments.expected_purchases_90d,
         cast(segments.high_risk_customers as bigint) as high_risk_customers,
         cast(segments.medium_risk_customers as bigint) as medium_risk_customers,
-        segments.high_risk_clv_12m
+        cast(round(segments.high_risk_clv_12m, 2) as decimal(18, 2)) as high_risk_clv_12m
     from segments
     cross join totals
 

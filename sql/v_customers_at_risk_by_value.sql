@@ -3,7 +3,8 @@
 -- key: customer_id
 -- value_at_risk is what the customer has spent (customer_rfm.monetary, net) times the
 -- probability they are no longer active (1 - p_alive): a large past spend and a low P(alive)
--- rank first. Customers without a repeat purchase have p_alive 1 under BG/NBD and never appear.
+-- rank first (on the unrounded value). Customers without a repeat purchase have p_alive 1 under
+-- BG/NBD and never appear. Money is shown rounded half-up to the cent.
 
 with
 
@@ -44,9 +45,9 @@ final as (
         segment,
         churn_risk,
         p_alive,
-        value_at_risk,
+        cast(round(value_at_risk, 2) as decimal(18, 2)) as value_at_risk,
         monetary,
-        clv_12m,
+        cast(round(clv_12m, 2) as decimal(18, 2)) as clv_12m,
         expected_purchases_90d,
         frequency,
         recency_days,

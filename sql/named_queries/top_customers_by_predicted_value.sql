@@ -3,9 +3,9 @@
 select
     value.customer_id,
     rfm.segment,
-    value.clv_12m,
+    cast(round(value.clv_12m, 2) as decimal(18, 2)) as clv_12m,
     value.expected_purchases_365d,
-    value.expected_avg_spend,
+    cast(round(value.expected_avg_spend, 2) as decimal(18, 2)) as expected_avg_spend,
     value.p_alive,
     value.churn_risk,
     rfm.monetary

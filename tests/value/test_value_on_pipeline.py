@@ -22,6 +22,12 @@ def gold(lake: Path, mart: str) -> pd.DataFrame:
     return pd.read_parquet(lake / "gold" / mart)
 
 
+def to_the_cent(got: pd.Series, expected: pd.Series) -> bool:
+    """The views show predicted money as decimal(18,2), rounded half-up from the mart's double."""
+    got_, expected_ = np.asarray(got, dtype=float), np.asarray(expected, dtype=float)
+    return bool(np.all(np.abs(got_ - expected_) <= 0.005 + 1e-9))
+
+
 def close(got: pd.Series | np.ndarray, expected: pd.Series | np.ndarray) -> bool:
     got, expected = np.asarray(got, dtype=float), np.asarray(expected, dtype=float)
     return bool(np.all(np.abs(got - expected) <= REL * np.abs(expected)))
@@ -151,8 +157,8 @@ def test_value_by_segment_view_adds_up_the_customers(
     assert list(got.index) == list(expected.index)
     assert got.customer_count.tolist() == expected.customer_count.tolist()
     assert got.valued_customers.tolist() == expected.customer_count.tolist()
-    assert close(got.total_clv_12m, expected.total_clv_12m)
-    assert close(got.max_clv_12m, expected.max_clv_12m)
+    assert to_the_cent(got.total_clv_12m, expected.total_clv_12m)
+    assert to_the_cent(got.max_clv_12m, expected.max_clv_12m)
     assert got.high_risk_customers.tolist() == expected.high.tolist()
     assert got.medium_risk_customers.tolist() == expected.medium.tolist()
     assert abs(got.clv_share.sum() - 1) < 1e-9
@@ -173,7 +179,7 @@ def test_at_risk_view_ranks_repeat_customers_by_value_at_risk(
     assert len(got) > 0
     assert got.customer_id.tolist() == risky.customer_id.tolist()
     assert got.risk_rank.tolist() == list(range(1, len(got) + 1))
-    assert close(got.value_at_risk, risky.value_at_risk)
+    assert to_the_cent(got.value_at_risk, risky.value_at_risk)
     lost = catalog.execute(
         str(pipeline_lake),
         (Path(__file__).parents[2] / "sql/named_queries/valuable_customers_likely_lost.sql")
