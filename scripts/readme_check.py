@@ -348,6 +348,11 @@ SKIPS: tuple[Skip, ...] = (
         "needs AWS: the deployed account's IAM policy simulator; stubbed in "
         "tests/medallion/access/test_verify.py",
     ),
+    Skip(
+        "medallion stream",
+        "needs a Firehose delivery stream; on moto's Firehose served on 127.0.0.1 in "
+        "tests/medallion/aws/test_firehose_stream.py",
+    ),
     Skip("aws ", "the AWS CLI"),
     Skip("export AWS_PROFILE=", "AWS credentials for the commands after it"),
     Skip("LAKE=$(aws ", "the AWS CLI"),

@@ -41,10 +41,12 @@ RUN_OPTION_ENV = (
 )
 
 
-# pytest-xdist's workers start with COLUMNS=80, which a user's piped output does not have: the
-# commands' output is tested as it is printed without it.
-if os.environ.get("PYTEST_XDIST_WORKER"):
-    os.environ.pop("COLUMNS", None)
+# The commands' piped output is tested as users get it, without COLUMNS. pytest imports readline,
+# which puts COLUMNS and LINES into the process environment behind os.environ's back (so the
+# commands a test starts, and pytest-xdist's workers, would see COLUMNS=80): unset both.
+for _name in ("COLUMNS", "LINES"):
+    os.environ.pop(_name, None)
+    os.unsetenv(_name)
 
 # the fixtures whose tests read the session's one pipeline lake
 LAKE_FIXTURES = frozenset({"pipeline_lake", "copy_lake", "lake_copy"})

@@ -1,0 +1,152 @@
+"""``medallion stream``: replay order lines as events into a Firehose delivery stream."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from medallion.aws.firehose import Checkpoint, Producer, StreamStats, read_events
+from medallion.cli import options
+from medallion.cli.errors import ExitCode, exit_with, handled
+from medallion.cli.output import console
+from medallion.sample.generate import generate
+
+
+def stream(
+    delivery_stream: Annotated[
+        str,
+        typer.Option(
+            "--stream",
+            help="The Firehose delivery stream to write to.",
+            envvar="MEDALLION_DELIVERY_STREAM",
+        ),
+    ],
+    source: Annotated[
+        Path | None,
+        typer.Option(
+            help="An order_lines CSV export to replay [default: generated order lines].",
+            envvar="MEDALLION_STREAM_SOURCE",
+            show_default=False,
+        ),
+    ] = None,
+    order_lines: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=10_000_000,
+            help="Order lines to generate when no --source is given.",
+            envvar="MEDALLION_ORDER_LINES",
+        ),
+    ] = 1000,
+    seed: Annotated[
+        int, typer.Option(help="Seed of the generated order lines.", envvar="MEDALLION_SEED")
+    ] = 42,
+    rate: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="Events per second; 0 sends as fast as the stream takes them.",
+            envvar="MEDALLION_STREAM_RATE",
+        ),
+    ] = 0.0,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(
+            help="Keep the count of acknowledged events here; a stream started again with the "
+            "same source and checkpoint resumes after them.",
+            envvar="MEDALLION_STREAM_CHECKPOINT",
+            show_default=False,
+        ),
+    ] = None,
+    max_attempts: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Attempts per batch before the stream stops (its checkpoint stays).",
+            envvar="MEDALLION_STREAM_MAX_ATTEMPTS",
+        ),
+    ] = 10,
+    region: options.Region = None,
+    endpoint_url: options.EndpointUrl = None,
+) -> None:
+    """Replay order lines as events into a Firehose delivery stream with PutRecordBatch: only
+    the records a batch reports as failed are sent again, with backoff; none is dropped."""
+    if source is not None and not source.is_file():
+        raise exit_with(ExitCode.USAGE, f"--source {source} is not a file")
+    with tempfile.TemporaryDirectory(prefix="medallion-stream-") as scratch:
+        if source is None:
+            generate(Path(scratch), order_lines, seed)
+            source = Path(scratch) / "order_lines" / "order_lines.csv"
+        digest, events = read_events(source)
+        with handled(), _progress() as progress:
+            task = progress.add_task("events", total=len(events))
+
+            def advance(stats: StreamStats) -> None:
+                progress.update(task, completed=stats.acknowledged)
+
+            producer = Producer(
+                delivery_stream,
+                endpoint_url=endpoint_url,
+                region=region,
+                rate=rate,
+                max_attempts=max_attempts,
+                on_batch=advance,
+            )
+            stats = producer.send(events, Checkpoint(checkpoint, digest))
+    console().print(_summary(stats, delivery_stream), highlight=False)
+
+
+def _progress() -> Progress:
+    """A progress bar on stderr when it is a terminal; nothing at all when it is not (a disabled
+    rich progress still prints an empty line when it stops)."""
+    out = console(stderr=True)
+    if not out.is_terminal:
+        return _Silent()
+    return Progress(
+        TextColumn("[bold]stream"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=out,
+        disable=not out.is_terminal,
+        transient=True,
+    )
+
+
+class _Silent(Progress):
+    """A progress that shows nothing and prints nothing when it starts or stops."""
+
+    def __init__(self) -> None:
+        super().__init__(disable=True)
+
+    def start(self) -> None:
+        """Nothing to show."""
+
+    def stop(self) -> None:
+        """Nothing to clear."""
+
+
+def _summary(stats: StreamStats, delivery_stream: str) -> str:
+    resumed = (
+        f", resumed after {stats.resumed_from:,} acknowledged before" if stats.resumed_from else ""
+    )
+    malformed = (
+        f" ({stats.malformed:,} lines whose fields do not match the header sent as they are)"
+        if stats.malformed
+        else ""
+    )
+    return (
+        f"{delivery_stream}: {stats.acknowledged - stats.resumed_from:,} events acknowledged"
+        f"{malformed} "
+        f"in {stats.batches:,} batches ({stats.per_second:,.0f} events/s){resumed}; "
+        f"{stats.retried:,} sent again, {stats.failed:,} failed"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``medallion stream`` to the CLI."""
+    app.command(name="stream")(stream)
