@@ -89,7 +89,8 @@ def extract_dataset(
         check = _count(spark, source, credentials, source.window_start(mark))
         new_state = {"watermark": mark.as_dict(), "checked": check, "batch": result.get("batch")}
         files.write_text(watermark_path(lake, dataset), json.dumps(new_state, sort_keys=True))
-    say(f"bronze: {dataset}: {count} rows from {source.name} ({source.mode}) in batch {batch_id}")
+    where = f"in batch {batch_id}" if count else "(nothing new)"
+    say(f"bronze: {dataset}: {count} rows from {source.name} ({source.mode}) {where}")
     return result
 
 

@@ -35,7 +35,7 @@ DRIVERS = {
 # The first line of a driver's exception inside py4j's text: the class and its message.
 DRIVER_ERROR = re.compile(
     r"((?:org\.postgresql\.util\.PSQLException|com\.microsoft\.sqlserver\.jdbc\.SQLServerException"
-    r"|java\.sql\.SQL\w*Exception|java\.net\.\w+Exception|java\.lang\.ClassNotFoundException)"
+    r"|java\.sql\.SQL\w*Exception|java\.lang\.ClassNotFoundException)"
     r": [^\n]*)"
 )
 
@@ -181,8 +181,15 @@ def source_error(
     """One line for a failed read: the dataset, the source, where, and the driver's reason."""
     text = str(exc)
     found = DRIVER_ERROR.search(text)
-    reason = found.group(1) if found else (text.strip().splitlines() or [type(exc).__name__])[0]
-    reason = reason.split(": ", 1)[-1] if found else reason
+    if found is None:
+        reason = (text.strip().splitlines() or [type(exc).__name__])[0]
+    elif "ClassNotFoundException" in found.group(1):
+        reason = (
+            f"the JDBC driver {DRIVERS[source.engine]} is not on Spark's classpath (locally: "
+            "apt-get install libpostgresql-jdbc-java, or list jars in MEDALLION_JDBC_JARS)"
+        )
+    else:
+        reason = found.group(1).split(": ", 1)[-1]
     if credentials.password:
         reason = reason.replace(credentials.password, "***")
     where = credentials.where(source.engine)

@@ -220,6 +220,17 @@ def test_a_driver_error_becomes_one_line_without_the_password() -> None:
     )
 
 
+def test_a_missing_driver_is_named_with_how_to_install_it() -> None:
+    source = DatabaseSource("postgresql", "shop", "orders", None, "snapshot")
+    credentials = Credentials("reader", "pw-example", "127.0.0.1", 5432, "retail")
+    text = "An error occurred\n: java.lang.ClassNotFoundException: org.postgresql.Driver\n\tat x"
+    error = source_error("orders", source, credentials, RuntimeError(text))
+    assert str(error).endswith(
+        "127.0.0.1:5432/retail: the JDBC driver org.postgresql.Driver is not on Spark's classpath "
+        "(locally: apt-get install libpostgresql-jdbc-java, or list jars in MEDALLION_JDBC_JARS)"
+    )
+
+
 def test_parse_source_refuses_a_non_mapping() -> None:
     with pytest.raises(ContractError, match=r"contracts/x\.yaml: source: must be a mapping"):
         parse_source("contracts/x.yaml", "postgresql://example.com")
