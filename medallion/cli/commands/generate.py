@@ -25,6 +25,30 @@ from medallion.sample.postgres import (
 PROGRESS_FROM_LINES = 100_000
 
 
+# The database path's options (with --postgres), named here to keep the command short.
+Postgres = Annotated[
+    str,
+    typer.Option(
+        "--postgres",
+        help="Also load the datasets into this PostgreSQL database "
+        "(postgresql://user:password@host:port/dbname), as tables of --schema, and write "
+        "contracts that read them to --database-contracts.",
+        envvar="MEDALLION_GENERATE_POSTGRES",
+    ),
+]
+Schema = Annotated[
+    str, typer.Option("--schema", help="Database schema of the tables (with --postgres).")
+]
+DatabaseContracts = Annotated[
+    Path,
+    typer.Option(
+        "--database-contracts",
+        help="Where --postgres writes the contracts that read the tables "
+        "(give it to medallion run --contracts).",
+    ),
+]
+
+
 def generate_command(
     out: Annotated[
         Path,
@@ -48,27 +72,9 @@ def generate_command(
     ] = 42,
     clean: Annotated[bool, typer.Option("--clean", help="Inject no defects.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing.")] = False,
-    postgres: Annotated[
-        str,
-        typer.Option(
-            "--postgres",
-            help="Also load the datasets into this PostgreSQL database "
-            "(postgresql://user:password@host:port/dbname), as tables of --schema, and write "
-            "contracts that read them to --database-contracts.",
-            envvar="MEDALLION_GENERATE_POSTGRES",
-        ),
-    ] = "",
-    schema: Annotated[
-        str, typer.Option("--schema", help="Database schema of the tables (with --postgres).")
-    ] = DEFAULT_SCHEMA,
-    database_contracts: Annotated[
-        Path,
-        typer.Option(
-            "--database-contracts",
-            help="Where --postgres writes the contracts that read the tables "
-            "(give it to medallion run --contracts).",
-        ),
-    ] = Path("sample/database-contracts"),
+    postgres: Postgres = "",
+    schema: Schema = DEFAULT_SCHEMA,
+    database_contracts: DatabaseContracts = Path("sample/database-contracts"),
 ) -> None:
     """Write the five source datasets (the UCI Online Retail layout and its neighbours) with
     defects injected at known counts, and a manifest of what silver should report; with
