@@ -14,65 +14,75 @@ from medallion.cli.errors import ExitCode, exit_with, handled
 from medallion.cli.output import FORMATS, console, describe_scan, write_result
 from medallion.local.query import run_local
 
+Sql = Annotated[
+    str | None,
+    typer.Argument(
+        help="Athena (Trino) SQL, e.g. 'select * from v_run_ledger' (or use --file).",
+        show_default=False,
+    ),
+]
+SqlFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--file",
+        "-f",
+        help="Read the SQL from this file ('-' for stdin): a .sql file that starts with a "
+        "-- comment, as sql/ does.",
+        show_default=False,
+    ),
+]
+Aws = Annotated[bool, typer.Option("--aws", help="Run on Athena instead of locally.")]
+Format = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        help=f"Output format: {', '.join(FORMATS)} [default: from the --output file's "
+        "extension (.csv, .json, .parquet), else table].",
+        show_default=False,
+    ),
+]
+Output = Annotated[
+    Path | None, typer.Option(help="Write the result to this file instead of stdout.")
+]
+Database = Annotated[
+    str | None,
+    typer.Option(
+        help="Database for unqualified names [default: gold, or the stack's gold database].",
+        envvar="MEDALLION_DATABASE",
+    ),
+]
+Workgroup = Annotated[
+    str | None,
+    typer.Option(
+        help="Athena workgroup (the stack's analysts' workgroup).", envvar="MEDALLION_WORKGROUP"
+    ),
+]
+S3Output = Annotated[
+    str | None,
+    typer.Option(
+        help="Athena result location, if the workgroup sets none.",
+        envvar="MEDALLION_ATHENA_OUTPUT",
+    ),
+]
+
 
 def query(
-    sql: Annotated[
-        str | None,
-        typer.Argument(
-            help="Athena (Trino) SQL, e.g. 'select * from v_run_ledger' (or use --file).",
-            show_default=False,
-        ),
-    ] = None,
-    sql_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--file",
-            "-f",
-            help="Read the SQL from this file ('-' for stdin): a .sql file that starts with a "
-            "-- comment, as sql/ does.",
-            show_default=False,
-        ),
-    ] = None,
+    sql: Sql = None,
+    sql_file: SqlFile = None,
     lake: options.Lake = Path("lake"),
-    aws: Annotated[bool, typer.Option("--aws", help="Run on Athena instead of locally.")] = False,
-    fmt: Annotated[
-        str | None,
-        typer.Option(
-            "--format",
-            help=f"Output format: {', '.join(FORMATS)} [default: from the --output file's "
-            "extension (.csv, .json, .parquet), else table].",
-            show_default=False,
-        ),
-    ] = None,
-    output: Annotated[
-        Path | None, typer.Option(help="Write the result to this file instead of stdout.")
-    ] = None,
-    database: Annotated[
-        str | None,
-        typer.Option(
-            help="Database for unqualified names [default: gold, or the stack's gold database].",
-            envvar="MEDALLION_DATABASE",
-        ),
-    ] = None,
+    aws: Aws = False,
+    fmt: Format = None,
+    output: Output = None,
+    database: Database = None,
     env: options.OptionalEnv = None,
-    workgroup: Annotated[
-        str | None,
-        typer.Option(
-            help="Athena workgroup (the stack's analysts' workgroup).", envvar="MEDALLION_WORKGROUP"
-        ),
-    ] = None,
+    workgroup: Workgroup = None,
     region: options.Region = None,
     endpoint_url: options.EndpointUrl = None,
-    s3_output: Annotated[
-        str | None,
-        typer.Option(
-            help="Athena result location, if the workgroup sets none.",
-            envvar="MEDALLION_ATHENA_OUTPUT",
-        ),
-    ] = None,
+    s3_output: S3Output = None,
 ) -> None:
-    """Run Athena SQL: locally on the lake's DuckDB catalog, or on Athena with --aws (its
-    workgroup and database from --workgroup/--database or from the stack of --env)."""
+    """Run Athena SQL (the argument, or --file): locally on the lake's DuckDB catalog, or on
+    Athena with --aws (its workgroup and database from --workgroup/--database or from the stack
+    of --env)."""
     fmt = output_format(fmt, output)
     sql = sql_text(sql, sql_file)
     if aws and not workgroup and not env:
