@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import charts
@@ -164,9 +165,7 @@ def data_quality() -> None:
 def customer_value() -> None:
     """Predicted 12-month value by RFM segment and the valuable customers slipping away."""
     st.header("Customer value")
-    models = query(
-        "select * from customer_value_model order by observation_end desc, run_id desc limit 1"
-    )
+    models = query("select * from customer_value_model order by fitted_at desc limit 1")
     if models is None or models.empty:
         return
     model = models.iloc[0]
@@ -193,11 +192,19 @@ def customer_value() -> None:
         st.altair_chart(charts.value_at_risk(at_risk), use_container_width=True)
         st.dataframe(at_risk, hide_index=True, use_container_width=True)
     with st.expander("Model of the latest run"):
+        shown = {k: _number(model[k]) for k in (
+            "bg_nbd_r", "bg_nbd_alpha", "bg_nbd_a", "bg_nbd_b", "frequency_monetary_corr",
+        )}  # fmt: skip
         st.caption(
-            f"BG/NBD r={model['bg_nbd_r']:.4g} alpha={model['bg_nbd_alpha']:.4g} "
-            f"a={model['bg_nbd_a']:.4g} b={model['bg_nbd_b']:.4g}; corr(frequency, monetary) = "
-            f"{model['frequency_monetary_corr']:.3f}; monthly discount rate "
-            f"{model['monthly_discount_rate']:.2%}."
+            f"BG/NBD r={shown['bg_nbd_r']} alpha={shown['bg_nbd_alpha']} a={shown['bg_nbd_a']} "
+            f"b={shown['bg_nbd_b']}; corr(frequency, monetary) = "
+            f"{shown['frequency_monetary_corr']}; monthly discount rate "
+            f"{float(model['monthly_discount_rate']):.2%}."
         )
         st.dataframe(models.T.rename(columns={0: "value"}).astype(str), use_container_width=True)
     _caption("v_customer_value_segments, v_customers_at_risk_by_value and customer_value_model")
+
+
+def _number(value: object) -> str:
+    """A model figure to 4 significant digits; a dash when the run has none."""
+    return "-" if value is None or pd.isna(value) else f"{float(value):.4g}"  # type: ignore[arg-type]

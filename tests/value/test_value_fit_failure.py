@@ -10,8 +10,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from pyspark.sql import SparkSession
+from streamlit.testing.v1 import AppTest
 
 from jobs.gold import job as gold_job
+from medallion.local import catalog
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
@@ -49,3 +53,17 @@ def test_a_fit_that_cannot_converge_warns_and_every_other_mart_is_published(
     fit = {r["rule_id"]: r for r in records}["customer_value_bg_nbd_fit"]
     assert (fit["status"], fit["severity"]) == ("warn", "warn")
     assert fit["message"] == value["reasons"]["bg_nbd"]
+    # The dashboard's page says so, and draws what it can without an error.
+    catalog.build_catalog(str(lake))
+    script = tmp_path / "value_page.py"
+    script.write_text(
+        f"import sys\nsys.path.insert(0, {str(REPO)!r})\n"
+        f"sys.argv = ['app', '--lake', {str(lake)!r}]\n"
+        "from dashboard import data, pages\ndata.start_page()\npages.customer_value()\n"
+    )
+    page = AppTest.from_file(str(script), default_timeout=300).run()
+    assert [e.value for e in page.exception] == []
+    assert [w.value for w in page.warning] == [
+        f"The model of run no-convergence is failed: {failed.reasons}"
+    ]
+    assert page.header[0].value == "Customer value"

@@ -40,7 +40,8 @@ CUSTOMER_VALUE_SCHEMA = (
     "churn_risk string, model_status string, observation_end date"
 )
 MODEL_SCHEMA = (
-    "run_id string, observation_end date, status string, reasons string, customers bigint, "
+    "run_id string, observation_end date, fitted_at string, status string, reasons string, "
+    "customers bigint, "
     "repeat_customers bigint, bg_nbd_customers bigint, bg_nbd_histories bigint, "
     "bg_nbd_converged boolean, bg_nbd_iterations int, bg_nbd_log_likelihood double, "
     "bg_nbd_penalizer double, bg_nbd_r double, bg_nbd_alpha double, bg_nbd_a double, "

@@ -6,6 +6,7 @@ Pure Python and numpy over the grouped histories the driver collected; no Spark 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -238,6 +239,8 @@ def model_record(
     record: dict[str, Any] = {
         "run_id": run_id,
         "observation_end": observation_end,
+        # When the run fitted: what orders the runs (run ids do not sort by time).
+        "fitted_at": datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="microseconds"),
         "status": model.status,
         "reasons": "; ".join(f"{k}: {v}" for k, v in sorted(model.reasons.items())) or None,
         "customers": model.customers,
