@@ -15,61 +15,75 @@ from medallion.cli.errors import ExitCode, exit_with, handled
 from medallion.cli.output import console
 from medallion.sample.generate import generate
 
+DeliveryStream = Annotated[
+    str,
+    typer.Option(
+        "--stream",
+        help="The Firehose delivery stream to write to.",
+        envvar="MEDALLION_DELIVERY_STREAM",
+    ),
+]
+
+Source = Annotated[
+    Path | None,
+    typer.Option(
+        help="An order_lines CSV export to replay [default: generated order lines].",
+        envvar="MEDALLION_STREAM_SOURCE",
+        show_default=False,
+    ),
+]
+
+OrderLines = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        max=10_000_000,
+        help="Order lines to generate when no --source is given.",
+        envvar="MEDALLION_ORDER_LINES",
+    ),
+]
+
+Seed = Annotated[
+    int, typer.Option(help="Seed of the generated order lines.", envvar="MEDALLION_SEED")
+]
+
+Rate = Annotated[
+    float,
+    typer.Option(
+        min=0.0,
+        help="Events per second; 0 sends as fast as the stream takes them.",
+        envvar="MEDALLION_STREAM_RATE",
+    ),
+]
+
+CheckpointFile = Annotated[
+    Path | None,
+    typer.Option(
+        help="Keep the count of acknowledged events here; a stream started again with the "
+        "same source and checkpoint resumes after them.",
+        envvar="MEDALLION_STREAM_CHECKPOINT",
+        show_default=False,
+    ),
+]
+
+MaxAttempts = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        help="Attempts per batch before the stream stops (its checkpoint stays).",
+        envvar="MEDALLION_STREAM_MAX_ATTEMPTS",
+    ),
+]
+
 
 def stream(
-    delivery_stream: Annotated[
-        str,
-        typer.Option(
-            "--stream",
-            help="The Firehose delivery stream to write to.",
-            envvar="MEDALLION_DELIVERY_STREAM",
-        ),
-    ],
-    source: Annotated[
-        Path | None,
-        typer.Option(
-            help="An order_lines CSV export to replay [default: generated order lines].",
-            envvar="MEDALLION_STREAM_SOURCE",
-            show_default=False,
-        ),
-    ] = None,
-    order_lines: Annotated[
-        int,
-        typer.Option(
-            min=1,
-            max=10_000_000,
-            help="Order lines to generate when no --source is given.",
-            envvar="MEDALLION_ORDER_LINES",
-        ),
-    ] = 1000,
-    seed: Annotated[
-        int, typer.Option(help="Seed of the generated order lines.", envvar="MEDALLION_SEED")
-    ] = 42,
-    rate: Annotated[
-        float,
-        typer.Option(
-            min=0.0,
-            help="Events per second; 0 sends as fast as the stream takes them.",
-            envvar="MEDALLION_STREAM_RATE",
-        ),
-    ] = 0.0,
-    checkpoint: Annotated[
-        Path | None,
-        typer.Option(
-            help="Keep the count of acknowledged events here; a stream started again with the "
-            "same source and checkpoint resumes after them.",
-            envvar="MEDALLION_STREAM_CHECKPOINT",
-            show_default=False,
-        ),
-    ] = None,
-    max_attempts: Annotated[
-        int,
-        typer.Option(
-            min=1,
-            help="Attempts per batch before the stream stops (its checkpoint stays).",
-            envvar="MEDALLION_STREAM_MAX_ATTEMPTS",
-        ),
-    ] = 10,
+    delivery_stream: DeliveryStream,
+    source: Source = None,
+    order_lines: OrderLines = 1000,
+    seed: Seed = 42,
+    rate: Rate = 0.0,
+    checkpoint: CheckpointFile = None,
+    max_attempts: MaxAttempts = 10,
     region: options.Region = None,
     endpoint_url: options.EndpointUrl = None,
 ) -> None:
@@ -81,8 +95,8 @@ def stream(
         if source is None:
             generate(Path(scratch), order_lines, seed)
             source = Path(scratch) / "order_lines" / "order_lines.csv"
-        digest, events = read_events(source)
         with handled(), _progress() as progress:
+            digest, events = read_events(source)
             task = progress.add_task("events", total=len(events))
 
             def advance(stats: StreamStats) -> None:
