@@ -33,6 +33,24 @@ def pending_batches(
     return [b for b in ingested if b not in done], manifest
 
 
+def batch_paths(
+    lake: LakePaths, dataset: str, manifest: list[dict[str, Any]], batches: list[str]
+) -> list[str] | None:
+    """The bronze directories of the batches (``<bronze>/ingest_date=<day>/run_id=<batch>``, as
+    bronze writes them), so silver reads them alone: its cost follows the batches, not bronze's
+    history, and their schemas can be merged (a batch may bring a column older ones lack).
+    None when an entry predates ``ingested_at`` in the manifest: then bronze is read whole."""
+    wanted = [m for m in manifest if m["run_id"] in set(batches) and m.get("rows", 0) > 0]
+    if any("ingested_at" not in m for m in wanted):
+        return None
+    return sorted(
+        {
+            f"{lake.bronze(dataset)}/ingest_date={m['ingested_at'][:10]}/run_id={m['run_id']}"
+            for m in wanted
+        }
+    )
+
+
 def batch_file_columns(manifest: list[dict[str, Any]], batches: list[str]) -> dict[str, list[str]]:
     """Each file's columns as bronze recorded them (header or JSON keys), for the batches' files
     that hold rows; files from before bronze recorded columns are left out."""

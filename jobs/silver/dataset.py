@@ -29,7 +29,7 @@ from jobs.common.quality import (
     schema_drift_verdict,
     verdicts,
 )
-from jobs.silver.batches import batch_file_columns, pending_batches
+from jobs.silver.batches import batch_file_columns, batch_paths, pending_batches
 from jobs.silver.ledger import Outcome, now, run_summary, write_records
 from jobs.silver.publish import Publisher
 from jobs.silver.references import flag_references, reference_keys
@@ -67,6 +67,19 @@ class DatasetRun:
         elapsed = time.monotonic() - self.clock
         say(f"silver: {self.name}: [{elapsed:5.1f} s] {message}")
 
+    def read_bronze(self, manifest: list[dict[str, Any]], batches: list[str]) -> DataFrame:
+        """The batches' bronze rows, their schemas merged: a column only newer batches have is
+        kept, and a contract column a batch lacks (named in the contract after it was ingested)
+        is null in it, as for a file without that column."""
+        base = self.lake.bronze(self.name)
+        reader = self.spark.read.option("basePath", base).option("mergeSchema", "true")
+        paths = batch_paths(self.lake, self.name, manifest, batches)
+        bronze = reader.parquet(*paths) if paths else reader.parquet(base)
+        bronze = bronze.where(F.col("run_id").isin(batches))
+        present = {name.lower() for name in bronze.columns}
+        absent = [c for c in self.contract.source_columns if c.lower() not in present]
+        return bronze.select("*", *[F.lit(None).cast("string").alias(c) for c in absent])
+
     def run(self) -> dict[str, Any] | None:
         """The run's summary (``quality_runs``); None when bronze has nothing of the dataset."""
         batches, manifest = pending_batches(self.files, self.lake, self.name, self.full_refresh)
@@ -76,9 +89,7 @@ class DatasetRun:
         if not batches:
             self.log("no new bronze batches")
             return {"rows_in": 0, "bronze_runs": [], "status": "unchanged"}
-        bronze = self.spark.read.parquet(self.lake.bronze(self.name)).where(
-            F.col("run_id").isin(batches)
-        )
+        bronze = self.read_bronze(manifest, batches)
         references = reference_keys(self.spark, self.files, self.lake, self.contract)
         drift = schema_drift(self.contract, batch_file_columns(manifest, batches))
         evaluated, checks = self.evaluate(bronze, references)

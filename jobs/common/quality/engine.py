@@ -58,19 +58,18 @@ def apply_row_checks(frame: DataFrame, checks: Sequence[RowCheck]) -> DataFrame:
     def labelled(check: RowCheck) -> Column:
         return F.concat(F.lit(f"{check.rule_id}: "), check.reason)
 
+    def names(values: list[Column]) -> Column:
+        # array<string> even with no rule of a severity: an empty F.array() is array<void>,
+        # which Parquet cannot store
+        return F.array_compact(F.array(*values)).cast("array<string>")
+
     errors = [c for c in checks if c.severity == "error"]
     warnings = [c for c in checks if c.severity == "warn"]
     return frame.select(
         "*",
-        F.array_compact(F.array(*[F.when(failed(c), F.lit(c.rule_id)) for c in errors])).alias(
-            "dq_failed_rules"
-        ),
-        F.array_compact(F.array(*[F.when(failed(c), labelled(c)) for c in errors])).alias(
-            "dq_reasons"
-        ),
-        F.array_compact(F.array(*[F.when(failed(c), F.lit(c.rule_id)) for c in warnings])).alias(
-            "dq_warnings"
-        ),
+        names([F.when(failed(c), F.lit(c.rule_id)) for c in errors]).alias("dq_failed_rules"),
+        names([F.when(failed(c), labelled(c)) for c in errors]).alias("dq_reasons"),
+        names([F.when(failed(c), F.lit(c.rule_id)) for c in warnings]).alias("dq_warnings"),
     )
 
 
