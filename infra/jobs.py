@@ -34,8 +34,10 @@ GLUE_PROVIDED_MODULES = frozenset(
     }
 )
 # Modules the jobs import that Glue does not provide, by import name: pip installs them when a
-# run starts (--additional-python-modules), pinned to the version the local runs use.
-ADDITIONAL_PYTHON_MODULES = {"yaml": "pyyaml==6.0.3"}
+# run starts (--additional-python-modules), pinned to the version the local runs use. SciPy
+# (gold's customer-value fit) is not on the provided list; 1.17.1 runs on the numpy 1.26 the
+# jobs use.
+ADDITIONAL_PYTHON_MODULES = {"yaml": "pyyaml==6.0.3", "scipy": "scipy==1.17.1"}
 
 
 @dataclass(frozen=True)

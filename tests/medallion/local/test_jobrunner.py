@@ -99,7 +99,7 @@ def test_a_job_sees_the_arguments_only_the_template_sets(glue: LocalGlue, script
     assert args["--enable-metrics"] == "true"
     assert args["--extra-py-files"] == str(glue.scripts.jobs_zip)
     assert args["--contracts_root"] == f"{scripts}/contracts/"
-    assert args["--additional-python-modules"] == "pyyaml==6.0.3"
+    assert args["--additional-python-modules"] == "pyyaml==6.0.3,scipy==1.17.1"
     # The template's salt secret is an ARN with no secret behind it locally: the local salt.
     assert args["--pii_salt_secret"] == ""
     assert args["--lake_root"] == "/lake"
