@@ -328,6 +328,10 @@ CHECKS: tuple[Check, ...] = (
 AWS = "needs AWS (an account, credentials, a deployed stack); on moto in "
 DEPLOY_TESTS = AWS + "tests/medallion/aws/test_deploy_moto.py"
 RUN_TESTS = AWS + "tests/medallion/cli/commands/test_pipeline_operations.py"
+DATABASE_TESTS = (
+    "needs a PostgreSQL server with a user who may create tables; typed as shown against one on "
+    "127.0.0.1 in tests/jdbc/test_laptop_path.py"
+)
 SKIPS: tuple[Skip, ...] = (
     Skip("./scripts/demo.sh", "the demo: minutes at 50,000 lines; its steps are checked here"),
     Skip("./scripts/test.sh", "the test command, which runs this check"),
@@ -353,6 +357,14 @@ SKIPS: tuple[Skip, ...] = (
         "needs a Firehose delivery stream; on moto's Firehose served on 127.0.0.1 in "
         "tests/medallion/aws/test_firehose_stream.py",
     ),
+    Skip(
+        "medallion dashboard --aws",
+        "needs AWS: Athena in the stack's workgroup; against moto's Athena served on 127.0.0.1 "
+        "(queries on DuckDB) in tests/dashboard",
+    ),
+    Skip("export MEDALLION_DB_URL=", "the database's address, for the commands after it"),
+    Skip("medallion generate --postgres", DATABASE_TESTS),
+    Skip("medallion run --contracts sample/database-contracts", DATABASE_TESTS),
     Skip("aws ", "the AWS CLI"),
     Skip("export AWS_PROFILE=", "AWS credentials for the commands after it"),
     Skip("LAKE=$(aws ", "the AWS CLI"),
