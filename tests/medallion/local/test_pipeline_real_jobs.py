@@ -51,6 +51,10 @@ def gold_rows(lake: Path) -> dict[str, pd.DataFrame]:
         frame = duckdb.sql(
             f"select * from read_parquet({files!r}, hive_partitioning = true, union_by_name = true)"
         ).df()
+        if mart.name == "customer_value_model":
+            # one row per run, the runs' history: a re-run ends with the uninterrupted run's
+            # latest fit, under its own run id and time
+            frame = frame.sort_values("fitted_at").tail(1).drop(columns=["run_id", "fitted_at"])
         marts[mart.name] = frame.sort_values(list(frame.columns)).reset_index(drop=True)
     return marts
 
