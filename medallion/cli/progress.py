@@ -182,6 +182,17 @@ def empty_marts(summaries: Mapping[str, Mapping[str, Any]]) -> list[str]:
     return [f"{mart} is empty: {reason}" for mart, reason in sorted(empty.items())]
 
 
+def value_model_notes(summaries: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """One line when gold's customer-value models are not both usable, with each reason (the
+    other marts are published either way; quality_results holds the warning)."""
+    value = summaries.get("gold", {}).get("customer_value")
+    if not isinstance(value, Mapping) or value.get("status") in (None, "ok"):
+        return []
+    reasons = value.get("reasons") or {}
+    why = "; ".join(f"{model}: {reason}" for model, reason in sorted(reasons.items()))
+    return [f"customer value model {value['status']}" + (f" ({why})" if why else "")]
+
+
 def history_json(history: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The execution history with timestamps as ISO 8601 text, for ``--json``."""
     out = []
@@ -268,7 +279,7 @@ def print_run(console: Console, outcome: LocalRun, lake: Path) -> bool:
     console.print(summary_table(outcome.events, outcome.summaries, outcome.failed_state))
     for dataset in outcome.summaries.get("bronze", {}).get("absent", []):
         console.print(f"[yellow]bronze:[/yellow] no landing files for {escape(dataset)}; skipped")
-    for line in empty_marts(outcome.summaries):
+    for line in [*empty_marts(outcome.summaries), *value_model_notes(outcome.summaries)]:
         console.print(f"[yellow]gold:[/yellow] {escape(line)}")
     if outcome.status != "SUCCEEDED":
         console.print(

@@ -13,6 +13,7 @@ from pyspark.sql import SparkSession
 from streamlit.testing.v1 import AppTest
 
 from jobs.gold import job as gold_job
+from medallion.cli.progress import value_model_notes
 from medallion.local import catalog
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,6 +33,9 @@ def test_a_fit_that_cannot_converge_warns_and_every_other_mart_is_published(
     value = summary["customer_value"]
     assert value["status"] == "failed"
     assert value["reasons"]["bg_nbd"].startswith("BG/NBD fit did not converge")
+    # what medallion run prints of this gold summary
+    (note,) = value_model_notes({"gold": summary})
+    assert note.startswith("customer value model failed (bg_nbd: BG/NBD fit did not converge")
     # Every mart is written again, with the rows of the successful run (same silver).
     assert summary["empty"] == {}
     assert {k: v for k, v in summary["marts"].items() if k != "customer_value_model"} == {
