@@ -439,8 +439,6 @@ def _being_rewritten(message: str) -> bool:
     for path in re.findall(r'"(/[^"]+)"', message) if message.startswith("IO error") else []:
         head = re.split(r"[*?\[]", path, maxsplit=1)[0]
         folder = Path(head) if head != path else Path(path).parent
-        # A pattern that matches files again, or a file listed, removed and written again (Spark
-        # commits the same name), means the rewrite settled while the query failed: try again.
         settled = any(Path("/").glob(path.lstrip("/"))) if head != path else Path(path).exists()
         if settled or not folder.is_dir() or (folder / "_temporary").exists():
             return True
