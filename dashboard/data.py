@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from medallion.aws.athena import QueryError, QueryResult, Workgroup
+from medallion.aws.athena import QueryError, QueryResult, Workgroup, human_bytes
 from medallion.aws.athena import query as athena_query
 from medallion.local import catalog
 
@@ -163,18 +163,9 @@ def scan_summary(scans: list[Scan]) -> str:
     # Dollar signs escaped: Streamlit's markdown reads $...$ as LaTeX.
     return (
         f"Athena: {len(fresh)} quer{'y' if len(fresh) == 1 else 'ies'} run for this page, "
-        f"{_size(scanned)} scanned ({scanned:,} bytes), \\${cost:.6f} at \\$5/TB "
+        f"{human_bytes(scanned)} scanned ({scanned:,} bytes), \\${cost:.6f} at \\$5/TB "
         f"(10 MB minimum per query); {kept} answered from the cache, scanning nothing."
     )
-
-
-def _size(count: int) -> str:
-    value = float(count)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024:
-            return f"{value:.1f} {unit}" if unit != "B" else f"{count} B"
-        value /= 1024
-    return f"{value:.1f} TB"
 
 
 def show_scans() -> None:

@@ -16,6 +16,20 @@ Arn: TypeAlias = str | AWSHelperFn
 Document: TypeAlias = dict[str, Any]
 Statement: TypeAlias = dict[str, Any]
 
+# The EC2 actions of a Glue job that runs in a VPC through a connection: Glue creates, tags and
+# deletes an elastic network interface in the subnet, with the role of the job, and describes
+# the subnet, security group, route tables and endpoints to check the network first
+# (https://docs.aws.amazon.com/glue/latest/dg/sap-odata-configuring-iam-permissions.html;
+# AWSGlueServiceRole grants the same set). The Describe actions have no resource type.
+ENI_DESCRIBE = [
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeVpcEndpoints",
+    "ec2:DescribeRouteTables",
+    "ec2:DescribeVpcAttribute",
+]
+
 # Actions that AWS does not scope to a resource: the only ones allowed on Resource "*", and then
 # each with a Condition where one exists. tests/infra check every policy against this list.
 UNSCOPED_ACTIONS = frozenset(
@@ -38,14 +52,8 @@ UNSCOPED_ACTIONS = frozenset(
         # Lake Formation vends credentials for any registered location; the action has no
         # resource type (the Step Functions page for Athena .sync grants it on "*").
         "lakeformation:GetDataAccess",
-        # EC2's Describe actions have no resource type: what Glue checks of a connection's
-        # network before it puts the bronze job there (infra/policies/database.py).
-        "ec2:DescribeNetworkInterfaces",
-        "ec2:DescribeSubnets",
-        "ec2:DescribeSecurityGroups",
-        "ec2:DescribeVpcEndpoints",
-        "ec2:DescribeRouteTables",
-        "ec2:DescribeVpcAttribute",
+        # EC2's Describe actions have no resource type (infra/policies/database.py).
+        *ENI_DESCRIBE,
     }
 )
 

@@ -5,21 +5,7 @@ from __future__ import annotations
 
 from troposphere import Join, Sub
 
-from infra.iam import Arn, Document, document, statement
-
-# The EC2 actions of a Glue job that runs in a VPC through a connection: Glue creates, tags and
-# deletes an elastic network interface in the subnet, with the role of the job, and describes
-# the subnet, security group, route tables and endpoints to check the network first
-# (https://docs.aws.amazon.com/glue/latest/dg/sap-odata-configuring-iam-permissions.html;
-# AWSGlueServiceRole grants the same set). The Describe actions have no resource type.
-ENI_DESCRIBE = [
-    "ec2:DescribeNetworkInterfaces",
-    "ec2:DescribeSubnets",
-    "ec2:DescribeSecurityGroups",
-    "ec2:DescribeVpcEndpoints",
-    "ec2:DescribeRouteTables",
-    "ec2:DescribeVpcAttribute",
-]
+from infra.iam import ENI_DESCRIBE, Arn, Document, document, statement
 
 
 def _ec2(kind: str, identifier: str) -> Sub:

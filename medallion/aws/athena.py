@@ -81,6 +81,16 @@ def _endpoint(endpoint_url: str | None) -> Iterator[None]:
             setattr(wr.config, n, value)
 
 
+def human_bytes(n: int) -> str:
+    """A byte count as people read it (``12.3 MB``): how the CLI and the dashboard show a scan."""
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.2f} TB"
+
+
 def athena_error(message: str) -> QueryError:
     """A QueryError from an Athena failure reason, keeping Trino's ``line L:C:`` position."""
     match = ATHENA_POSITION.search(message)

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from medallion.aws.athena import QueryResult
+from medallion.aws.athena import QueryResult, human_bytes
 
 FORMATS = ("table", "csv", "json", "parquet")
 # Wide enough for any table a command prints: rich measures a table to what it needs, so this
@@ -96,18 +96,9 @@ def describe_scan(result: QueryResult) -> str:
     if result.engine != "athena" or result.bytes_scanned is None:
         return f"{rows} (local DuckDB catalog)"
     return (
-        f"{rows} · Athena query {result.query_id} scanned {_human_bytes(result.bytes_scanned)} "
+        f"{rows} · Athena query {result.query_id} scanned {human_bytes(result.bytes_scanned)} "
         f"({result.bytes_scanned:,} bytes) · cost ${result.cost_usd:.6f} at $5/TB"
     )
-
-
-def _human_bytes(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024:
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.2f} TB"
 
 
 def rich_table(frame: pd.DataFrame, title: str | None = None, max_rows: int = 100) -> Table:
