@@ -231,6 +231,19 @@ def _independence(model: ValueModel, limit: float) -> Verdict:
     )  # fmt: skip
 
 
+def _fit_columns(model: str, fit: Fit | None, penalizer: float) -> dict[str, Any]:
+    """One model's fit columns of ``customer_value_model``, ``<model>_customers`` to
+    ``<model>_penalizer`` (None, and not converged, when the model was not fitted)."""
+    return {
+        f"{model}_customers": fit.customers if fit else None,
+        f"{model}_histories": fit.histories if fit else None,
+        f"{model}_converged": fit.converged if fit else False,
+        f"{model}_iterations": fit.iterations if fit else None,
+        f"{model}_log_likelihood": fit.log_likelihood if fit else None,
+        f"{model}_penalizer": penalizer,
+    }
+
+
 def model_record(
     model: ValueModel, settings: ValueSettings, run_id: str, observation_end: Any
 ) -> dict[str, Any]:
@@ -245,18 +258,8 @@ def model_record(
         "reasons": "; ".join(f"{k}: {v}" for k, v in sorted(model.reasons.items())) or None,
         "customers": model.customers,
         "repeat_customers": model.repeat_customers,
-        "bg_nbd_customers": bg.customers if bg else None,
-        "bg_nbd_histories": bg.histories if bg else None,
-        "bg_nbd_converged": bg.converged if bg else False,
-        "bg_nbd_iterations": bg.iterations if bg else None,
-        "bg_nbd_log_likelihood": bg.log_likelihood if bg else None,
-        "bg_nbd_penalizer": settings.bg_nbd_penalizer,
-        "gamma_gamma_customers": gg.customers if gg else None,
-        "gamma_gamma_histories": gg.histories if gg else None,
-        "gamma_gamma_converged": gg.converged if gg else False,
-        "gamma_gamma_iterations": gg.iterations if gg else None,
-        "gamma_gamma_log_likelihood": gg.log_likelihood if gg else None,
-        "gamma_gamma_penalizer": settings.gamma_gamma_penalizer,
+        **_fit_columns("bg_nbd", model.purchases, settings.bg_nbd_penalizer),
+        **_fit_columns("gamma_gamma", model.spend, settings.gamma_gamma_penalizer),
         "frequency_monetary_corr": model.correlation,
         "monthly_discount_rate": settings.monthly_discount_rate,
     }
