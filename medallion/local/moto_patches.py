@@ -8,8 +8,9 @@ Why each patch exists (ARCHITECTURE.md, Orchestration):
    services that accept the ``.waitForTaskToken`` pattern, and moto's Glue service accepts ``.sync``
    only. Adding the callback pattern to the Glue service's supported set gives it an endpoint.
 2. ``athena:startQueryExecution.sync`` is not implemented (moto routes "athena" to its
-   "unsupported" service, callback pattern only). :class:`AthenaSyncService` adds it, polling
-   GetQueryExecution the way moto's Glue service polls GetJobRun.
+   "unsupported" service, callback pattern only). :class:`AthenaSyncService` (in
+   :mod:`medallion.local.moto_athena_sync`) adds it, polling GetQueryExecution the way moto's
+   Glue service polls GetJobRun.
 3. ``$$.Execution.StartTime`` is a ``datetime`` in moto's context object, so ``States.Format`` on
    it fails with "Object of type datetime is not JSON serializable"; AWS gives an ISO 8601 string.
    The execution worker's environment gets the string.
@@ -17,6 +18,14 @@ Why each patch exists (ARCHITECTURE.md, Orchestration):
    anything, and SNS delivers nowhere. When :func:`install` is given a :class:`LocalHooks`, a job
    run, a crawl, a query and a publish are handed to it, and the run's, crawl's or query's state is
    the local work's state. Without hooks, moto behaves as shipped.
+5. Athena results: moto answers GetQueryResults with an empty result unless a test queues one.
+   When the local query hands back rows (``LocalWork.results``), GetQueryResults returns them and
+   they are written as CSV to the execution's OutputLocation in moto's S3, where awswrangler
+   reads them, as Athena writes its results there.
+6. Firehose: moto writes each PutRecord(Batch) call as one S3 object of its own. With
+   :class:`FirehoseHooks` given to :func:`install`, the records go to them instead (``medallion
+   serve`` buffers them into the lake's landing folder), and a record they refuse is reported
+   per record (``ErrorCode``, ``FailedPutCount``), as Firehose does.
 
 Every patch wraps the moto function it replaces and :func:`uninstall` restores them all.
 ``tests/medallion/local/test_moto_patches.py`` fails if moto changes under them.
@@ -27,7 +36,7 @@ from __future__ import annotations
 import inspect
 import json
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 
@@ -61,36 +70,21 @@ check_moto_version()
 # Imported after the version check: these private modules are what the patches depend on.
 from moto.athena import models as athena_models  # noqa: E402
 from moto.athena import responses as athena_responses  # noqa: E402
+from moto.firehose import exceptions as firehose_exceptions  # noqa: E402
+from moto.firehose import models as firehose_models  # noqa: E402
 from moto.glue import models as glue_models  # noqa: E402
+from moto.s3.models import s3_backends  # noqa: E402
+from moto.s3.utils import bucket_and_name_from_url  # noqa: E402
 from moto.sns import models as sns_models  # noqa: E402
-from moto.stepfunctions.parser.api import (  # noqa: E402
-    HistoryEventType,
-    TaskFailedEventDetails,
-)
-from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (  # noqa: E402
-    FailureEvent,
-    FailureEventException,
-)
-from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (  # noqa: E402
-    StatesErrorName,
-)
-from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (  # noqa: E402
-    StatesErrorNameType,
-)
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import (  # noqa: E402
     state_task_factory,
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (  # noqa: E402
-    state_task_service_callback,
     state_task_service_glue,
 )
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import (  # noqa: E402
-    ResourceCondition,
-)
-from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails  # noqa: E402
-from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for  # noqa: E402
-from moto.stepfunctions.parser.asl.utils.encoding import to_json_str  # noqa: E402
 from moto.stepfunctions.parser.backend import execution_worker  # noqa: E402
+
+from medallion.local.moto_athena_sync import _CALLBACK, AthenaSyncService  # noqa: E402
 
 
 class LocalWork(Protocol):
@@ -123,23 +117,27 @@ class LocalHooks(Protocol):
         ...
 
 
-# Typed Any: moto declares these str constants but types the sets as set[ResourceCondition].
-_CALLBACK: Any = ResourceCondition.WaitForTaskToken
-_SYNC: Any = ResourceCondition.Sync
 _LOCAL: Final = "_medallion_local"
-_ATHENA_TERMINAL: Final = {"SUCCEEDED", "FAILED", "CANCELLED"}
-_ATHENA_PARAMETERS: Final = {
-    "startqueryexecution": {
-        "ClientRequestToken",
-        "ExecutionParameters",
-        "QueryExecutionContext",
-        "QueryString",
-        "ResultConfiguration",
-        "ResultReuseConfiguration",
-        "WorkGroup",
-    }
-}
+
+
+class FirehoseHooks(Protocol):
+    """Where the records of Firehose's PutRecord and PutRecordBatch go."""
+
+    def put_records(self, stream: str, records: list[bytes]) -> list[dict[str, str]]:
+        """Take the records; one response each: ``RecordId``, or ``ErrorCode`` and
+        ``ErrorMessage`` for a record refused (not delivered)."""
+        ...
+
+
+class ServiceUnavailableException(firehose_exceptions.FirehoseException):
+    """A PutRecord refused as a whole (Firehose's answer when it is over its limits)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("ServiceUnavailableException", message)
+
+
 _hooks: LocalHooks | None = None
+_firehose: FirehoseHooks | None = None
 _originals: dict[tuple[Any, str], tuple[Any, bool]] = {}
 _lock = threading.Lock()
 
@@ -152,78 +150,6 @@ def active_hooks() -> LocalHooks | None:
 def _local(obj: Any) -> LocalWork | None:
     work: LocalWork | None = getattr(obj, _LOCAL, None)
     return work
-
-
-class AthenaSyncService(state_task_service_callback.StateTaskServiceCallback):
-    """``arn:aws:states:::athena:startQueryExecution.sync``, with the callback pattern (patch 1)."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            supported_integration_patterns={
-                _SYNC,
-                _CALLBACK,
-            }
-        )
-
-    def _get_supported_parameters(self) -> set[str] | None:
-        return _ATHENA_PARAMETERS.get(self.resource.api_action.lower())
-
-    def _eval_service_task(
-        self,
-        env: Any,
-        resource_runtime_part: Any,
-        normalised_parameters: dict,
-        state_credentials: Any,
-    ) -> None:
-        client = boto_client_for(
-            service="athena",
-            region=resource_runtime_part.region,
-            state_credentials=state_credentials,
-        )
-        response = getattr(client, self._get_boto_service_action())(**normalised_parameters)
-        response.pop("ResponseMetadata", None)
-        env.stack.append(response)
-
-    def _build_sync_resolver(
-        self,
-        env: Any,
-        resource_runtime_part: Any,
-        normalised_parameters: dict,
-        state_credentials: Any,
-    ) -> Callable[[], Any]:
-        query_id = env.stack.pop()["QueryExecutionId"]
-        client = boto_client_for(
-            service="athena",
-            region=resource_runtime_part.region,
-            state_credentials=state_credentials,
-        )
-
-        def resolve() -> Any:
-            described = client.get_query_execution(QueryExecutionId=query_id)
-            described.pop("ResponseMetadata", None)
-            state = described["QueryExecution"]["Status"]["State"]
-            if state not in _ATHENA_TERMINAL:
-                return None
-            if state == "SUCCEEDED":
-                return described
-            # Like AWS: States.TaskFailed with the GetQueryExecution output as Cause.
-            raise FailureEventException(
-                FailureEvent(
-                    env=env,
-                    error_name=StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed),
-                    event_type=HistoryEventType.TaskFailed,
-                    event_details=EventDetails(  # type: ignore[typeddict-item]
-                        taskFailedEventDetails=TaskFailedEventDetails(
-                            resource=self._get_sfn_resource(),
-                            resourceType=self._get_sfn_resource_type(),
-                            error=StatesErrorNameType.StatesTaskFailed.to_name(),
-                            cause=to_json_str(described),
-                        )
-                    ),
-                )
-            )
-
-        return resolve
 
 
 def _remember(owner: Any, name: str) -> None:
@@ -330,6 +256,7 @@ def _patch_athena() -> None:
     start_query_execution = _original(athena_models.AthenaBackend, "start_query_execution")
     execution_status = _original(athena_models.Execution, "status")
     get_query_execution = _original(athena_responses.AthenaResponse, "get_query_execution")
+    get_query_results = _original(athena_models.AthenaBackend, "get_query_results")
 
     def patched_start(
         self: Any, query: str, context: Any, config: Any, workgroup: str, *args: Any, **kwargs: Any
@@ -339,8 +266,10 @@ def _patch_athena() -> None:
         )
         if _hooks is not None:
             database = (context or {}).get("Database", "") if isinstance(context, dict) else ""
+            execution = self.executions[query_id]
+            _workgroup_output(execution, query_id)
             work = _hooks.start_query(query, database, workgroup or "primary")
-            setattr(self.executions[query_id], _LOCAL, work)
+            setattr(execution, _LOCAL, work)
         return query_id
 
     def status(self: Any) -> str | None:
@@ -348,8 +277,10 @@ def _patch_athena() -> None:
         return work.state if work is not None else execution_status.fget(self)
 
     def patched_get_query_execution(self: Any) -> str:
+        query_id = self._get_param("QueryExecutionId")
+        _settle_results(self.athena_backend, query_id)
         body: str = get_query_execution(self)
-        execution = self.athena_backend.executions[self._get_param("QueryExecutionId")]
+        execution = self.athena_backend.executions[query_id]
         work = _local(execution)
         if work is None or not work.error_message:
             return body
@@ -357,9 +288,48 @@ def _patch_athena() -> None:
         described["QueryExecution"]["Status"]["StateChangeReason"] = work.error_message
         return json.dumps(described)
 
+    def patched_get_query_results(self: Any, exec_id: str) -> Any:
+        _settle_results(self, exec_id)
+        return get_query_results(self, exec_id)
+
     _patch(athena_models.AthenaBackend, "start_query_execution", patched_start)
+    _patch(athena_models.AthenaBackend, "get_query_results", patched_get_query_results)
     _patch(athena_models.Execution, "status", property(status, execution_status.fset))
     _patch(athena_responses.AthenaResponse, "get_query_execution", patched_get_query_execution)
+
+
+def _workgroup_output(execution: Any, query_id: str) -> None:
+    """A query started without a result location writes to its workgroup's, as on Athena (moto
+    keeps only the request's ResultConfiguration)."""
+    configuration = getattr(execution.workgroup, "configuration", None) or {}
+    location = (configuration.get("ResultConfiguration") or {}).get("OutputLocation")
+    if location and not (execution.config or {}).get("OutputLocation"):
+        execution.config = {
+            **(execution.config or {}),
+            "OutputLocation": f"{location.rstrip('/')}/{query_id}.csv",
+        }
+
+
+def _settle_results(backend: Any, query_id: str) -> None:
+    """Once a local query succeeded: its rows become the execution's results, and its CSV is put
+    at the execution's OutputLocation in moto's S3 (where awswrangler reads them), once."""
+    execution = backend.executions.get(query_id)
+    work = _local(execution) if execution is not None else None
+    results = getattr(work, "results", None)
+    if work is None or results is None or work.state != "SUCCEEDED":
+        return
+    if query_id in backend.query_results:
+        return
+    backend.query_results[query_id] = athena_models.QueryResults(
+        rows=results.rows, column_info=results.column_info
+    )
+    location = (execution.config or {}).get("OutputLocation")
+    if location:
+        bucket, key = bucket_and_name_from_url(location)
+        if bucket and key:
+            s3_backends[backend.account_id][backend.partition].put_object(
+                bucket_name=bucket, key_name=key, value=results.csv.encode("utf-8")
+            )
 
 
 def _patch_sns() -> None:
@@ -375,6 +345,41 @@ def _patch_sns() -> None:
     _patch(sns_models.SNSBackend, "publish", patched_publish)
 
 
+def _patch_firehose() -> None:
+    put_record_batch = _original(firehose_models.FirehoseBackend, "put_record_batch")
+    put_record = _original(firehose_models.FirehoseBackend, "put_record")
+
+    def patched_put_record_batch(self: Any, name: str, records: list[dict[str, Any]]) -> Any:
+        if _firehose is None:
+            return put_record_batch(self, name, records)
+        if name not in self.delivery_streams:
+            raise firehose_exceptions.ResourceNotFoundException(
+                f"Firehose {name} under account {self.account_id} not found."
+            )
+        responses = _firehose.put_records(name, [_record_bytes(r["Data"]) for r in records])
+        return {
+            "FailedPutCount": sum("ErrorCode" in r for r in responses),
+            "Encrypted": False,
+            "RequestResponses": responses,
+        }
+
+    def patched_put_record(self: Any, name: str, record: dict[str, Any]) -> Any:
+        if _firehose is None:
+            return put_record(self, name, record)
+        [response] = patched_put_record_batch(self, name, [record])["RequestResponses"]
+        if "ErrorCode" in response:
+            raise ServiceUnavailableException(response.get("ErrorMessage", "Slow down."))
+        return {"RecordId": response["RecordId"], "Encrypted": False}
+
+    _patch(firehose_models.FirehoseBackend, "put_record_batch", patched_put_record_batch)
+    _patch(firehose_models.FirehoseBackend, "put_record", patched_put_record)
+
+
+def _record_bytes(data: Any) -> bytes:
+    """A record's Data as the producer's bytes (moto's parser has decoded the base64 blob)."""
+    return data if isinstance(data, bytes) else str(data).encode("utf-8")
+
+
 def _remember_originals() -> None:
     for owner, name in (
         (state_task_factory, "state_task_service_for"),
@@ -387,13 +392,16 @@ def _remember_originals() -> None:
         (glue_models.FakeCrawl, "status"),
         (athena_models.AthenaBackend, "start_query_execution"),
         (athena_models.Execution, "status"),
+        (athena_models.AthenaBackend, "get_query_results"),
         (athena_responses.AthenaResponse, "get_query_execution"),
+        (firehose_models.FirehoseBackend, "put_record_batch"),
+        (firehose_models.FirehoseBackend, "put_record"),
         (sns_models.SNSBackend, "publish"),
     ):
         _remember(owner, name)
 
 
-def install(hooks: LocalHooks | None = None) -> None:
+def install(hooks: LocalHooks | None = None, firehose: FirehoseHooks | None = None) -> None:
     """Apply every patch (idempotent) and route Glue, Athena and SNS work to ``hooks``.
 
     Parameters
@@ -401,8 +409,10 @@ def install(hooks: LocalHooks | None = None) -> None:
     hooks
         The local services; None keeps moto's own behaviour for jobs, crawls, queries and
         publishes while still fixing the two ``.sync`` integrations.
+    firehose
+        Where Firehose records go; None keeps moto's delivery (one S3 object per call).
     """
-    global _hooks
+    global _hooks, _firehose
     with _lock:
         if not _originals:
             _remember_originals()
@@ -412,12 +422,14 @@ def install(hooks: LocalHooks | None = None) -> None:
             _patch_glue()
             _patch_athena()
             _patch_sns()
+            _patch_firehose()
         _hooks = hooks
+        _firehose = firehose
 
 
 def uninstall() -> None:
     """Restore moto exactly as shipped."""
-    global _hooks
+    global _hooks, _firehose
     with _lock:
         for (owner, name), (original, own) in _originals.items():
             if own:
@@ -427,6 +439,7 @@ def uninstall() -> None:
         _originals.clear()
         state_task_service_glue._SUPPORTED_INTEGRATION_PATTERNS.discard(_CALLBACK)
         _hooks = None
+        _firehose = None
 
 
 def installed() -> bool:

@@ -34,6 +34,7 @@ ENVIRONMENT = "local"
 LAYERS = ("bronze", "silver", "gold")
 STATE_MACHINE_NAME = "medallion-local-pipeline"
 WORKGROUP = "medallion-local"
+RESULTS_BUCKET = "medallion-local-athena-results"  # in moto's S3: where Athena results go
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:role/medallion-local-pipeline"
 
 
@@ -207,12 +208,20 @@ def _create_resources(session: boto3.Session, config: LocalRunConfig, lake: Path
             DatabaseName=layer,
             Targets={"S3Targets": [{"Path": str(lake / layer)}]},
         )
-    session.client("athena").create_work_group(Name=WORKGROUP)
+    # As the stack's workgroup: an enforced result location, which awswrangler reads results from.
+    session.client("s3").create_bucket(Bucket=RESULTS_BUCKET)
+    session.client("athena").create_work_group(
+        Name=WORKGROUP,
+        Configuration={
+            "ResultConfiguration": {"OutputLocation": f"s3://{RESULTS_BUCKET}/results/"},
+            "EnforceWorkGroupConfiguration": True,
+        },
+    )
     return str(session.client("sns").create_topic(Name="medallion-local-alerts")["TopicArn"])
 
 
 @contextmanager
-def _job_runner(config: LocalRunConfig) -> Iterator[JobRunner]:
+def launching_jobs(config: LocalRunConfig) -> Iterator[JobRunner]:
     """The config's job runner, else one that launches the run's jobs as Glue would.
 
     The local scripts bucket (what deploy uploads, jobs.zip included) is built once for the run
@@ -259,7 +268,7 @@ def run_local(
     """
     config.lake.mkdir(parents=True, exist_ok=True)
     # Injected services bring their own job runner: no host is started for them.
-    runner = nullcontext(config.job_runner) if services else _job_runner(config)
+    runner = nullcontext(config.job_runner) if services else launching_jobs(config)
     with (
         runner as job_runner,
         local_aws(replace(config, job_runner=job_runner), services) as (sfn, arn, local),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import json
 import logging
 import os
@@ -12,12 +14,14 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import boto3
+import pandas as pd
 
 from medallion.local import catalog
 from medallion.local.jobrunner import JobResult, run_job
@@ -34,10 +38,12 @@ class LocalWorkError(RuntimeError):
 
 
 class ThreadWork:
-    """One piece of work on a daemon thread: RUNNING, then SUCCEEDED or FAILED."""
+    """One piece of work on a daemon thread: RUNNING, then SUCCEEDED or FAILED; a query's work
+    also holds its ``results``."""
 
     def __init__(self, name: str, body: Callable[[], None]) -> None:
         self.name = name
+        self.results: AthenaResults | None = None
         self.started = time.monotonic()
         self.ended: float | None = None
         self._state = "RUNNING"
@@ -70,6 +76,83 @@ class ThreadWork:
     def wait(self, timeout: float | None = None) -> None:
         """Block until the work ended (tests and shutdown)."""
         self._thread.join(timeout)
+
+
+@dataclass(frozen=True)
+class AthenaResults:
+    """A query's rows as Athena hands them back: GetQueryResults' ``Rows`` (the header row
+    first, every value a string) and ``ColumnInfo``, and the CSV Athena writes to the output
+    location (https://docs.aws.amazon.com/athena/latest/ug/querying.html: a header row, every
+    value double-quoted, an empty field for NULL)."""
+
+    rows: list[dict[str, Any]]
+    column_info: list[dict[str, Any]]
+    csv: str
+
+
+def athena_results(frame: Any) -> AthenaResults:
+    """A DuckDB result (a pandas DataFrame) as Athena's results; a statement without rows
+    (CREATE VIEW) gives none."""
+    if frame is None or len(frame.columns) == 0:
+        return AthenaResults([], [], "")
+    names = [str(c) for c in frame.columns]
+    kinds = [_athena_type(frame[c]) for c in frame.columns]
+    columns = zip(names, kinds, frame.columns, strict=True)
+    info = [_column_info(name, kind, frame[column]) for name, kind, column in columns]
+    values = [
+        [_athena_value(v, k) for v, k in zip(row, kinds, strict=True)]
+        for row in frame.itertuples(index=False, name=None)
+    ]
+    rows = [{"Data": [{"VarCharValue": n} for n in names]}]
+    rows += [{"Data": [{} if v is None else {"VarCharValue": v} for v in row]} for row in values]
+    out = io.StringIO()
+    writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n")
+    writer.writerow(names)
+    for row in values:
+        # csv.writer quotes every field, an empty string too; Athena leaves NULL unquoted.
+        out.write(",".join("" if v is None else _quoted(v) for v in row) + "\n")
+    return AthenaResults(rows, info, out.getvalue())
+
+
+def _quoted(value: str) -> str:
+    return '"' + value.replace('"', '""') + '"'
+
+
+def _athena_type(series: Any) -> str:
+    kind = series.dtype.kind
+    if kind in "biufM":
+        return {"b": "boolean", "i": "bigint", "u": "bigint", "f": "double"}.get(kind, "timestamp")
+    first = series.dropna().iloc[0] if series.notna().any() else None
+    if isinstance(first, datetime):
+        return "timestamp"
+    if isinstance(first, date):
+        return "date"
+    if isinstance(first, Decimal):
+        return "decimal"
+    if isinstance(first, bool):
+        return "boolean"
+    if isinstance(first, int):
+        return "bigint"
+    return "varchar"
+
+
+def _column_info(name: str, kind: str, series: Any) -> dict[str, Any]:
+    """Athena's ColumnInfo: a decimal's precision and scale are fields of their own."""
+    info: dict[str, Any] = {"Name": name, "Label": name, "Type": kind, "Nullable": "UNKNOWN"}
+    if kind == "decimal":
+        scales = [-int(v.as_tuple().exponent) for v in series.dropna()]
+        info.update(Precision=38, Scale=max(scales, default=0))
+    return info
+
+
+def _athena_value(value: Any, kind: str) -> str | None:
+    if value is None or (not isinstance(value, str | list | dict) and pd.isna(value)):
+        return None
+    if kind == "boolean":
+        return "true" if value else "false"
+    if kind == "timestamp":
+        return pd.Timestamp(value).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    return str(value)
 
 
 @dataclass(frozen=True)
@@ -224,12 +307,16 @@ class LocalServices:
 
     # --- Athena ----------------------------------------------------------------------------
     def start_query(self, query: str, database: str, workgroup: str) -> ThreadWork:
-        """Run Athena SQL on the local DuckDB catalog (sqlglot translates it)."""
+        """Run Athena SQL on the local DuckDB catalog (sqlglot translates it); the work's
+        ``results`` are its rows as GetQueryResults gives them, once it succeeded."""
+        work: ThreadWork
 
         def body() -> None:
-            catalog.execute(str(self.lake_root), query, database=database or "gold")
+            frame = catalog.execute(str(self.lake_root), query, database=database or "gold")
+            work.results = athena_results(frame)
 
-        return self._start("athena-query", body)
+        work = self._start("athena-query", body)
+        return work
 
     # --- SNS -------------------------------------------------------------------------------
     def publish(self, topic_arn: str, subject: str, message: str) -> None:
