@@ -144,12 +144,19 @@ class LocalDeliveryStream:
             target = self.landing / key
             self.staging.mkdir(parents=True, exist_ok=True)
             partial = self.staging / f"{uuid.uuid4().hex}.gz.partial"
-            # mtime 0 and no name: the object's bytes depend on its records alone.
-            with partial.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as out:
-                for data in self._records:
-                    out.write(data)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(partial, target)  # atomic on one file system: whole or absent
+            try:
+                # mtime 0 and no name: the object's bytes depend on its records alone.
+                with (
+                    partial.open("wb") as raw,
+                    gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as out,
+                ):
+                    for data in self._records:
+                        out.write(data)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(partial, target)  # atomic on one file system: whole or absent
+            except OSError:
+                partial.unlink(missing_ok=True)
+                raise
             self.stats.objects += 1
             self.stats.records_written += len(self._records)
             self.stats.written.append(target)
