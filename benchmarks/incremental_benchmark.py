@@ -149,6 +149,8 @@ def medallion_run(lake: Path, landing: Path, run_id: str, log: Path, *options: s
         "run",
         "--lake",
         str(lake),
+        "--landing",
+        str(landing),
         "--run-id",
         run_id,
         "--json",
