@@ -13,11 +13,18 @@ from troposphere import (
     Output,
     Parameter,
     Ref,
+    Sub,
     Template,
     iam,
 )
 
 from infra.alerts import HAS_ALERT_EMAIL, HAS_BUDGET, Alerts, add_alerts, add_failed_runs_alarm
+from infra.arrival import (
+    ARRIVAL_PARAMETERS,
+    HAS_ARRIVAL,
+    add_arrival,
+    add_arrival_conditions,
+)
 from infra.catalog import Catalog, add_catalog
 from infra.common import LAYERS, name
 from infra.database import (
@@ -32,6 +39,14 @@ from infra.policies.analysts import analysts_policy
 from infra.query import Query, add_query
 from infra.schedule import HAS_SCHEDULE, add_schedule
 from infra.storage import Storage, add_storage
+from infra.stream import (
+    HAS_STREAM,
+    HAS_STREAM_API,
+    STREAM_PARAMETERS,
+    Stream,
+    add_stream,
+    add_stream_conditions,
+)
 
 ENV_PATTERN = r"^[a-z][a-z0-9]{1,9}$"
 LOG_RETENTION_DAYS = [
@@ -125,6 +140,8 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         Description="Days Athena query results are kept",
     ),
     **DATABASE_PARAMETERS,
+    **STREAM_PARAMETERS,
+    **ARRIVAL_PARAMETERS,
 }
 
 # How the console groups the parameters an operator is most likely to set.
@@ -133,6 +150,8 @@ PARAMETER_GROUPS = {
     "Glue": ["GlueWorkerType", "GlueMaxWorkers", "GlueTimeoutMinutes"],
     "Operations": ["Schedule", "MonthlyBudget", "AthenaBytesScannedCutoff"],
     "Database source (optional)": list(DATABASE_PARAMETERS),
+    "Order stream (optional)": list(STREAM_PARAMETERS),
+    "Runs on arrival (optional)": list(ARRIVAL_PARAMETERS),
 }
 
 # What the bootstrap template's storage refers to; the other parameters are dropped from it.
@@ -154,6 +173,7 @@ class _Pipeline:
     query: Query
     alerts: Alerts
     orchestration: Orchestration
+    stream: Stream
 
 
 def _parameters(template: Template, env: str) -> dict[str, Parameter]:
@@ -174,6 +194,9 @@ def _conditions(template: Template, params: dict[str, Parameter]) -> None:
     template.add_condition(HAS_BUDGET, Not(Equals(Ref(params["MonthlyBudget"]), "0")))
     if "DatabaseSecretArn" in params:
         add_database_conditions(template, params)
+    if "OrderStreamEnabled" in params:
+        add_stream_conditions(template, params)
+        add_arrival_conditions(template, params)
 
 
 def _interface() -> dict[str, Any]:
@@ -255,7 +278,16 @@ def _add_pipeline(template: Template, params: dict[str, Parameter], storage: Sto
     )
     add_failed_runs_alarm(template, alerts.topic, orchestration.state_machine)
     add_schedule(template, orchestration.state_machine, Ref(params["Schedule"]))
-    return _Pipeline(storage, catalog, jobs, query, alerts, orchestration)
+    retention = Ref(params["LogRetentionDays"])
+    stream = add_stream(template, storage, params, retention)
+    add_arrival(
+        template,
+        storage,
+        orchestration.state_machine,
+        Ref(params["ArrivalMinMinutes"]),
+        retention,
+    )
+    return _Pipeline(storage, catalog, jobs, query, alerts, orchestration, stream)
 
 
 def _add_analysts_policy(template: Template, pipeline: _Pipeline) -> iam.ManagedPolicy:
@@ -306,12 +338,36 @@ def _add_outputs(template: Template, pipeline: _Pipeline, analysts: iam.ManagedP
     output("PiiSaltSecretArn", Ref(storage.pii_salt), "The PII salt (Secrets Manager)")
     output("DataKeyArn", GetAtt(storage.key, "Arn"), "The KMS key of buckets, logs, topic, secret")
     output("AnalystsPolicyArn", Ref(analysts), "Attach to analysts' roles or groups")
+    _add_optional_outputs(output, pipeline.stream)
     output(
         "AlertEmailSubscriptionArn",
         Ref("AlertEmailSubscription"),
         "The email subscription (pending until confirmed)",
         HAS_ALERT_EMAIL,
     )
+
+
+def _add_optional_outputs(output: Any, stream: Stream) -> None:
+    """The optional order stream's and runs-on-arrival's outputs, with their conditions."""
+    output(
+        "OrderStreamName",
+        Ref(stream.delivery_stream),
+        "Firehose delivery stream of order events (medallion stream --stream ...)",
+        HAS_STREAM,
+    )
+    output(
+        "OrderStreamApiUrl",
+        Sub("https://${OrderStreamApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/v1"),
+        "POST /put-record or /put-record-batch here, signed with SigV4 (service execute-api)",
+        HAS_STREAM_API,
+    )
+    output(
+        "ArrivalGateStateMachineArn",
+        Ref("ArrivalGateStateMachine"),
+        "Starts the pipeline when objects arrived under landing/",
+        HAS_ARRIVAL,
+    )
+    output("ArrivalQueueUrl", Ref("ArrivalQueue"), "Arrivals not yet taken by a run", HAS_ARRIVAL)
 
 
 def _bootstrap_outputs(template: Template, storage: Storage) -> Template:

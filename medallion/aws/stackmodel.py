@@ -42,6 +42,9 @@ _NAME_PROPERTY = {
     "AWS::SecretsManager::Secret": "Name",
     "AWS::CloudWatch::Alarm": "AlarmName",
     "AWS::KMS::Alias": "AliasName",
+    "AWS::KinesisFirehose::DeliveryStream": "DeliveryStreamName",
+    "AWS::SQS::Queue": "QueueName",
+    "AWS::ApiGateway::RestApi": "Name",
 }
 
 
@@ -164,6 +167,10 @@ class StackModel:
             return self.arn(logical_id)
         if resource_type == "AWS::KMS::Key":
             return "1234abcd-12ab-34cd-56ef-1234567890ab"
+        if resource_type == "AWS::SQS::Queue":  # a queue's Ref is its URL
+            return f"https://sqs.{self.region}.amazonaws.com/{self.account_id}/{name}"
+        if resource_type == "AWS::ApiGateway::RestApi":  # an API's Ref is its generated id
+            return "a1b2c3d4e5"
         return name
 
     def arn(self, logical_id: str) -> str:
@@ -183,6 +190,10 @@ class StackModel:
             "AWS::Logs::LogGroup": f"arn:{p}:logs:{r}:{a}:log-group:{name}:*",
             "AWS::Events::Rule": f"arn:{p}:events:{r}:{a}:rule/{name}",
             "AWS::CloudWatch::Alarm": f"arn:{p}:cloudwatch:{r}:{a}:alarm:{name}",
+            "AWS::KinesisFirehose::DeliveryStream": (
+                f"arn:{p}:firehose:{r}:{a}:deliverystream/{name}"
+            ),
+            "AWS::SQS::Queue": f"arn:{p}:sqs:{r}:{a}:{name}",
         }
         if resource_type not in arns:
             raise UnresolvableError(f"no Arn for {logical_id} ({resource_type})")
@@ -195,6 +206,8 @@ class StackModel:
             return self.physical_name(logical_id)
         if attribute == "KeyId":
             return str(self.ref(logical_id))
+        if attribute == "RootResourceId":  # an API Gateway REST API's root resource
+            return "r00t1d2e3f"
         raise UnresolvableError(f"no attribute {logical_id}.{attribute}")
 
     # --- evaluation -----------------------------------------------------------------------

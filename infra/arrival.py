@@ -1,0 +1,239 @@
+"""Runs on arrival (optional): new objects under landing/ start the pipeline, one run at a time.
+
+S3 sends the lake's events to EventBridge; a rule puts each object created under ``landing/``
+into an SQS queue; every N minutes EventBridge starts the arrival gate
+(``statemachine/arrival_gate.asl.json``), which starts the pipeline when something arrived and
+no execution is RUNNING. Why no arrival is lost is in ``statemachine/README.md``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from troposphere import (
+    Equals,
+    GetAtt,
+    If,
+    Parameter,
+    Ref,
+    Sub,
+    Template,
+    events,
+    logs,
+    s3,
+    sqs,
+    stepfunctions,
+)
+
+from infra.common import name, tags
+from infra.iam import service_role
+from infra.policies.arrival import arrival_gate_policy, arrival_queue_policy, arrival_tick_policy
+from infra.storage import Storage
+
+HAS_ARRIVAL = "HasRunOnArrival"
+EVERY_MINUTE = "ArrivalEveryMinute"
+GATE_DEFINITION = Path(__file__).resolve().parents[1] / "statemachine" / "arrival_gate.asl.json"
+# An arrival waits in the queue for the run after the current one; SQS's longest retention
+# (14 days) outlasts any run and an outage of the gate.
+QUEUE_RETENTION_SECONDS = 14 * 24 * 3600
+
+ARRIVAL_PARAMETERS: dict[str, dict[str, Any]] = {
+    "RunOnArrival": dict(
+        Type="String",
+        Default="false",
+        AllowedValues=["false", "true"],
+        Description="Start the pipeline when objects arrive under landing/ (one run at a time, "
+        "at most one per ArrivalMinMinutes); the Schedule works beside it",
+    ),
+    "ArrivalMinMinutes": dict(
+        Type="Number",
+        Default=15,
+        MinValue=1,
+        MaxValue=1440,
+        Description="Minimum minutes between two runs started by arrivals (the gate's tick)",
+    ),
+}
+
+
+def arrival_event_pattern(lake: object) -> dict[str, Any]:
+    """Objects created in the lake under ``landing/``.
+
+    Firehose's error prefix (``landing-errors/``) does not start with ``landing/``, so failed
+    records start nothing. The fields are those of S3's "Object Created" event
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html).
+    """
+    return {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {
+            "bucket": {"name": [Ref(lake)]},
+            "object": {"key": [{"prefix": "landing/"}]},
+        },
+    }
+
+
+def gate_definition() -> str:
+    """The gate's definition, compact, with its ``${...}`` placeholders left for CloudFormation."""
+    text = GATE_DEFINITION.read_text(encoding="utf-8")
+    return json.dumps(json.loads(text), separators=(",", ":"), ensure_ascii=False)
+
+
+def add_arrival_conditions(template: Template, params: dict[str, Parameter]) -> None:
+    """Runs on arrival when RunOnArrival is true; ``rate(1 minute)`` is singular."""
+    template.add_condition(HAS_ARRIVAL, Equals(Ref(params["RunOnArrival"]), "true"))
+    template.add_condition(EVERY_MINUTE, Equals(Ref(params["ArrivalMinMinutes"]), "1"))
+
+
+def add_arrival(
+    template: Template,
+    storage: Storage,
+    pipeline: stepfunctions.StateMachine,
+    minutes: Ref,
+    log_retention_days: Ref,
+) -> stepfunctions.StateMachine:
+    """Add the lake's EventBridge notifications, the rule and queue, the gate and its tick.
+
+    Parameters
+    ----------
+    template : Template
+        The template to add to.
+    storage : Storage
+        The lake bucket (its notifications are turned on) and the key.
+    pipeline : StateMachine
+        The pipeline the gate starts.
+    minutes : Ref
+        The ArrivalMinMinutes parameter.
+    log_retention_days : Ref
+        The LogRetentionDays parameter.
+
+    Returns
+    -------
+    StateMachine
+        The gate.
+    """
+    storage.lake.NotificationConfiguration = If(
+        HAS_ARRIVAL,
+        s3.NotificationConfiguration(
+            EventBridgeConfiguration=s3.EventBridgeConfiguration(EventBridgeEnabled=True)
+        ),
+        Ref("AWS::NoValue"),
+    )
+    queue = template.add_resource(
+        sqs.Queue(
+            "ArrivalQueue",
+            Condition=HAS_ARRIVAL,
+            QueueName=name("arrivals"),
+            # SSE-SQS: EventBridge may send to it without a grant on the stack's key, and a
+            # message holds only an object's key and size.
+            SqsManagedSseEnabled=True,
+            MessageRetentionPeriod=QUEUE_RETENTION_SECONDS,
+            Tags=tags(),
+        )
+    )
+    rule = template.add_resource(
+        events.Rule(
+            "ArrivalRule",
+            Condition=HAS_ARRIVAL,
+            Name=name("arrivals"),
+            Description="Objects created under landing/ wait in the arrivals queue",
+            EventPattern=arrival_event_pattern(storage.lake),
+            State="ENABLED",
+            Targets=[events.Target(Id="arrivals", Arn=GetAtt(queue, "Arn"))],
+        )
+    )
+    template.add_resource(
+        sqs.QueuePolicy(
+            "ArrivalQueuePolicy",
+            Condition=HAS_ARRIVAL,
+            Queues=[Ref(queue)],
+            PolicyDocument=arrival_queue_policy(GetAtt(queue, "Arn"), GetAtt(rule, "Arn")),
+        )
+    )
+    gate = _add_gate(template, storage, pipeline, queue, log_retention_days)
+    _add_tick(template, gate, minutes)
+    return gate
+
+
+def _add_gate(
+    template: Template,
+    storage: Storage,
+    pipeline: stepfunctions.StateMachine,
+    queue: sqs.Queue,
+    log_retention_days: Ref,
+) -> stepfunctions.StateMachine:
+    log_group = template.add_resource(
+        logs.LogGroup(
+            "ArrivalGateLogGroup",
+            Condition=HAS_ARRIVAL,
+            LogGroupName=Sub("/aws/vendedlogs/states/medallion-${Environment}-arrival-gate"),
+            RetentionInDays=log_retention_days,
+            KmsKeyId=GetAtt(storage.key, "Arn"),
+            Tags=tags(),
+        )
+    )
+    role = template.add_resource(
+        service_role(
+            "ArrivalGateRole",
+            "the arrival gate starts the pipeline",
+            "states.amazonaws.com",
+            "start-pipeline-on-arrival",
+            arrival_gate_policy(Ref(pipeline), GetAtt(queue, "Arn")),
+            Condition=HAS_ARRIVAL,
+        )
+    )
+    return template.add_resource(
+        stepfunctions.StateMachine(
+            "ArrivalGateStateMachine",
+            Condition=HAS_ARRIVAL,
+            StateMachineName=name("arrival-gate"),
+            StateMachineType="STANDARD",
+            RoleArn=GetAtt(role, "Arn"),
+            DefinitionString=gate_definition(),
+            DefinitionSubstitutions={
+                "PipelineStateMachineArn": Ref(pipeline),
+                "ArrivalQueueUrl": Ref(queue),
+            },
+            LoggingConfiguration=stepfunctions.LoggingConfiguration(
+                Level="ALL",
+                IncludeExecutionData=True,
+                Destinations=[
+                    stepfunctions.LogDestination(
+                        CloudWatchLogsLogGroup=stepfunctions.CloudWatchLogsLogGroup(
+                            LogGroupArn=GetAtt(log_group, "Arn")
+                        )
+                    )
+                ],
+            ),
+            TracingConfiguration=stepfunctions.TracingConfiguration(Enabled=True),
+            Tags=tags(),
+        )
+    )
+
+
+def _add_tick(template: Template, gate: stepfunctions.StateMachine, minutes: Ref) -> None:
+    """Every N minutes EventBridge starts the gate with the scheduled event (its ``time``)."""
+    role = template.add_resource(
+        service_role(
+            "ArrivalTickRole",
+            "EventBridge starts the arrival gate",
+            "events.amazonaws.com",
+            "start-arrival-gate",
+            arrival_tick_policy(Ref(gate)),
+            Condition=HAS_ARRIVAL,
+        )
+    )
+    template.add_resource(
+        events.Rule(
+            "ArrivalTick",
+            Condition=HAS_ARRIVAL,
+            Name=name("arrival-tick"),
+            Description="Starts the arrival gate every ArrivalMinMinutes",
+            ScheduleExpression=If(
+                EVERY_MINUTE, "rate(1 minute)", Sub("rate(${Minutes} minutes)", Minutes=minutes)
+            ),
+            State="ENABLED",
+            Targets=[events.Target(Id="gate", Arn=Ref(gate), RoleArn=GetAtt(role, "Arn"))],
+        )
+    )
