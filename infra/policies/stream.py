@@ -34,9 +34,6 @@ def firehose_delivery_policy(lake_bucket_arn: Arn, key_arn: Arn, log_group_arn: 
         The policy document.
     """
     prefixes = [STREAM_PREFIX, ERROR_PREFIX]
-    # With the bucket's S3 Bucket Key the encryption context is the bucket's ARN; without it,
-    # the object's (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-key.html).
-    contexts = [lake_bucket_arn, *(objects(lake_bucket_arn, p) for p in prefixes)]
     return document(
         statement(
             "WriteStreamObjects",
@@ -58,10 +55,11 @@ def firehose_delivery_policy(lake_bucket_arn: Arn, key_arn: Arn, log_group_arn: 
             "EncryptWithTheLakeKey",
             ["kms:GenerateDataKey", "kms:Decrypt"],
             [key_arn],
-            condition={
-                "StringEquals": {"kms:ViaService": Sub("s3.${AWS::Region}.amazonaws.com")},
-                "StringLike": {"kms:EncryptionContext:aws:s3:arn": contexts},
-            },
+            # Only through S3, as the jobs' policies do. No encryption-context condition: with
+            # the lake's S3 Bucket Key the context is the bucket's ARN, not the object's
+            # (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-key.html), so the
+            # prefixes above are the limit.
+            condition={"StringEquals": {"kms:ViaService": Sub("s3.${AWS::Region}.amazonaws.com")}},
         ),
         statement("LogDeliveryErrors", ["logs:PutLogEvents"], [log_group_arn]),
     )
