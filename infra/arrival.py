@@ -3,7 +3,28 @@
 S3 sends the lake's events to EventBridge; a rule puts each object created under ``landing/``
 into an SQS queue; every N minutes EventBridge starts the arrival gate
 (``statemachine/arrival_gate.asl.json``), which starts the pipeline when something arrived and
-no execution is RUNNING. Why no arrival is lost is in ``statemachine/README.md``.
+no execution is RUNNING.
+
+Why no arrival is lost, and why at most one run starts:
+
+- An object is written before S3 emits its event, and the event reaches the queue after that.
+  The gate deletes a message only before it starts the run, so every object whose message it
+  deleted was written before the start; bronze lists ``landing/`` after the start, so the run
+  takes it. A message that arrives after the gate's last receive stays queued for a later
+  tick (its object may be taken by this run too: the next run then ingests nothing twice, since
+  bronze skips files its manifest holds).
+- A RUNNING pipeline (any start: the gate, the Schedule, ``medallion start``) makes the gate
+  receive nothing, so arrivals during a run wait for the first tick after it.
+- If the start fails, the gate sends one message back, so the next tick starts a run (which
+  lists ``landing/`` whole). Only if both the start and that send fail is the arrival's trigger
+  lost; its object stays in ``landing/`` for the next run, whatever starts it.
+- The run is named after the tick's scheduled time, and its input names the gate execution:
+  a tick delivered twice (EventBridge delivers at least once) gives the second gate the same
+  name with another input, which Step Functions refuses (ExecutionAlreadyExists), and that gate
+  sends its arrivals back. So at most one run starts per tick, that is per N minutes.
+- ListExecutions is eventually consistent: a run started by another hand a moment before a
+  tick may be missed, and two runs may then overlap (each Glue job allows one run at a time,
+  so the second run's first job fails and alerts). Runs the gate starts are a tick apart.
 """
 
 from __future__ import annotations
