@@ -49,7 +49,7 @@ def policies() -> Iterator[tuple[str, str, dict[str, Any]]]:
                 yield logical_id, "identity", policy["PolicyDocument"]
         elif kind == "AWS::IAM::ManagedPolicy":
             yield logical_id, "identity", props["PolicyDocument"]
-        elif kind in ("AWS::S3::BucketPolicy", "AWS::SNS::TopicPolicy"):
+        elif kind in ("AWS::S3::BucketPolicy", "AWS::SNS::TopicPolicy", "AWS::SQS::QueuePolicy"):
             yield logical_id, "resource", props["PolicyDocument"]
         elif kind == "AWS::KMS::Key":
             yield logical_id, "key", props["KeyPolicy"]
@@ -64,7 +64,7 @@ def statements() -> Iterator[tuple[str, str, dict[str, Any]]]:
 def test_the_template_has_the_expected_policies() -> None:
     kinds = [kind for _, kind, _ in policies()]
     assert kinds.count("identity") >= 7  # 3 jobs, crawlers, pipeline, analysts, schedule
-    assert kinds.count("resource") == 5  # 4 buckets and the topic
+    assert kinds.count("resource") == 6  # 4 buckets, the topic, the arrivals queue
     assert kinds.count("key") == 1
 
 
