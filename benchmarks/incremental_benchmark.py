@@ -80,6 +80,7 @@ class RunFigures:
     peak_gib: float
     states: dict[str, float] = field(default_factory=dict)
     gold: dict[str, Any] = field(default_factory=dict)
+    bronze_rows: int = 0
 
     @property
     def rows_read(self) -> str:
@@ -170,11 +171,14 @@ def medallion_run(lake: Path, landing: Path, run_id: str, log: Path, *options: s
             f"{errors.read_text(encoding='utf-8')[-3000:]}"
         )
     result = json.loads(text)
+    summaries = result.get("summaries", {})
+    ingested = summaries.get("bronze", {}).get("datasets", {})
     return RunFigures(
         seconds=round(seconds, 1),
         peak_gib=round(peak / 2**30, 2),
         states=state_seconds(result.get("history", [])),
-        gold=gold_record(lake, run_id, result.get("summaries", {}).get("gold", {})),
+        gold=gold_record(lake, run_id, summaries.get("gold", {})),
+        bronze_rows=sum(int(d.get("rows", 0)) for d in ingested.values()),
     )
 
 
@@ -194,6 +198,8 @@ def build_base(home: Path, order_lines: int, seed: int) -> dict[str, Any]:
         f"  generated {order_lines:,} order lines in {generate_s} s; building the lake", flush=True
     )
     figures = medallion_run(home / "base", home / "landing", "history", home / "build.log")
+    if figures.bronze_rows < order_lines:
+        raise SystemExit(f"the history run ingested {figures.bronze_rows} rows: see {home}")
     built = {
         "order_lines": order_lines,
         "seed": seed,
@@ -334,7 +340,8 @@ def measure(size: int, workdir: Path, seed: int) -> dict[str, Any]:
         )
         print(
             f"  {name:>11}: {figures[name].seconds:7.1f} s  peak {figures[name].peak_gib:.2f} GiB"
-            f"  gold rows read {figures[name].rows_read}  ({load})",
+            f"  bronze rows {figures[name].bronze_rows:,}  gold rows read {figures[name].rows_read}"
+            f"  ({load})",
             flush=True,
         )
     return {
