@@ -15,11 +15,13 @@ helpers; ``test_moto_needs_the_sfn_casing_patch`` fails once moto does it itself
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -31,8 +33,10 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
     StateTaskService,
 )
 
+from infra.arrival import gate_definition
 from infra.stack import render
 from medallion.aws.stackmodel import StackModel
+from medallion.local.jobrunner import REPO_ROOT
 
 REGION = "eu-west-1"  # the stack model's region and account: the ARNs it resolves are moto's
 ARRIVAL = {"RunOnArrival": "true", "ArrivalMinMinutes": "5"}
@@ -128,6 +132,20 @@ def test_moto_needs_the_sfn_casing_patch(patched: bool) -> None:
         assert json.loads(done["output"])["names"] == ["list"]
     else:
         assert done["status"] == "FAILED" and "StateMachineArn" in done.get("cause", "")
+
+
+def test_asl_validator_accepts_the_gate_and_would_refuse_a_broken_one(tmp_path: Path) -> None:
+    validator = REPO_ROOT / "node_modules" / ".bin" / "asl-validator"
+    good = json.loads(gate_definition())
+    broken = json.loads(gate_definition())
+    broken["States"]["Start the pipeline"]["Next"] = "No such state"
+    for definition, valid in ((good, True), (broken, False)):
+        path = tmp_path / "gate.json"
+        path.write_text(json.dumps(definition))
+        done = subprocess.run(
+            [str(validator), "--json-path", str(path)], capture_output=True, text=True, check=False
+        )
+        assert (done.returncode == 0) is valid, done.stdout + done.stderr
 
 
 @contextmanager
