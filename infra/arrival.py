@@ -96,7 +96,7 @@ def arrival_event_pattern(lake: object) -> dict[str, Any]:
 
 
 def gate_definition() -> str:
-    """The gate's definition, compact, with its ``${...}`` placeholders left for CloudFormation."""
+    """The gate's definition, compact, with its ``${...}`` placeholders left for ``Fn::Sub``."""
     text = GATE_DEFINITION.read_text(encoding="utf-8")
     return json.dumps(json.loads(text), separators=(",", ":"), ensure_ascii=False)
 
@@ -211,11 +211,13 @@ def _add_gate(
             StateMachineName=name("arrival-gate"),
             StateMachineType="STANDARD",
             RoleArn=GetAtt(role, "Arn"),
-            DefinitionString=gate_definition(),
-            DefinitionSubstitutions={
-                "PipelineStateMachineArn": Ref(pipeline),
-                "ArrivalQueueUrl": Ref(queue),
-            },
+            # Fn::Sub, as the pipeline's: moto's CloudFormation resolves it, and does not apply
+            # DefinitionSubstitutions
+            DefinitionString=Sub(
+                gate_definition(),
+                PipelineStateMachineArn=Ref(pipeline),
+                ArrivalQueueUrl=Ref(queue),
+            ),
             LoggingConfiguration=stepfunctions.LoggingConfiguration(
                 Level="ALL",
                 IncludeExecutionData=True,

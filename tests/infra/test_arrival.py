@@ -191,10 +191,8 @@ class Lake:
             roleArn=ROLE,
         )["stateMachineArn"]
         gate = model.properties("ArrivalGateStateMachine")
-        definition = gate["DefinitionString"]
-        for key, value in gate["DefinitionSubstitutions"].items():
-            definition = definition.replace("${" + key + "}", value)
-        assert self.pipeline in definition and self.queue in definition
+        definition = gate["DefinitionString"]  # Fn::Sub resolved by the model
+        assert self.pipeline in definition and self.queue in definition and "${" not in definition
         self.gate = self.sfn.create_state_machine(
             name=gate["StateMachineName"], definition=definition, roleArn=ROLE
         )["stateMachineArn"]

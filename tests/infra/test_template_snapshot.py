@@ -31,11 +31,7 @@ def normalized(template: dict[str, Any]) -> dict[str, Any]:
             resource = json.loads(json.dumps(resource))
             descriptor = resource["Properties"]["TableInput"]["StorageDescriptor"]
             descriptor["Columns"] = COLUMNS_MARKER
-        # the pipeline's definition is a Fn::Sub of the rendered ASL; the arrival gate's is its
-        # file as it is (DefinitionSubstitutions), recorded whole
-        if resource["Type"] == "AWS::StepFunctions::StateMachine" and isinstance(
-            resource["Properties"]["DefinitionString"], dict
-        ):
+        if resource["Type"] == "AWS::StepFunctions::StateMachine":
             definition = resource["Properties"]["DefinitionString"]["Fn::Sub"]
             resource = json.loads(json.dumps(resource))
             resource["Properties"]["DefinitionString"]["Fn::Sub"] = [
