@@ -4,7 +4,11 @@ Direct PUT producers (``medallion stream``, boto3, the AWS CLI) call PutRecordBa
 outside AWS call the optional REST API, which forwards the same request to Firehose through an
 AWS service integration (no Lambda) and is authorised by IAM (SigV4). Records reach S3 as GZIP
 objects of the records' bytes concatenated as sent: Firehose adds no delimiter, so each record
-carries its own newline (``medallion.aws.firehose.Event.record`` ends every record with one).
+carries its own newline (``medallion.aws.firehose.Event.record`` ends every record with one; an
+API caller must end each record's data with one too). Firehose's ``AppendDelimiterToRecord``
+processor (https://docs.aws.amazon.com/firehose/latest/APIReference/API_Processor.html) is not
+used: on top of the producer's newline it would put an empty line, a malformed bronze row,
+after every event.
 """
 
 from __future__ import annotations
