@@ -35,8 +35,13 @@ JOB_PREFIXES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ),
         ("silver", "quarantine", "quality", "_staging/checked", "_staging/silver"),
     ),
-    # Gold writes the customer-value model's quality results (dataset=customer_value).
-    "gold": (("silver", "gold", "quality"), ("gold", "quality")),
+    # Gold writes the customer-value model's quality results (dataset=customer_value), keeps
+    # what it consumed and its customer-activity table under _meta/gold/, and stages each new
+    # mart version under _staging/gold/ before publishing it (jobs/gold/publish.py).
+    "gold": (
+        ("silver", "gold", "quality", "_meta/gold", "_staging/gold"),
+        ("gold", "quality", "_meta/gold", "_staging/gold"),
+    ),
 }
 
 

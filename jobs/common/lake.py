@@ -78,6 +78,25 @@ class LakePaths:
     def gold_state(self) -> str:
         return f"{self.root}/_meta/gold/state.json"
 
+    def gold_meta(self, name: str) -> str:
+        """Gold's own state under ``_meta/gold/`` (its tables, its publish journal)."""
+        return f"{self.root}/_meta/gold/{name}"
+
+    def gold_run_record(self, run_id: str) -> str:
+        """What one gold run read and rewrote: ``_meta/gold/runs/<run_id>.json``."""
+        return f"{self.root}/_meta/gold/runs/{run_id}.json"
+
+    def gold_staging(self, run_id: str | None = None) -> str:
+        """A gold run's new mart versions before they are published; without a run id, all."""
+        folder = f"{self.root}/_staging/gold"
+        return f"{folder}/run_id={run_id}" if run_id else folder
+
+    def readers_lock(self) -> str | None:
+        """The local catalog's lock file (readers hold it shared while querying), or None on an
+        object store, where there is no such lock. Its place is medallion.local.catalog's."""
+        root = self.root.removeprefix("file://").removeprefix("file:")
+        return None if "://" in root else f"{root}/_catalog/catalog.lock"
+
 
 @dataclass(frozen=True)
 class FileInfo:
@@ -173,6 +192,15 @@ class LakeFiles:
     def delete(self, uri: str) -> None:
         if self.exists(uri):
             self._fs(uri).delete(self._path(uri), True)
+
+    def move(self, source: str, target: str) -> None:
+        """Rename a file or directory to ``target`` (which must not exist; its parent is made).
+
+        A rename on a local file system is one atomic step; on S3 it is a copy and a delete.
+        """
+        self._fs(target).mkdirs(self._path(target).getParent())
+        if not self._fs(source).rename(self._path(source), self._path(target)):
+            raise OSError(f"could not move {source} to {target}")
 
     def read_json_lines(self, uri: str) -> list[dict[str, Any]]:
         """Every JSON record of every file below ``uri`` (empty when there is none)."""

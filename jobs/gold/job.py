@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
+
+from pyspark.sql import DataFrame
 
 from jobs.common.args import JobArgs
 from jobs.common.config import read_contracts
@@ -12,9 +15,17 @@ from jobs.common.entry import run_main
 from jobs.common.lake import LakeFiles, LakePaths
 from jobs.common.runtime import get_spark
 from jobs.gold import transforms as t
-from jobs.gold.inputs import read_silver, silver_schemas
-from jobs.gold.marts import MARTS, build_marts, empty_reasons, with_empty_inputs, write_mart
-from jobs.gold.value.publish import VALUE_GRAINS, add_value_marts, value_settings
+from jobs.gold.build import Incremental, Reader, stage_full
+from jobs.gold.changes import SilverChanges, read_state, silver_changes, write_state
+from jobs.gold.customers import cohorts_from_activity, lifetime_from_activity, rfm_from_activity
+from jobs.gold.inputs import silver_schemas
+from jobs.gold.marts import MARTS, empty_reasons
+from jobs.gold.plan import plan_run
+from jobs.gold.publish import Publication, complete, write_run_record
+from jobs.gold.value.model import ValueSettings
+from jobs.gold.value.publish import VALUE_GRAINS, ValuePublished, add_value_marts, value_settings
+
+__all__ = ["MARTS", "body", "empty_reasons", "main"]
 
 
 def main() -> None:
@@ -22,8 +33,24 @@ def main() -> None:
     run_main("gold", body)
 
 
+def last_sales_date(
+    reader: Reader, changes: SilverChanges, state: dict[str, Any] | None
+) -> date | None:
+    """The last UTC day with any order line: as recorded when order_lines did not change,
+    else read from silver's latest partition alone."""
+    if state is not None and "order_lines" not in changes.changed:
+        recorded = state.get("last_sales_date")
+        return date.fromisoformat(recorded) if recorded else None
+    dated = [p for p in changes.current.get("order_lines", {}).values() if p.days]
+    if not dated:
+        return None
+    latest = max(dated, key=lambda p: max(p.days or ()))
+    found = t.last_sales_date(reader.silver("order_lines", [latest.path])).collect()[0][0]
+    return found if isinstance(found, date) else None
+
+
 def body(argv: list[str]) -> dict[str, Any]:
-    """Read silver, build every mart its inputs allow, overwrite them in gold, summarise.
+    """Rebuild what changed in silver (or everything), publish it whole, record the run.
 
     Parameters
     ----------
@@ -34,48 +61,116 @@ def body(argv: list[str]) -> dict[str, Any]:
     Returns
     -------
     dict
-        The run summary: run_id, observation_end, full_refresh, inputs, marts (rows written,
-        every mart), empty (why a mart has no rows, per mart that cannot have any) and
-        customer_value (the model's status and, per model, why it is not usable).
+        The run summary: run_id, mode (``full`` or ``incremental``), rows_read,
+        observation_end, full_refresh, inputs, marts (rows written this run, per mart),
+        partitions_rewritten, empty (why a mart has no rows) and customer_value (the model's
+        status and, per model, why it is not usable).
     """
+    clock = time.monotonic()
     args = JobArgs.from_argv(argv)
     settings = value_settings(argv)
     spark = get_spark("medallion-gold")
-    paths = LakePaths(args.lake_root)
-    schemas = silver_schemas(spark, read_contracts(LakeFiles(spark), args.contracts_root))
-    inputs = {dataset: read_silver(spark, paths, dataset, schemas[dataset]) for dataset in schemas}
-    observation_end = args.observation_end
-    order_lines = inputs["order_lines"]
-    if observation_end is None and order_lines is not None:
-        observation_end = t.last_sales_date(order_lines).collect()[0]["observation_end"]
-    empty = empty_reasons(inputs, has_sales=observation_end is not None)
-    # Without sales every mart is empty whatever the end date; today's keeps the types whole.
-    marts = build_marts(
-        with_empty_inputs(spark, inputs, schemas), observation_end or datetime.now(UTC).date()
+    files, paths = LakeFiles(spark), LakePaths(args.lake_root)
+    complete(files, paths)  # a swap a killed run left half made is finished first
+    schemas = silver_schemas(spark, read_contracts(files, args.contracts_root))
+    state = read_state(files, paths)
+    changes = silver_changes(files, paths, list(schemas), (state or {}).get("silver", {}))
+    present = {dataset: bool(changes.current[dataset]) for dataset in schemas}
+    full = (
+        args.full_refresh
+        or state is None
+        or state.get("inputs") != present
+        or bool(changes.undated())
     )
-    value = add_value_marts(marts, empty, paths, args.run_id, observation_end, settings)
-    grains = {**{m.name: m.grain for m in MARTS}, **VALUE_GRAINS}
-    # Side by side, one mart's small single-task stages overlap another's scans.
-    with ThreadPoolExecutor(max_workers=max(1, len(marts))) as pool:
-        writes = {
-            name: pool.submit(write_mart, frame, paths.gold(name), grains[name])
-            for name, frame in marts.items()
-        }
-        written = {name: write.result() for name, write in writes.items()}
-    value.write_quality(LakeFiles(spark), paths, args.run_id)
+    reader = Reader(spark, files, paths, schemas)
+    publication = Publication(spark, files, paths, args.run_id)
+    if full:
+        inputs = {d: reader.silver(d) if present[d] else reader.empty(d) for d in schemas}
+        activity = stage_full(publication, reader, inputs)
+    else:
+        incremental = Incremental(reader, changes, plan_run(changes), publication)
+        activity = incremental.stage(present["products"], present["reviews"])
+    last = last_sales_date(reader, changes, None if full else state)
+    observation_end = args.observation_end or last
+    available = {d: reader.empty(d) if present[d] else None for d in schemas}
+    empty = empty_reasons(available, has_sales=observation_end is not None)
+    value = stage_customer_marts(publication, activity, empty, args.run_id,
+                                 observation_end, settings)  # fmt: skip
+    publication.publish()
+    write_state(files, paths, consumed(changes, present, last))
+    value.write_quality(files, paths, args.run_id)
+    record = run_record(args.run_id, full, reader, publication, clock)
+    write_run_record(files, paths, record)
     return {
-        "run_id": args.run_id,
+        **{k: record[k] for k in ("run_id", "mode", "rows_read", "partitions_rewritten")},
         "observation_end": observation_end.isoformat() if observation_end else None,
-        # Whether the run was started with --full_refresh; gold recomputes every mart from the
-        # whole of silver either way (the customer marts need all history).
         "full_refresh": args.full_refresh,
-        "inputs": {d: inputs[d] is not None for d in schemas},
-        "marts": written,
+        "inputs": present,
+        "marts": record["rows_written"],
         # Marts written with zero rows, and why: their views answer, with nothing.
         "empty": empty,
         # The customer-value model's status; a fit that fails warns and never fails the run.
         "customer_value": value.summary(),
     }
+
+
+GRAINS = {**{m.name: m.grain for m in MARTS}, **VALUE_GRAINS}
+
+
+def consumed(changes: SilverChanges, present: dict[str, bool], last: date | None) -> dict[str, Any]:
+    """What gold records as consumed: silver's fingerprints, which datasets there were, and the
+    last sales day."""
+    return {
+        "silver": changes.fingerprints(),
+        "inputs": present,
+        "last_sales_date": last.isoformat() if last else None,
+    }
+
+
+def run_record(
+    run_id: str, full: bool, reader: Reader, publication: Publication, clock: float
+) -> dict[str, Any]:
+    """``_meta/gold/runs/<run_id>.json``: what the run read and rewrote, and how long it took."""
+    return {
+        "run_id": run_id,
+        "mode": "full" if full else "incremental",
+        "rows_read": sum(reader.rows.values()),
+        "rows_read_by_input": dict(sorted(reader.rows.items())),
+        "partitions_rewritten": {m: publication.partitions.get(m, 0) for m in GRAINS},
+        "rows_written": {m: publication.written.get(m, 0) for m in GRAINS},
+        "seconds": round(time.monotonic() - clock, 3),
+    }
+
+
+def stage_customer_marts(
+    publication: Publication,
+    activity: DataFrame,
+    empty: dict[str, str],
+    run_id: str,
+    observation_end: date | None,
+    settings: ValueSettings,
+) -> ValuePublished:
+    """Stage the customer marts, every run, from the whole customer-activity table: RFM ranks
+    all customers, so it reads the compact table, never the order lines."""
+    # Without sales every mart is empty whatever the end date; today's keeps the types whole.
+    end = observation_end or datetime.now(UTC).date()
+    marts = {
+        "customer_rfm": rfm_from_activity(activity, end),
+        "customer_lifetime": lifetime_from_activity(activity, end),
+        "cohort_retention": cohorts_from_activity(activity, end),
+    }
+    value = add_value_marts(marts, empty, publication.paths, run_id, observation_end, settings)
+    # Side by side, one mart's small single-task stages overlap another's scans.
+    with ThreadPoolExecutor(max_workers=len(marts)) as pool:
+        staged = [
+            pool.submit(
+                publication.stage_whole, name, publication.paths.gold(name), frame, GRAINS[name]
+            )
+            for name, frame in marts.items()
+        ]
+        for future in staged:
+            future.result()
+    return value
 
 
 if __name__ == "__main__":

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
-
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
@@ -13,34 +10,6 @@ RATING = "decimal(4,2)"
 VELOCITY_WINDOW_DAYS = 28
 REORDER_COVER_DAYS = 14
 UNKNOWN_COUNTRY = "Unknown"
-
-
-@dataclass(frozen=True)
-class SegmentRule:
-    """One row of the RFM segment table: inclusive score ranges for R, F and M."""
-
-    segment: str
-    r: tuple[int, int]
-    f: tuple[int, int]
-    m: tuple[int, int]
-
-
-# First match wins, so the narrower Champions / Can't Lose Them rows come before the wider
-# Loyal / At Risk rows they overlap with. Every R x F pair is covered; "Others" is the fallback
-# for scores outside 1-5 or a table edited with gaps.
-RFM_SEGMENTS: tuple[SegmentRule, ...] = (
-    SegmentRule("Champions", (4, 5), (4, 5), (4, 5)),
-    SegmentRule("Loyal", (3, 5), (4, 5), (1, 5)),
-    SegmentRule("Potential Loyalist", (4, 5), (2, 3), (1, 5)),
-    SegmentRule("New", (5, 5), (1, 1), (1, 5)),
-    SegmentRule("Promising", (4, 4), (1, 1), (1, 5)),
-    SegmentRule("Need Attention", (3, 3), (3, 3), (1, 5)),
-    SegmentRule("About To Sleep", (3, 3), (1, 2), (1, 5)),
-    SegmentRule("Can't Lose Them", (1, 2), (4, 5), (4, 5)),
-    SegmentRule("At Risk", (1, 2), (3, 5), (1, 5)),
-    SegmentRule("Lost", (1, 2), (1, 2), (1, 5)),
-)
-OTHER_SEGMENT = "Others"
 
 
 def _money(column: Column) -> Column:
@@ -142,11 +111,33 @@ def product_performance_by_month(
     DataFrame
         One row per ``stock_code`` x ``month`` with any product line (sale or cancellation).
     """
+    lines = order_lines.where(F.col("is_product"))
+    return finish_product_months(
+        product_month_totals(order_lines),
+        latest_description(lines).select("stock_code", "_line_description"),
+        products,
+        reviews,
+    )
+
+
+def product_month_totals(order_lines: DataFrame) -> DataFrame:
+    """The order-line part of ``product_monthly``: units sold, revenue and units returned.
+
+    Parameters
+    ----------
+    order_lines : DataFrame
+        Silver order lines; only ``is_product`` lines count.
+
+    Returns
+    -------
+    DataFrame
+        One row per ``stock_code`` x ``month`` (``date``, the month's first day).
+    """
     sale = _is_sale()
     lines = order_lines.where(F.col("is_product")).withColumn(
         "month", F.trunc(_sales_date(), "month")
     )
-    monthly = lines.groupBy("stock_code", "month").agg(
+    return lines.groupBy("stock_code", "month").agg(
         F.coalesce(F.sum(F.when(sale, F.col("quantity"))), F.lit(0))
         .cast("bigint")
         .alias("units_sold"),
@@ -155,7 +146,31 @@ def product_performance_by_month(
         .cast("bigint")
         .alias("units_returned"),
     )
-    result = monthly.join(latest_description(lines), "stock_code", "left")
+
+
+def finish_product_months(
+    totals: DataFrame,
+    descriptions: DataFrame,
+    products: DataFrame | None,
+    reviews: DataFrame | None,
+) -> DataFrame:
+    """``product_monthly`` from its order-line totals, the products and the reviews.
+
+    Parameters
+    ----------
+    totals : DataFrame
+        :func:`product_month_totals` (of some or all months).
+    descriptions : DataFrame
+        ``stock_code``, ``_line_description``: each stock code's latest line description.
+    products, reviews : DataFrame, optional
+        Silver products and reviews, as for :func:`product_performance_by_month`.
+
+    Returns
+    -------
+    DataFrame
+        One row per row of ``totals``, with description, category and ratings.
+    """
+    result = totals.join(descriptions, "stock_code", "left")
     if products is not None:
         catalogue = products.select(
             "stock_code", F.col("description").alias("_catalogue_description"), "category"
@@ -199,21 +214,28 @@ def latest_description(lines: DataFrame) -> DataFrame:
     Parameters
     ----------
     lines : DataFrame
-        Order lines (``stock_code``, ``description``, ``invoiced_at``).
+        Order lines (``stock_code``, ``description``, ``invoiced_at``), or rows of this
+        function's own result (its ``_latest`` column is the same pair): the latest of a
+        union of results is the latest of all their lines, so gold keeps it incrementally.
 
     Returns
     -------
     DataFrame
-        One row per stock code with a described line: ``stock_code``, ``_line_description``;
-        ties on the timestamp go to the greater text, so the same silver gives the same name.
+        One row per stock code with a described line: ``stock_code``, ``_line_description`` and
+        ``_latest`` (``invoiced_at``, ``description``); ties on the timestamp go to the greater
+        text, so the same silver gives the same name.
     """
     # max of (timestamp, text) is one aggregate over few groups; measured cheaper than a hash
     # aggregate of the latest timestamp joined back to the lines.
-    latest = F.max(F.struct("invoiced_at", "description"))["description"]
+    pair = (
+        F.col("_latest") if "_latest" in lines.columns else F.struct("invoiced_at", "description")
+    )
+    described = pair["description"].isNotNull()
     return (
-        lines.where(F.col("description").isNotNull())
+        lines.where(described)
         .groupBy("stock_code")
-        .agg(latest.alias("_line_description"))
+        .agg(F.max(pair).alias("_latest"))
+        .select("stock_code", F.col("_latest")["description"].alias("_line_description"), "_latest")
     )
 
 
@@ -288,208 +310,4 @@ def inventory_days_of_cover(
         ),
         is_stock_out.alias("is_stock_out"),
         ((is_stock_out & (on_order <= 0)) | short_cover).alias("needs_reorder"),
-    )
-
-
-def customer_invoice_days(order_lines: DataFrame, observation_end: date) -> DataFrame:
-    """Each customer's invoices per UTC day up to the observation end: the customer marts' input.
-
-    Parameters
-    ----------
-    order_lines : DataFrame
-        Silver order lines.
-    observation_end : date
-        Last UTC day included.
-
-    Returns
-    -------
-    DataFrame
-        One row per ``customer_id`` x ``sales_date`` x ``invoice_no`` x ``is_cancellation`` of
-        the lines with a customer: ``amount`` (sum of line_amount) and ``abs_amount`` (sum of
-        its absolute values), sales and cancellations alike.
-    """
-    # Aggregating to invoices first means each customer mart scans the lines once and reuses
-    # this one shuffle for all its branches.
-    return (
-        order_lines.where(F.col("customer_id").isNotNull())
-        .withColumn("sales_date", _sales_date())
-        .where(F.col("sales_date") <= F.lit(observation_end))
-        .groupBy("customer_id", "sales_date", "invoice_no", "is_cancellation")
-        .agg(
-            F.sum("line_amount").alias("amount"),
-            F.sum(F.abs("line_amount")).alias("abs_amount"),
-        )
-    )
-
-
-def rfm_segment(r: Column, f: Column, m: Column) -> Column:
-    """The segment of the first RFM_SEGMENTS rule whose three score ranges all match.
-
-    Parameters
-    ----------
-    r, f, m : Column
-        Integer scores 1-5.
-
-    Returns
-    -------
-    Column
-        The segment name, ``Others`` when no rule matches.
-    """
-    segment: Column | None = None
-    for rule in RFM_SEGMENTS:
-        matches = r.between(*rule.r) & f.between(*rule.f) & m.between(*rule.m)
-        segment = (
-            F.when(matches, F.lit(rule.segment))
-            if segment is None
-            else segment.when(matches, F.lit(rule.segment))
-        )
-    assert segment is not None
-    return segment.otherwise(F.lit(OTHER_SEGMENT))
-
-
-def customer_rfm_segments(order_lines: DataFrame, observation_end: date) -> DataFrame:
-    """Recency, frequency and monetary scores and segment per customer.
-
-    Parameters
-    ----------
-    order_lines : DataFrame
-        Silver order lines.
-    observation_end : date
-        The as-of day: later lines are ignored; recency is counted to this day.
-
-    Returns
-    -------
-    DataFrame
-        One row per customer with at least one non-cancelled line up to observation_end.
-    """
-    sale = _is_sale()
-    customers = (
-        customer_invoice_days(order_lines, observation_end)
-        .groupBy("customer_id")
-        .agg(
-            F.max(F.when(sale, F.col("sales_date"))).alias("last_purchase_date"),
-            F.countDistinct(F.when(sale, F.col("invoice_no"))).alias("frequency"),
-            F.sum(F.when(sale, F.col("amount")).otherwise(-F.col("abs_amount"))).alias("_net"),
-        )
-        .where(F.col("last_purchase_date").isNotNull())
-        .select(
-            "customer_id",
-            "last_purchase_date",
-            F.datediff(F.lit(observation_end), "last_purchase_date").alias("recency_days"),
-            "frequency",
-            _money(F.col("_net")).alias("monetary"),
-        )
-    )
-    # ntile needs one global order; ties go by customer_id so a re-run scores the same.
-    by_recency = Window.orderBy(F.col("recency_days").desc(), "customer_id")
-    by_frequency = Window.orderBy("frequency", "customer_id")
-    by_monetary = Window.orderBy("monetary", "customer_id")
-    scored = customers.select(
-        "*",
-        F.ntile(5).over(by_recency).alias("r_score"),
-        F.ntile(5).over(by_frequency).alias("f_score"),
-        F.ntile(5).over(by_monetary).alias("m_score"),
-    )
-    r, f, m = F.col("r_score"), F.col("f_score"), F.col("m_score")
-    return scored.select(
-        "*",
-        F.concat(r.cast("string"), f.cast("string"), m.cast("string")).alias("rfm_score"),
-        rfm_segment(r, f, m).alias("segment"),
-        F.lit(observation_end).alias("observation_end"),
-    )
-
-
-def customer_lifetime_summary(order_lines: DataFrame, observation_end: date) -> DataFrame:
-    """The lifetimes library's per-day frequency, recency, T and monetary_value per customer.
-
-    Parameters
-    ----------
-    order_lines : DataFrame
-        Silver order lines; non-cancelled lines with a customer are the transactions.
-    observation_end : date
-        The end of the observation period (inclusive); later transactions are ignored.
-
-    Returns
-    -------
-    DataFrame
-        One row per customer with a purchase on or before observation_end.
-    """
-    purchases = customer_invoice_days(order_lines, observation_end).where(_is_sale())
-    days = purchases.groupBy("customer_id", "sales_date").agg(F.sum("amount").alias("day_amount"))
-    per_customer = days.groupBy("customer_id").agg(
-        F.min("sales_date").alias("first_purchase_date"),
-        F.max("sales_date").alias("last_purchase_date"),
-        (F.count(F.lit(1)) - 1).cast("int").alias("frequency"),
-        F.sum("day_amount").alias("_all_days"),
-        F.min_by("day_amount", "sales_date").alias("_first_day"),
-    )
-    orders = purchases.groupBy("customer_id").agg(
-        F.countDistinct("invoice_no").alias("orders"),
-        F.sum("amount").alias("_revenue"),
-    )
-    # Exact decimal sum of the repeat days, then one division in double: lifetimes' mean of the
-    # repeat days' sums, without accumulating float error.
-    repeat_mean = (F.col("_all_days") - F.col("_first_day")).cast("double") / F.col("frequency")
-    return per_customer.join(orders, "customer_id").select(
-        "customer_id",
-        "frequency",
-        F.datediff("last_purchase_date", "first_purchase_date").alias("recency"),
-        F.datediff(F.lit(observation_end), "first_purchase_date").alias("T"),
-        F.when(F.col("frequency") > 0, repeat_mean).otherwise(F.lit(0.0)).alias("monetary_value"),
-        "first_purchase_date",
-        "last_purchase_date",
-        "orders",
-        _money(F.col("_revenue")).alias("total_revenue"),
-        F.lit(observation_end).alias("observation_end"),
-    )
-
-
-def monthly_cohort_retention(order_lines: DataFrame, observation_end: date) -> DataFrame:
-    """Share of each first-purchase-month cohort buying again N months later.
-
-    Parameters
-    ----------
-    order_lines : DataFrame
-        Silver order lines; non-cancelled lines with a customer count as activity.
-    observation_end : date
-        The last day counted; each cohort gets one row per month up to this day's month.
-
-    Returns
-    -------
-    DataFrame
-        One row per ``cohort_month`` x ``months_since`` from 0 to the observation end's month,
-        months without activity included with 0 active customers.
-    """
-    active = (
-        customer_invoice_days(order_lines, observation_end)
-        .where(_is_sale())
-        .select("customer_id", F.trunc("sales_date", "month").alias("activity_month"))
-        .distinct()
-    )
-    cohorts = active.groupBy("customer_id").agg(F.min("activity_month").alias("cohort_month"))
-    months_since = F.months_between("activity_month", "cohort_month").cast("int")
-    activity = (
-        active.join(cohorts, "customer_id")
-        .groupBy("cohort_month", months_since.alias("months_since"))
-        .agg(F.count(F.lit(1)).alias("active_customers"))
-    )
-    last_month = F.trunc(F.lit(observation_end), "month")
-    grid = (
-        cohorts.groupBy("cohort_month")
-        .agg(F.count(F.lit(1)).alias("cohort_size"))
-        .withColumn(
-            "months_since",
-            F.explode(
-                F.sequence(F.lit(0), F.months_between(last_month, "cohort_month").cast("int"))
-            ),
-        )
-    )
-    return grid.join(activity, ["cohort_month", "months_since"], "left").select(
-        "cohort_month",
-        "months_since",
-        "cohort_size",
-        F.coalesce(F.col("active_customers"), F.lit(0)).cast("bigint").alias("active_customers"),
-        (F.coalesce(F.col("active_customers"), F.lit(0)) / F.col("cohort_size")).alias(
-            "retention_rate"
-        ),
     )

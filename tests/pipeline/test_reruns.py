@@ -70,7 +70,14 @@ def test_the_gold_summary_says_whether_the_run_was_a_full_refresh(runs: dict[str
     assert summary_line(runs["first_logs"]["gold.log"])["full_refresh"] is False
     gold = (runs["lake"] / "_meta" / "logs" / "r1" / "gold.log").read_text()
     attempts = gold.split("=== gold job run")
-    assert summary_line(attempts[-1])["full_refresh"] is True
+    last = summary_line(attempts[-1])
+    assert last["full_refresh"] is True
+    # Both runs rebuild every mart: the first has nothing to add to, the second was asked to.
+    # The run record of the id is the re-run's, with the same mode and rows read as its summary.
+    assert summary_line(runs["first_logs"]["gold.log"])["mode"] == last["mode"] == "full"
+    record = json.loads((runs["lake"] / "_meta" / "gold" / "runs" / "r1.json").read_text())
+    assert (record["mode"], record["rows_read"]) == ("full", last["rows_read"])
+    assert record["rows_read_by_input"]["silver.order_lines"] > 0
 
 
 def test_a_rerun_adds_an_attempt_and_keeps_the_first(runs: dict[str, Any]) -> None:

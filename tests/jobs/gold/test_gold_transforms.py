@@ -13,6 +13,7 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from jobs.gold import customers as c
 from jobs.gold import transforms as t
 
 ORDER_LINES = (
@@ -229,7 +230,7 @@ def test_customer_rfm_scores_ties_by_customer_id_and_segments(spark: SparkSessio
             line("600014", "A", 99, "2024-03-31 00:00:00", "10.000", None),  # a guest
         ],
     )
-    actual = rows_of(t.customer_rfm_segments(sample, RFM_END), "customer_id")
+    actual = rows_of(c.customer_rfm_segments(sample, RFM_END), "customer_id")
     header = ("customer_id", "last_purchase_date", "recency_days", "frequency", "monetary",
               "r_score", "f_score", "m_score", "rfm_score", "segment")  # fmt: skip
     # Six customers: ntile(5) makes groups of 2, 1, 1, 1, 1 in each order.
@@ -261,7 +262,7 @@ def test_rfm_segment_table_first_match_wins(spark: SparkSession) -> None:
     }  # fmt: skip
     scores = spark.createDataFrame([(s,) for s in expected], "score string")
     digits = [F.substring("score", i, 1).cast("int") for i in (1, 2, 3)]
-    segments = scores.select("score", t.rfm_segment(*digits).alias("segment")).collect()
+    segments = scores.select("score", c.rfm_segment(*digits).alias("segment")).collect()
     assert {r["score"]: r["segment"] for r in segments} == expected
 
 
@@ -304,7 +305,7 @@ def test_customer_lifetime_summary_matches_the_lifetimes_package(spark: SparkSes
         line("C590004", "A", -1, "2024-02-01 00:00:00", "1.000", 2003),  # only a cancellation
     ]
     end = date(2024, 6, 15)
-    result = t.customer_lifetime_summary(lines_frame(spark, rows), end).collect()
+    result = c.customer_lifetime_summary(lines_frame(spark, rows), end).collect()
     actual = pd.DataFrame([r.asDict() for r in result]).set_index("customer_id").sort_index()
 
     frame = pd.DataFrame(rows, columns=[c.split()[0] for c in ORDER_LINES.split(", ")])
@@ -350,7 +351,7 @@ def test_monthly_cohort_retention_fills_months_without_activity(spark: SparkSess
             line("700010", "A", 1, "2024-01-01 00:00:00", "1.000", None),
         ],
     )
-    result = t.monthly_cohort_retention(sample, date(2024, 3, 31))
+    result = c.monthly_cohort_retention(sample, date(2024, 3, 31))
     actual = [tuple(r) for r in result.orderBy("cohort_month", "months_since").collect()]
     jan, feb, mar = date(2024, 1, 1), date(2024, 2, 1), date(2024, 3, 1)
     assert actual == [
@@ -427,7 +428,7 @@ def test_sales_and_rfm_match_duckdb_on_a_random_sample(spark: SparkSession) -> N
         from scored order by customer_id
         """
     ).fetchall()
-    actual_rfm = rows_of(t.customer_rfm_segments(sample, end), "customer_id")
+    actual_rfm = rows_of(c.customer_rfm_segments(sample, end), "customer_id")
     assert [
         (r["customer_id"], r["recency_days"], r["frequency"], r["monetary"], r["r_score"],
          r["f_score"], r["m_score"])

@@ -1,0 +1,263 @@
+"""Gold's tables for one run: all of silver (full refresh) or only what changed (incremental).
+
+Both paths share the transforms and stage every table the same way: a full refresh builds each
+from all of silver; an incremental run rebuilds only the days and months silver rewrote
+(``jobs.gold.plan``), merged into the published month partitions, and the customer marts from
+the customer-activity table, which it keeps the same way.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import StringType, StructField, StructType
+
+from jobs.common.lake import LakeFiles, LakePaths
+from jobs.gold import transforms as t
+from jobs.gold.changes import SilverChanges
+from jobs.gold.customers import ACTIVITY_GRAIN, customer_activity
+from jobs.gold.plan import Plan, days_of_months, month_of
+from jobs.gold.publish import PARTITION, Publication, month_key
+
+ACTIVITY = "customer_activity"
+DESCRIPTIONS = "product_descriptions"
+# The marts that grow with time, partitioned by business month: their date column and grain.
+PARTITIONED: dict[str, tuple[str, tuple[str, ...]]] = {
+    "sales_daily": ("sales_date", ("sales_date", "country")),
+    "product_monthly": ("month", ("stock_code", "month")),
+    "inventory_health": ("snapshot_date", ("stock_code", "warehouse", "snapshot_date")),
+    ACTIVITY: ("activity_date", ACTIVITY_GRAIN),
+}
+TOTALS = ("stock_code", "month", "units_sold", "revenue", "units_returned")
+
+
+@dataclass
+class Reader:
+    """Reads silver and gold's own tables, counting every row it reads.
+
+    Each count is of a Parquet read with partition filters only: Spark answers it from the
+    files' footers, without reading a column.
+    """
+
+    spark: SparkSession
+    files: LakeFiles
+    paths: LakePaths
+    schemas: Mapping[str, StructType]
+    rows: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def count(self, name: str, frame: DataFrame) -> DataFrame:
+        counted = int(frame.count())
+        with self.lock:
+            self.rows[name] = self.rows.get(name, 0) + counted
+        return frame
+
+    def empty(self, dataset: str) -> DataFrame:
+        return self.spark.createDataFrame([], self.schemas[dataset])
+
+    def silver(self, dataset: str, folders: list[str] | None = None) -> DataFrame:
+        """A silver table, whole (None) or only the given partition directories."""
+        schema = self.schemas[dataset]
+        root = self.paths.silver(dataset)
+        if folders is not None and not folders:
+            return self.empty(dataset)
+        reader = self.spark.read.schema(schema).option("basePath", root)
+        frame = reader.parquet(*[f"{root}/{f}" for f in folders or [""]])
+        return self.count(f"silver.{dataset}", frame.select(*schema.fieldNames()))
+
+    def table(
+        self, name: str, path: str, schema: StructType, months: set[str] | None = None
+    ) -> DataFrame:
+        """One of gold's tables (a mart or its state): whole, or the given month partitions."""
+        fields = [f for f in schema.fields if f.name != PARTITION]
+        typed = StructType([*fields, StructField(PARTITION, StringType(), True)])
+        folders = [f"{path}/{PARTITION}={m}" for m in sorted(months or ())]
+        folders = [f for f in folders if self.files.exists(f)]
+        if not self.files.exists(path) or (months is not None and not folders):
+            return self.spark.createDataFrame([], typed)
+        reader = self.spark.read.schema(typed).option("basePath", path)
+        frame = reader.parquet(*folders) if months is not None else reader.parquet(path)
+        return self.count(f"gold.{name}", frame)
+
+
+def side_by_side(tasks: list[Callable[[], object]]) -> None:
+    """Run the staging tasks in threads: one table's small single-task stages overlap
+    another's scans (Spark runs the jobs of several threads at once)."""
+    with ThreadPoolExecutor(max_workers=max(1, len(tasks))) as pool:
+        for future in [pool.submit(task) for task in tasks]:
+            future.result()
+
+
+def with_month(frame: DataFrame, column: str) -> DataFrame:
+    return frame.withColumn(PARTITION, month_key(column))
+
+
+def merge_days(existing: DataFrame, fresh: DataFrame, column: str, days: set[date]) -> DataFrame:
+    """The published rows outside ``days`` and the recomputed rows of ``days``, by month."""
+    replaced = [F.lit(d) for d in sorted(days)]
+    kept = existing.where(~F.col(column).isin(*replaced))
+    return kept.unionByName(with_month(fresh.where(F.col(column).isin(*replaced)), column))
+
+
+def stage_full(
+    publication: Publication, reader: Reader, inputs: Mapping[str, DataFrame]
+) -> DataFrame:
+    """Stage every partitioned mart and gold's state from all of silver; return the activity."""
+    paths = reader.paths
+    lines = inputs["order_lines"]
+    products = lines.where(F.col("is_product"))
+    built = {
+        "sales_daily": t.daily_sales_by_country(lines),
+        "product_monthly": t.finish_product_months(
+            t.product_month_totals(lines),
+            t.latest_description(products).select("stock_code", "_line_description"),
+            inputs["products"],
+            inputs["reviews"],
+        ),
+        "inventory_health": t.inventory_days_of_cover(inputs["inventory"], lines),
+        ACTIVITY: customer_activity(lines),
+    }
+
+    def stage(name: str) -> Callable[[], object]:
+        column, grain = PARTITIONED[name]
+        target = paths.gold_meta(name) if name == ACTIVITY else paths.gold(name)
+        frame = with_month(built[name], column)
+        return lambda: publication.stage_months(name, target, frame, grain, None)
+
+    descriptions = t.latest_description(products)
+    side_by_side(
+        [stage(name) for name in built]
+        + [lambda: publication.stage_whole(
+            DESCRIPTIONS, paths.gold_meta(DESCRIPTIONS), descriptions, ("stock_code",))]
+    )  # fmt: skip
+    return reader.spark.read.parquet(publication.staged(ACTIVITY))
+
+
+@dataclass
+class Incremental:
+    """An incremental run's tables, rebuilt for its plan."""
+
+    reader: Reader
+    changes: SilverChanges
+    plan: Plan
+    publication: Publication
+
+    def lines(self, days: set[date]) -> DataFrame:
+        return self.reader.silver("order_lines", self.changes.dirs("order_lines", days))
+
+    def target(self, name: str) -> str:
+        paths = self.reader.paths
+        return paths.gold_meta(name) if name == ACTIVITY else paths.gold(name)
+
+    def merged(self, name: str, fresh: DataFrame, days: set[date]) -> None:
+        """Stage the months of ``days`` of a table: its other days as published, those rebuilt."""
+        column, grain = PARTITIONED[name]
+        months = {month_of(d) for d in days}
+        existing = self.reader.table(name, self.target(name), fresh.schema, months)
+        merged = merge_days(existing, fresh, column, days)
+        self.publication.stage_months(name, self.target(name), merged, grain, months)
+
+    def stage(self, has_products: bool, has_reviews: bool) -> DataFrame:
+        """Stage every changed partition; return the customer activity after this run."""
+        days = set(self.plan.sales_days)
+        lines = self.lines(days)
+        tasks: list[Callable[[], object]] = [
+            lambda: self.product_monthly(lines, has_products, has_reviews)
+        ]
+        if days:
+            tasks.append(lambda: self.merged("sales_daily", t.daily_sales_by_country(lines), days))
+            tasks.append(lambda: self.merged(ACTIVITY, customer_activity(lines), days))
+        if self.plan.snapshot_days:
+            tasks.append(self.inventory)
+        side_by_side(tasks)
+        return self.activity()
+
+    def inventory(self) -> None:
+        """Stage the inventory_health days to recompute, with their 28-day sales windows."""
+        snapshots = set(self.plan.snapshot_days)
+        inventory = self.reader.silver("inventory", self.changes.dirs("inventory", snapshots))
+        fresh = t.inventory_days_of_cover(inventory, self.lines(self.plan.velocity_days))
+        self.merged("inventory_health", fresh, snapshots)
+
+    def activity(self) -> DataFrame:
+        """The published activity of the months this run left alone, and those it staged."""
+        schema = customer_activity(self.reader.empty("order_lines")).schema
+        staged = self.publication.staged(ACTIVITY)
+        rebuilt = {month_of(d) for d in self.plan.sales_days}
+        published = {
+            name.split("=", 1)[1]
+            for name in self.reader.files.list_dirs(self.target(ACTIVITY))
+            if name.startswith(f"{PARTITION}=")
+        }
+        kept = self.reader.table(ACTIVITY, self.target(ACTIVITY), schema, published - rebuilt)
+        if not rebuilt or not self.reader.files.exists(staged):
+            return kept
+        return kept.unionByName(self.reader.spark.read.schema(kept.schema).parquet(staged))
+
+    def descriptions(self, lines: DataFrame) -> tuple[DataFrame, list[str]]:
+        """Stage each stock code's latest line description, the published ones merged with the
+        rewritten days'; return it and the stock codes whose description changed."""
+        path = self.target(DESCRIPTIONS)
+        fresh = t.latest_description(lines.where(F.col("is_product")))
+        old = self.reader.table(DESCRIPTIONS, path, fresh.schema).drop(PARTITION)
+        if not self.plan.sales_days:
+            return old, []
+        pairs = old.select("stock_code", "_latest").unionByName(
+            fresh.select("stock_code", "_latest")
+        )
+        merged = t.latest_description(pairs)
+        self.publication.stage_whole(DESCRIPTIONS, path, merged, ("stock_code",))
+        new = self.reader.spark.read.parquet(self.publication.staged(DESCRIPTIONS))
+        changed = (
+            new.alias("n")
+            .join(old.alias("o"), "stock_code", "left")
+            .where(~F.col("n._line_description").eqNullSafe(F.col("o._line_description")))
+        )
+        return new, [r[0] for r in changed.select("stock_code").collect()]
+
+    def changed_products(self) -> list[str]:
+        """Stock codes of the products silver rewrote (each product of a rewritten partition)."""
+        current = self.changes.current.get("products", {})
+        folders = [f for f in self.plan.product_folders if f in current]
+        frame = self.reader.silver("products", folders)
+        return [r[0] for r in frame.select("stock_code").distinct().collect()]
+
+    def product_monthly(self, lines: DataFrame, has_products: bool, has_reviews: bool) -> None:
+        """Stage the months of product_monthly whose lines, reviews or products changed: the
+        lines' months from silver, the others' totals as published, joined again."""
+        descriptions, codes = self.descriptions(lines)
+        codes = sorted(set(codes) | set(self.changed_products()))
+        target = self.target("product_monthly")
+        totals_schema = t.product_month_totals(self.reader.empty("order_lines")).schema
+        rejoined: set[str] = set()
+        if codes:
+            published = self.reader.table("product_monthly", target, totals_schema)
+            hit = published.where(F.col("stock_code").isin(*codes)).select(PARTITION).distinct()
+            rejoined = {r[0] for r in hit.collect()}
+        line_months = set(self.plan.line_months)
+        months = line_months | set(self.plan.review_months) | rejoined
+        if not months:
+            return
+        totals = t.product_month_totals(self.lines(days_of_months(line_months)))
+        others = sorted(months - line_months)
+        if others:
+            published = self.reader.table("product_monthly", target, totals_schema, set(others))
+            totals = totals.unionByName(published.select(*TOTALS))
+        products = self.reader.silver("products") if has_products else None
+        reviews = None
+        if has_reviews:
+            folders = self.changes.dirs("reviews", days_of_months(months))
+            reviews = self.reader.silver("reviews", folders)
+        built = t.finish_product_months(
+            totals, descriptions.select("stock_code", "_line_description"), products, reviews
+        )
+        grain = PARTITIONED["product_monthly"][1]
+        self.publication.stage_months(
+            "product_monthly", target, with_month(built, "month"), grain, months
+        )
