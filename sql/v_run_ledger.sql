@@ -5,6 +5,8 @@
 -- the silver invariant rows_in = rows_clean + rows_quarantined + rows_duplicate. The records are
 -- append-only: a re-run under the same run id adds an attempt, and this view shows the latest
 -- attempt of each run and dataset (finished_at is an ISO-8601 string, so text order is time order).
+-- rows_duplicate_event: of the duplicates, the copies of stream events removed by event id (0 in
+-- records from before the stream).
 
 with
 
@@ -18,6 +20,7 @@ runs as (
         rows_silver,
         rows_quarantined,
         rows_duplicate,
+        coalesce(rows_duplicate_event, 0) as rows_duplicate_event,
         rows_flagged,
         failed_rules,
         started_at,
@@ -47,6 +50,7 @@ final as (
         rows_silver as rows_clean,
         rows_quarantined,
         rows_duplicate,
+        rows_duplicate_event,
         rows_flagged,
         rows_in = rows_silver + rows_quarantined + rows_duplicate as is_balanced,
         cast(rows_quarantined as double) / nullif(cast(rows_in as double), 0) as quarantine_ratio,

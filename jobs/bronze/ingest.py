@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from functools import reduce
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
@@ -19,8 +20,10 @@ from jobs.bronze.transforms import (
     parse_csv_lines,
     parse_header,
     parse_json_lines,
+    parse_stream_records,
+    stream_file_columns,
 )
-from jobs.common.contracts import Contract
+from jobs.common.contracts import Contract, EventStream
 from jobs.common.entry import say
 from jobs.common.lake import FileInfo, LakeFiles, LakePaths
 
@@ -38,10 +41,12 @@ def ingest_dataset(
     found: list[FileInfo],
     run_id: str,
     ingested_at: datetime,
+    streamed: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """Append one dataset's new files to bronze and record them in the ingestion manifest.
 
-    Needs ``whole_files`` in force: see ``read_lines``.
+    ``streamed``: the files found under the contract's stream prefix (events). Needs
+    ``whole_files`` in force: see ``read_lines``.
     """
     dataset = contract.dataset
     manifest_dir = lake.ingest_manifest(dataset)
@@ -59,7 +64,7 @@ def ingest_dataset(
     counts: dict[str, dict[str, Any]] = {}
     columns: dict[str, list[str]] = {}
     if with_data:
-        rows, columns = read_lines(spark, contract, with_data)
+        rows, columns = read_lines(spark, contract, with_data, set(streamed))
         rows = add_ingest_metadata(rows, batch_id, ingested_at)
         # The batch's partition directory is written directly: with partitionBy, Spark would
         # sort every row by two constant columns first.
@@ -69,8 +74,9 @@ def ingest_dataset(
         if unlisted:
             # A row whose file is not one listed would leave the listed file counted as empty.
             raise RuntimeError(f"bronze: {dataset}: rows counted for unlisted files {unlisted}")
+    formats = {f.path: "jsonl" if f.path in streamed else contract.format for f in new}
     entries = [
-        manifest_entry(f, counts, columns.get(f.path, []), batch_id, contract.format, ingested_at)
+        manifest_entry(f, counts, columns.get(f.path, []), batch_id, formats[f.path], ingested_at)
         for f in new
     ]
     files.write_json_lines(f"{manifest_dir}/{batch_id}.json", entries)
@@ -91,13 +97,39 @@ def ingest_dataset(
 
 
 def read_lines(
-    spark: SparkSession, contract: Contract, new: list[FileInfo]
+    spark: SparkSession, contract: Contract, new: list[FileInfo], streamed: set[str]
 ) -> tuple[DataFrame, dict[str, list[str]]]:
     """The new files' data lines as bronze rows (every column as a string), and each file's
-    columns as the file names them: its CSV header, or the keys of its JSON objects (sorted).
+    columns as the file names them: its CSV header, or the keys of its JSON objects (sorted;
+    for a stream object, under the source columns they map to, see ``stream_file_columns``).
 
-    Needs ``whole_files`` in force while the result is computed: line numbers come from each
-    file being read, unsplit, by a partition of its own.
+    ``streamed`` are the files under the contract's stream prefix: events, read as JSON Lines
+    whatever the contract's format; the rest are read as the contract's format says. Needs
+    ``whole_files`` in force while the result is computed: line numbers come from each file
+    being read, unsplit, by a partition of its own.
+    """
+    exports = [f for f in new if f.path not in streamed]
+    events = [f for f in new if f.path in streamed]
+    parts: list[DataFrame] = []
+    columns: dict[str, list[str]] = {}
+    if exports:
+        rows, found = read_exports(spark, contract, exports)
+        parts.append(rows)
+        columns |= found
+    if events and contract.stream is not None:
+        rows, found = read_events(spark, contract.source_columns, contract.stream, events)
+        parts.append(rows)
+        columns |= found
+    # A batch of exports and events is one batch: columns one kind lacks are null in it.
+    return reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), parts), columns
+
+
+def scan_lines(spark: SparkSession, new: list[FileInfo]) -> DataFrame:
+    """The files' lines, numbered and decoded (``number_and_decode_lines``).
+
+    A ``.gz`` file is decompressed by the Hadoop codec its suffix names (Spark's file sources
+    pick the codec by extension, CompressionCodecFactory), and read whole by one task: gzip
+    cannot be split, so numbering lines per file holds for it as for a plain file.
     """
     files = LakeFiles(spark)
     raw = spark.read.format("text").load([glob_escaped(f.path) for f in new])
@@ -108,19 +140,43 @@ def read_lines(
         F.col("value").cast("binary").alias("_bytes"),
     )
     lines = number_and_decode_lines(raw)
-    if contract.format == "csv":
-        fields = {f.path: parse_header(files.first_line(f.path)) for f in new}
-    else:
-        # A pass of its own over the JSON files: the keys decide the batch's columns.
-        found: dict[str, list[str]] = {f.path: [] for f in new}
-        for row in json_keys(lines).collect():
-            found.setdefault(row["_ingest_file"], []).append(row["key"])
-        fields = {path: sorted(keys) for path, keys in found.items()}
     if sum(f.size for f in new) > REPARTITION_BYTES:
         lines = lines.repartition(spark.sparkContext.defaultParallelism)
+    return lines
+
+
+def read_exports(
+    spark: SparkSession, contract: Contract, new: list[FileInfo]
+) -> tuple[DataFrame, dict[str, list[str]]]:
+    """Export files (CSV or JSON Lines, as the contract says) as bronze rows, and their columns."""
+    files = LakeFiles(spark)
+    lines = scan_lines(spark, new)
     if contract.format == "csv":
+        fields = {f.path: parse_header(files.first_line(f.path)) for f in new}
         return parse_csv_lines(lines, contract.source_columns, fields), fields
+    fields = file_keys(lines, new)
     return parse_json_lines(lines, contract.source_columns, fields), fields
+
+
+def read_events(
+    spark: SparkSession, source_columns: list[str], stream: EventStream, new: list[FileInfo]
+) -> tuple[DataFrame, dict[str, list[str]]]:
+    """Stream objects (one JSON event per line) as bronze rows, and their columns."""
+    lines = scan_lines(spark, new)
+    keys = file_keys(lines, new)
+    fields = {name: stream.field_of(name) for name in source_columns}
+    own = [stream.event_id, stream.sent_at]
+    rows = parse_stream_records(lines, fields, own, keys)
+    return rows, {path: stream_file_columns(found, fields, own) for path, found in keys.items()}
+
+
+def file_keys(lines: DataFrame, new: list[FileInfo]) -> dict[str, list[str]]:
+    """Each JSON file's keys, sorted: a pass of its own over the files, since the keys decide
+    the batch's columns."""
+    found: dict[str, list[str]] = {f.path: [] for f in new}
+    for row in json_keys(lines).collect():
+        found.setdefault(row["_ingest_file"], []).append(row["key"])
+    return {path: sorted(keys) for path, keys in found.items()}
 
 
 def glob_escaped(path: str) -> str:

@@ -56,9 +56,12 @@ def body(argv: list[str]) -> dict[str, Any]:
     if risks:
         summary["risks"] = risks
     found: dict[str, list[FileInfo]] = {}
+    streamed: dict[str, frozenset[str]] = {}
     for dataset in (d for d in selected if contracts[d].database is None):
         landing = f"{args.landing_root}/{dataset}"
+        # Recursive: the stream's objects sit under YYYY/MM/DD/HH/ folders.
         found[dataset] = files.list_files(landing)
+        streamed[dataset] = stream_objects(files, landing, contracts[dataset])
         if not found[dataset]:
             say(f"bronze: no landing files for {dataset} under {landing}; skipped")
             summary["absent"].append(dataset)
@@ -77,11 +80,25 @@ def body(argv: list[str]) -> dict[str, Any]:
                 found[dataset],
                 args.run_id,
                 ingested_at,
+                streamed[dataset],
             )
             for dataset in present
         }
         summary["datasets"].update({dataset: run.result() for dataset, run in runs.items()})
     return summary
+
+
+def stream_objects(files: LakeFiles, landing: str, contract: Contract) -> frozenset[str]:
+    """The files under the contract's stream prefix (``landing/<dataset>/<prefix>/``), read as
+    events; none when the contract has no ``stream:`` section.
+
+    Firehose names an object ``<prefix>YYYY/MM/dd/HH/<stream>-<version>-<year>-...-<uuid>.gz``
+    (https://docs.aws.amazon.com/firehose/latest/dev/s3-object-name.html): the listing is
+    recursive, and any name is taken.
+    """
+    if contract.stream is None:
+        return frozenset()
+    return frozenset(f.path for f in files.list_files(f"{landing}/{contract.stream.prefix}"))
 
 
 def extract(

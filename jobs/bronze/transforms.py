@@ -287,3 +287,63 @@ def add_ingest_metadata(rows: DataFrame, batch_id: str, ingested_at: datetime) -
         F.lit(batch_id).alias("_ingest_run_id"),
         F.lit(ingested_at).cast("timestamp").alias("_ingest_at"),
     )
+
+
+def parse_stream_records(
+    lines: DataFrame,
+    fields: Mapping[str, str],
+    own: Sequence[str],
+    keys: Mapping[str, Sequence[str]] | None = None,
+) -> DataFrame:
+    """Parse stream events (one JSON object per line) into the source columns, the stream's
+    own fields (event id, sent-at time), then every other key any object has; all strings.
+
+    ``fields`` maps each source column to the event field holding it. A record that is not a
+    JSON object, or lacks a field (a source column's, the id or the time), is kept whole in
+    ``_corrupt_record`` with the reason; its columns hold what could be read. ``keys`` gives
+    each object's keys (see ``json_keys``) for the extra columns.
+    """
+    values = F.from_json(F.col("_line"), "map<string,string>")
+    required = [*fields.values(), *own]
+    missing = F.filter(
+        F.array(*[F.when(~F.map_contains_key(values, k), F.lit(k)) for k in required]),
+        lambda name: name.isNotNull(),
+    )
+    is_object = F.trim(F.col("_line")).startswith("{")
+    reason = (
+        F.when(F.trim(F.col("_line")) == "", F.lit("blank line"))
+        .when(~is_object, F.lit("record is not a JSON object"))
+        .when(values.isNull(), F.lit("record is not valid JSON"))
+        .when(
+            F.size(missing) > 0,
+            F.concat(F.lit("record lacks field(s) "), F.array_join(missing, ", ")),
+        )
+    )
+    read = F.when(is_object, values)
+    columns = [read[field].alias(source) for source, field in fields.items()]
+    columns += [read[name].alias(name) for name in own]
+    for extra in extra_columns(required, keys or {}, case_sensitive=True):
+        named = {
+            path: F.lit(names[extra.fields[path]] if path in extra.fields else None)
+            for path, names in (keys or {}).items()
+        }
+        key = _per_file(named, F.lit(None))
+        columns.append(F.when(key.isNotNull(), read[key]).alias(extra.name))
+    return lines.select(
+        *columns,
+        F.when(reason.isNotNull(), F.col("_line")).alias("_corrupt_record"),
+        reason.alias("_corrupt_reason"),
+        "_ingest_file",
+        "_ingest_line",
+        "_ingest_encoding",
+    )
+
+
+def stream_file_columns(
+    keys: Sequence[str], fields: Mapping[str, str], own: Sequence[str]
+) -> list[str]:
+    """A stream object's columns as the manifest records them: its keys under the source
+    column names they map to, without the stream's own fields (schema drift compares these
+    with the contract's source columns)."""
+    sources = {field: source for source, field in fields.items()}
+    return sorted(sources.get(key, key) for key in keys if key not in own)

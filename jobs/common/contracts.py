@@ -131,6 +131,27 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class EventStream:
+    """Events of the dataset delivered by a stream (Kinesis Data Firehose) beside its files.
+
+    The objects under ``landing/<dataset>/<prefix>/`` (any depth: Firehose adds a
+    ``YYYY/MM/DD/HH/`` date prefix) hold JSON Lines, gzip'd when their name ends in ``.gz``: one
+    event per line, the source columns under the event fields ``fields`` names (the source
+    column's own name by default), an id shared by every copy of one event, and the time of the
+    send attempt. Both are kept: bronze and silver columns named as the fields are.
+    """
+
+    prefix: str
+    event_id: str
+    sent_at: str
+    fields: Mapping[str, str] = field(default_factory=dict)
+
+    def field_of(self, source: str) -> str:
+        """The event field that holds a source column."""
+        return self.fields.get(source, source)
+
+
+@dataclass(frozen=True)
 class Contract:
     """Everything the jobs know about one source dataset."""
 
@@ -152,6 +173,8 @@ class Contract:
     source_file: str = field(default="", compare=False)
     # Set when the dataset comes from a database (the contract's source: section), not files.
     database: DatabaseSource | None = None
+    # Set when events of the dataset also arrive by a stream (the contract's stream: section).
+    stream: EventStream | None = None
 
     @property
     def partition_columns(self) -> list[str]:
@@ -163,8 +186,28 @@ class Contract:
         return [c.source for c in self.columns]
 
     @property
+    def event_columns(self) -> tuple[Column, ...]:
+        """The stream's event id and sent-at time as columns (none without a stream); files
+        lack them, so they are not source columns: they are null in a file's rows."""
+        if self.stream is None:
+            return ()
+        return (
+            Column(self.stream.event_id, self.stream.event_id, "string"),
+            Column(self.stream.sent_at, self.stream.sent_at, "timestamp"),
+        )
+
+    @property
+    def typed_columns(self) -> tuple[Column, ...]:
+        """Every column silver types: the source columns, then the event columns."""
+        return self.columns + self.event_columns
+
+    @property
     def silver_columns(self) -> list[str]:
-        return [c.name for c in self.columns] + [d.name for d in self.derived]
+        return (
+            [c.name for c in self.columns]
+            + [d.name for d in self.derived]
+            + [c.name for c in self.event_columns]
+        )
 
     @property
     def references(self) -> set[str]:
@@ -317,6 +360,33 @@ def _rules(r: _Reader, source: str, known: set[str]) -> tuple[tuple[Rule, ...], 
     return row_rules, dataset_rules
 
 
+STREAM_FIELDS = {"prefix", "event_id", "sent_at", "fields"}
+
+
+def _stream(source: str, raw: Any, columns: tuple[Column, ...], known: set[str]) -> EventStream:
+    """The ``stream:`` section: where the events land, and which fields are the id, the time
+    and (when named otherwise) each source column."""
+    if not isinstance(raw, Mapping):
+        raise ContractError(f"{source}: stream must be a mapping")
+    r = _Reader(source, raw, "stream")
+    r.unknown_keys(STREAM_FIELDS)
+    prefix = r.required("prefix").strip("/")
+    if not prefix or any(part in {"", ".", ".."} for part in prefix.split("/")):
+        raise r.fail(f"prefix {raw['prefix']!r} must be a folder under landing/<dataset>/")
+    own = (r.required("event_id"), r.required("sent_at"))
+    for name in own:
+        if not IDENTIFIER.match(name) or name in known:
+            raise r.fail(f"event field {name!r} must be snake_case and not a silver column")
+    if own[0] == own[1]:
+        raise r.fail("event_id and sent_at must be different fields")
+    fields = r.optional("fields", dict, {})
+    sources = {c.source for c in columns}
+    for column, event_field in fields.items():
+        if column not in sources or not isinstance(event_field, str) or not event_field:
+            raise r.fail(f"fields maps source columns to event fields; got {column!r}")
+    return EventStream(prefix, own[0], own[1], dict(fields))
+
+
 def parse_contract(source: str, text: str) -> Contract:
     """Parse and validate one contract's YAML text; ``source`` names it in errors."""
     try:
@@ -329,7 +399,7 @@ def parse_contract(source: str, text: str) -> Contract:
     r.unknown_keys({
         "dataset", "description", "grain", "format", "columns", "derived", "key",
         "deduplicate", "business_date", "partitioning", "pii", "row_rules", "dataset_rules",
-        "on_schema_change", "source",
+        "on_schema_change", "source", "stream",
     })  # fmt: skip
     dataset = r.required("dataset")
     columns = tuple(_column(source, c, i) for i, c in enumerate(r.required("columns", list)))
@@ -354,6 +424,9 @@ def parse_contract(source: str, text: str) -> Contract:
     database = parse_source(source, data["source"]) if "source" in data else None
     if database is not None and "format" in data:
         raise r.fail("field 'format' is for landing files; a dataset with a source: has none")
+    stream = _stream(source, data["stream"], columns, known) if "stream" in data else None
+    if stream is not None and database is not None:
+        raise r.fail("a stream: lands files beside the exports; a dataset with a source: has none")
     return Contract(
         dataset=dataset,
         description=r.optional("description", str, ""),
@@ -372,6 +445,7 @@ def parse_contract(source: str, text: str) -> Contract:
         on_schema_change=r.choice("on_schema_change", SCHEMA_CHANGE_POLICIES, default="warn"),
         source_file=source,
         database=database,
+        stream=stream,
     )
 
 

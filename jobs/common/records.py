@@ -57,6 +57,8 @@ QUALITY_RUNS: tuple[Field, ...] = (
     ("schema_drift", SCHEMA_DRIFT_TYPE),
     ("started_at", "string"),
     ("finished_at", "string"),
+    # of rows_duplicate, those removed as another copy of a stream event (same event id)
+    ("rows_duplicate_event", "bigint"),
 )
 
 

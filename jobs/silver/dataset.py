@@ -77,7 +77,8 @@ class DatasetRun:
         bronze = reader.parquet(*paths) if paths else reader.parquet(base)
         bronze = bronze.where(F.col("run_id").isin(batches))
         present = {name.lower() for name in bronze.columns}
-        absent = [c for c in self.contract.source_columns if c.lower() not in present]
+        wanted = [c.source for c in self.contract.typed_columns]
+        absent = [c for c in wanted if c.lower() not in present]
         return bronze.select("*", *[F.lit(None).cast("string").alias(c) for c in absent])
 
     def run(self) -> dict[str, Any] | None:
@@ -98,7 +99,11 @@ class DatasetRun:
             self.full_refresh, self.log,
         )  # fmt: skip
         observed = Observation(f"silver_{self.name}")
-        aggregates = [*batch_aggregates(self.contract, checks, set(references)), self.touched()]
+        aggregates = [
+            *batch_aggregates(self.contract, checks, set(references)),
+            self.touched(),
+            self.clean_events(),
+        ]
         checked = publisher.stage(evaluated.observe(observed, *aggregates))
         try:
             stats = self.measure(observed.get, checked)
@@ -129,6 +134,13 @@ class DatasetRun:
         objects, strings and numbers only."""
         labels = F.collect_set(F.when(clean_rows(), partition_label_column(self.partitions)))
         return F.concat_ws(",", labels).alias("touched")
+
+    def clean_events(self) -> Column:
+        """The clean rows that carry an event id (0 without a stream)."""
+        stream = self.contract.stream
+        if stream is None:
+            return F.lit(0).alias("clean_events")
+        return F.count(F.when(clean_rows(), F.col(stream.event_id))).alias("clean_events")
 
     def measure(self, observed: dict[str, Any], checked: DataFrame) -> dict[str, Any]:
         """The observed counts, with the distinct counts (uniqueness rules) from the copy."""
@@ -162,10 +174,14 @@ class DatasetRun:
         with ThreadPoolExecutor(max_workers=1) as alongside:
             quarantined = alongside.submit(publisher.write_quarantine, checked)
             if failed:
-                written = {"rows_silver": stats["clean"], "rows_duplicate": 0, "partitions": []}
+                written = {"rows_silver": stats["clean"], "rows_duplicate": 0,
+                           "rows_duplicate_event": 0, "partitions": []}  # fmt: skip
                 self.log("quality gate failed, batch not published: " + "; ".join(failed))
             else:
-                written = publisher.publish(checked, stats["clean"], stats["touched"], batches)
+                written = publisher.publish(
+                    checked, stats["clean"], stats["touched"], batches,
+                    int(stats.get("clean_events") or 0),
+                )  # fmt: skip
             quarantined.result()
         self.log(f"quarantined {stats['quarantined']} rows")
         return written
@@ -177,6 +193,6 @@ class DatasetRun:
         self.log(
             f"{summary['rows_in']} in = {summary['rows_silver']} silver + "
             f"{summary['rows_quarantined']} quarantined + {summary['rows_duplicate']} duplicates "
-            f"({summary['status']})"
+            f"({summary['rows_duplicate_event']} by event id; {summary['status']})"
         )
         return summary

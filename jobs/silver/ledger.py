@@ -37,7 +37,8 @@ def run_summary(
     run_id: str, dataset: str, outcome: Outcome, started_at: str, finished_at: str
 ) -> dict[str, Any]:
     """The ``quality_runs`` record: the ledger ``rows_in = rows_silver + rows_quarantined +
-    rows_duplicate``, the status, the rules that failed or warned, what was written."""
+    rows_duplicate`` (``rows_duplicate_event`` of the duplicates removed by event id, the rest
+    exact or per key), the status, the rules that failed or warned, what was written."""
     warned = [v.rule_id for v in outcome.verdicts if v.status == "warn"]
     status = "failed" if outcome.failed else ("warned" if warned else "passed")
     return make_record(
@@ -50,6 +51,7 @@ def run_summary(
             "rows_silver": outcome.written["rows_silver"],
             "rows_quarantined": outcome.stats["quarantined"],
             "rows_duplicate": outcome.written["rows_duplicate"],
+            "rows_duplicate_event": outcome.written.get("rows_duplicate_event", 0),
             "rows_flagged": outcome.stats["flagged"],
             "status": status,
             "published": not outcome.failed,

@@ -12,6 +12,7 @@ from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
 
 from jobs.common.contracts import Contract
 from jobs.common.lake import LakeFiles, LakePaths
@@ -20,6 +21,7 @@ from jobs.silver.transforms import (
     hash_pii,
     keep_first_of_exact_duplicates,
     keep_latest_per_key,
+    keep_one_per_event_or_exact,
     partition_filter,
     partition_label,
     quarantine_columns,
@@ -82,10 +84,23 @@ class Publisher:
         """Delete every run's checked copy of this dataset."""
         self.files.delete(self.lake.silver_checked(self.name))
 
-    def read_silver(self, path: str) -> DataFrame:
-        """This dataset's silver rows; partition values are read as strings, so cast them back."""
-        frame = self.spark.read.parquet(path)
+    def read_silver(self, path: str, schema: StructType | None = None) -> DataFrame:
+        """This dataset's silver rows; partition values are read as strings, so cast them back.
+
+        With ``schema`` (the silver columns' types), a file written before a column existed
+        (event_id before the stream) reads it as null: without one, Spark takes a single
+        file's schema, and a column only newer files hold could be lost.
+        """
+        reader = self.spark.read if schema is None else self.spark.read.schema(schema)
+        frame = reader.parquet(path)
         return frame.withColumns({p: F.col(p).cast("int") for p in self.partitions})
+
+    def counted(self, frame: DataFrame) -> tuple[int, int]:
+        """Rows, and rows that carry an event id (0 without a stream), in one pass."""
+        stream = self.contract.stream
+        events = F.count(stream.event_id) if stream is not None else F.lit(0)
+        row = frame.agg(F.count(F.lit(1)), events).collect()[0]
+        return int(row[0]), int(row[1])
 
     def write_quarantine(self, checked: DataFrame) -> None:
         """The rejected rows, with their raw values (PII hashed) and the rules they failed."""
@@ -99,41 +114,48 @@ class Publisher:
         )
 
     def publish(
-        self, checked: DataFrame, clean: int, touched: Touched, batches: list[str]
-    ) -> dict[str, Any]:
+        self, checked: DataFrame, clean: int, touched: Touched, batches: list[str],
+        clean_events: int = 0,
+    ) -> dict[str, Any]:  # fmt: skip
         """Rewrite the touched partitions with existing and new rows, deduplicated.
 
         Returns rows_silver and rows_duplicate (``clean`` new rows, less the duplicates the
-        rewrite removed: counted from what the partitions hold after) and the partitions.
+        rewrite removed: counted from what the partitions hold after), rows_duplicate_event
+        (those of them that carry an event id: ``clean_events`` of the new rows do) and the
+        partitions.
         """
         columns = silver_columns(self.contract)
         new = checked.where(clean_rows()).select(*columns, *self.partitions)
+        schema = StructType([f for f in new.schema.fields if f.name in set(columns)])
         path = self.lake.silver(self.name)
         existing = None
         if self.files.exists(path) and not self.full_refresh:
-            existing, touched = self.existing_rows(path, new, touched, batches)
-        before = existing.count() if existing is not None else 0
+            existing, touched = self.existing_rows(path, new, touched, batches, schema)
+        before, before_events = self.counted(existing) if existing is not None else (0, 0)
         if existing is not None:
             self.log(f"{before} rows already in the {len(touched)} partitions to rewrite")
         candidates = new if existing is None else existing.unionByName(new)
         self.write_partitions(self.deduplicate(candidates).select(*columns, *self.partitions),
                               path, staged=bool(before))  # fmt: skip
         self.log(f"rewrote {len(touched)} partitions")
-        after = self.read_silver(path).where(partition_filter(touched, self.partitions)).count()
+        after, after_events = self.counted(
+            self.read_silver(path, schema).where(partition_filter(touched, self.partitions))
+        )
         duplicates = clean + before - after
         return {
             "rows_silver": clean - duplicates,
             "rows_duplicate": duplicates,
+            "rows_duplicate_event": clean_events + before_events - after_events,
             "partitions": [partition_label(t) for t in touched],
         }
 
     def existing_rows(
-        self, path: str, new: DataFrame, touched: Touched, batches: list[str]
+        self, path: str, new: DataFrame, touched: Touched, batches: list[str], schema: StructType
     ) -> tuple[DataFrame, Touched]:
         """The silver rows of the partitions to rewrite, and those partitions: the ones the batch
         touches and, for latest-per-key, those holding an older row of a key it brings."""
         contract = self.contract
-        existing = self.read_silver(path).where(~F.col("_ingest_run_id").isin(batches))
+        existing = self.read_silver(path, schema).where(~F.col("_ingest_run_id").isin(batches))
         if contract.dedupe_strategy == "latest_per_key":
             keys = new.select(*contract.key).distinct()
             moved = existing.join(keys, list(contract.key), "left_semi").select(*self.partitions)
@@ -149,7 +171,13 @@ class Publisher:
         if contract.dedupe_strategy == "exact":
             # One shuffle by date serves both the dedupe and the partitioned write.
             by_day = candidates.repartition(*self.partitions)
-            return keep_first_of_exact_duplicates(by_day, contract.silver_columns, self.partitions)
+            if contract.stream is None:
+                return keep_first_of_exact_duplicates(
+                    by_day, contract.silver_columns, self.partitions
+                )
+            return keep_one_per_event_or_exact(
+                by_day, contract.stream, contract.silver_columns, self.partitions
+            )
         if contract.business_date in contract.key:
             # The key fixes the date partition: one shuffle by date serves the ranking too.
             by_day = candidates.repartition(*self.partitions)

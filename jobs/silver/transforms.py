@@ -8,7 +8,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from jobs.common.contracts import Column as ContractColumn
-from jobs.common.contracts import Contract
+from jobs.common.contracts import Contract, EventStream
 from jobs.common.quality import RowCheck, parseable_check, unparsed_name, well_formed_check
 
 LINEAGE = ["_ingest_run_id", "_ingest_file", "_ingest_line", "_ingest_at"]
@@ -63,20 +63,28 @@ def type_columns(bronze: DataFrame, contract: Contract) -> DataFrame:
 
     The bronze source columns stay, so a quarantined row keeps its raw values.
     """
-    typed = [parse_value(raw_value(c.source), c).alias(c.name) for c in contract.columns]
+    typed = [parse_value(raw_value(c.source), c).alias(c.name) for c in contract.typed_columns]
     # Flags read the parsed columns in a second select, so each value is parsed once.
     flags = [
         (raw_value(c.source).isNotNull() & F.col(c.name).isNull()).alias(unparsed_name(c.name))
-        for c in contract.columns
+        for c in contract.typed_columns
         if not c.is_string
     ]
-    sources = set(contract.source_columns)
+    sources = {c.source for c in contract.typed_columns}
     # Columns bronze keeps beyond the contract's stay in bronze: a name such as quantity or
     # year would clash with a silver column here.
     renamed = [
         F.col(f"`{name}`").alias(raw_name(name)) if name in sources else F.col(f"`{name}`")
         for name in bronze.columns
         if name in sources or name in BRONZE_OWN
+    ]
+    # Rows of exports alone (a batch, or a test's frame, without a stream object) lack the
+    # event columns: null, as in an export's rows of a batch that has both.
+    present = {name.lower() for name in bronze.columns}
+    renamed += [
+        F.lit(None).cast("string").alias(raw_name(c.source))
+        for c in contract.event_columns
+        if c.source.lower() not in present
     ]
     frame = bronze.select(*renamed).select("*", *typed).select("*", *flags)
     for derived in contract.derived:
@@ -91,7 +99,7 @@ def parse_checks(contract: Contract, pii: set[str]) -> list[RowCheck]:
         well_formed_check(contract),
         *[
             parseable_check(contract, c, F.lit("<pii>") if c.name in pii else raw_value(c.source))
-            for c in contract.columns
+            for c in contract.typed_columns
             if not c.is_string
         ],
     ]
@@ -120,7 +128,7 @@ def silver_columns(contract: Contract) -> list[str]:
 def quarantine_columns(contract: Contract) -> list[Column]:
     """What a quarantined row keeps: raw values, the reasons, lineage, and its bronze batch."""
     return [
-        *[F.col(f"`{raw_name(name)}`").alias(name) for name in contract.source_columns],
+        *[F.col(f"`{raw_name(c.source)}`").alias(c.source) for c in contract.typed_columns],
         F.col("_corrupt_record"),
         F.col("dq_failed_rules"),
         F.col("dq_reasons"),
@@ -151,6 +159,31 @@ def keep_first_of_exact_duplicates(
         *[F.col(f"_first.{c}").alias(c) for c in LINEAGE],
         *partitions,
     )
+
+
+def keep_one_per_event_or_exact(
+    rows: DataFrame, stream: EventStream, data_columns: Sequence[str], partitions: Sequence[str]
+) -> DataFrame:
+    """Lines with an event id: one per id, the earliest sent copy (then the earliest ingested,
+    as ``keep_first_of_exact_duplicates`` keeps lineage), whatever else differs; lines without
+    one (exports) keep the exact-duplicate rule.
+
+    The copies of an event are one order line sent again, so they share its invoice date and
+    its date partition: grouping within the partitions reuses the shuffle by date.
+    """
+    event = F.col(stream.event_id)
+    exact = keep_first_of_exact_duplicates(rows.where(event.isNull()), data_columns, partitions)
+    # A copy whose time is missing (a JSON null) ranks after every timed one.
+    ordering = [F.col(stream.sent_at).asc_nulls_last(), F.col("_ingest_at"),
+                F.col("_ingest_run_id"), F.col("_ingest_file"), F.col("_ingest_line")]  # fmt: skip
+    window = Window.partitionBy(*partitions, stream.event_id).orderBy(*ordering)
+    events = (
+        rows.where(event.isNotNull())
+        .withColumn("_rank", F.row_number().over(window))
+        .where("_rank = 1")
+        .select(*exact.columns)
+    )
+    return exact.unionByName(events)
 
 
 def keep_latest_per_key(

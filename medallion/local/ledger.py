@@ -25,6 +25,8 @@ class LedgerRow:
     status: str
     failed_rules: tuple[str, ...]
     finished_at: str = ""
+    # of rows_duplicate, the copies of stream events removed by event id
+    rows_duplicate_event: int = 0
 
     @property
     def balanced(self) -> bool:
@@ -67,6 +69,7 @@ def _ledger_row(record: dict[str, Any]) -> LedgerRow:
         status=record["status"],
         failed_rules=tuple(record.get("failed_rules", [])),
         finished_at=str(record.get("finished_at") or ""),
+        rows_duplicate_event=int(record.get("rows_duplicate_event") or 0),
     )
 
 
@@ -117,7 +120,7 @@ def render(
 def ledger_table(rows: list[LedgerRow]) -> Table:
     """The conservation ledger of some rows as a table."""
     table = Table(title="Conservation ledger: bronze rows in = silver + quarantined + duplicates")
-    numbers = ("in", "silver", "quarantined", "duplicates", "flagged")
+    numbers = ("in", "silver", "quarantined", "duplicates", "by event id", "flagged")
     for name in ("run", "dataset", *numbers, "status", "balanced"):
         table.add_column(name, justify="right" if name in numbers else "left")
     for row in rows:
@@ -128,6 +131,7 @@ def ledger_table(rows: list[LedgerRow]) -> Table:
             f"{row.rows_silver:,}",
             f"{row.rows_quarantined:,}",
             f"{row.rows_duplicate:,}",
+            f"{row.rows_duplicate_event:,}",
             f"{row.rows_flagged:,}",
             row.status,
             "yes" if row.balanced else "NO",

@@ -93,7 +93,8 @@ HEADLINES: tuple[tuple[str, str], ...] = (
             latest_run.rows_in,
             latest_run.rows_clean as clean,
             latest_run.rows_quarantined as quarantined,
-            latest_run.rows_duplicate as duplicates
+            latest_run.rows_duplicate as duplicates,
+            latest_run.rows_duplicate_event as duplicate_events
         from rules
         left join latest_run on latest_run.dataset = rules.dataset and latest_run.n = 1
         order by rules.dataset

@@ -30,7 +30,7 @@ def unparsed_name(column: str) -> str:
 
 def unparsed_flags(contract: Contract) -> dict[str, Column]:
     """The could-not-parse flag of each typed (non-string) column, by silver name."""
-    return {c.name: F.col(unparsed_name(c.name)) for c in contract.columns if not c.is_string}
+    return {c.name: F.col(unparsed_name(c.name)) for c in contract.typed_columns if not c.is_string}
 
 
 def well_formed_check(contract: Contract) -> RowCheck:

@@ -94,3 +94,30 @@ def test_file_name_must_match_dataset_and_references_must_exist() -> None:
         load_contracts({"reviews.yaml": text})
     with pytest.raises(ContractError, match="not valid YAML"):
         parse_contract("x.yaml", "dataset: [unclosed")
+
+
+def test_the_order_stream_section_names_its_fields_and_bad_ones_are_refused() -> None:
+    orders = load_contracts_dir(CONTRACTS)["order_lines"]
+    assert orders.stream is not None and orders.stream.prefix == "stream"
+    assert [(c.name, c.type) for c in orders.event_columns] == [
+        ("event_id", "string"), ("sent_at", "timestamp"),
+    ]  # fmt: skip
+    # Files lack the event fields: they are silver columns, never a header's required columns.
+    assert "event_id" not in orders.source_columns and "event_id" in orders.silver_columns
+    text = (CONTRACTS / "order_lines.yaml").read_text()
+    data = yaml.safe_load(text)
+    renamed = {**data, "stream": {**data["stream"], "fields": {"InvoiceNo": "invoice"}}}
+    parsed = parse_contract("order_lines.yaml", yaml.safe_dump(renamed))
+    assert parsed.stream is not None
+    assert [parsed.stream.field_of(c) for c in ("InvoiceNo", "Country")] == ["invoice", "Country"]
+    for stream, message in [
+        ({"prefix": "../x", "event_id": "event_id", "sent_at": "sent_at"}, "must be a folder"),
+        ({"prefix": "s", "event_id": "quantity", "sent_at": "sent_at"}, "not a silver column"),
+        ({"prefix": "s", "event_id": "id", "sent_at": "id"}, "must be different"),
+        ({"prefix": "s", "event_id": "id"}, "missing required field 'sent_at'"),
+        ({"prefix": "s", "event_id": "id", "sent_at": "at", "fields": {"Qty": "q"}}, "'Qty'"),
+        ({"prefix": "s", "event_id": "id", "sent_at": "at", "buffer": 5}, "unknown field"),
+    ]:
+        with pytest.raises(ContractError, match=message) as error:
+            parse_contract("contracts/order_lines.yaml", yaml.safe_dump({**data, "stream": stream}))
+        assert str(error.value).startswith("contracts/order_lines.yaml: stream")
