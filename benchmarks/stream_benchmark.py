@@ -13,8 +13,9 @@ In one run, with the user's commands:
    (StartExecution); printed: seconds from StartExecution to the silver job's end (bronze reading
    the delivered objects, then silver), from the execution history, and to the end of the run.
 
-The first run starts the job host's JVM, which is in the landing-to-silver figure, as it is for a
-user's first run after ``medallion serve`` starts.
+The run is the first of this ``medallion serve``: its job host was started with the server, as a
+user's first run after starting it. The figures depend on what else the machine runs: state its
+load beside them.
 """
 
 from __future__ import annotations
@@ -121,8 +122,10 @@ def main() -> None:
           f"(producer), {args.events / wall:,.0f} events/s over the command's {wall:.1f} s wall "
           "time")  # fmt: skip
     print(f"landing to silver: {to_silver:.1f} s from StartExecution to the silver job's end "
-          f"(bronze + silver, first run: the job host's JVM starts); whole run {total:.1f} s, "
+          f"(bronze + silver); whole run {total:.1f} s, "
           f"{status}")  # fmt: skip
+    load = ", ".join(f"{n:.1f}" for n in os.getloadavg())
+    print(f"machine: {os.cpu_count()} cores, load average {load} (1, 5, 15 min) at the end")
     print(f"workdir: {work}")
 
 
