@@ -8,7 +8,9 @@ import socket
 import time
 from pathlib import Path
 
+import boto3
 import pytest
+from botocore.exceptions import ClientError
 from typer.testing import CliRunner
 
 from medallion.cli.app import app
@@ -109,3 +111,51 @@ def test_serve_on_a_taken_port_is_one_line(tmp_path: Path) -> None:
         result = runner.invoke(app, ["serve", "--lake", str(tmp_path), "--port", str(port)])
     assert result.exit_code == 2
     assert f"port {port} on 127.0.0.1 is taken" in result.output and "--port 0" in result.output
+
+
+def test_moto_firehose_hands_records_to_the_stream_and_reports_refusals(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto import mock_aws
+
+    from medallion.local import moto_patches
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    delivery = stream(tmp_path, rate=0.5)
+    moto_patches.install(None, firehose=delivery)
+    try:
+        with mock_aws():
+            boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="lake")
+            firehose = boto3.client("firehose", region_name="us-east-1")
+            firehose.create_delivery_stream(
+                DeliveryStreamName="orders",
+                ExtendedS3DestinationConfiguration={
+                    "RoleARN": "arn:aws:iam::123456789012:role/firehose-example",
+                    "BucketARN": "arn:aws:s3:::lake",
+                },
+            )
+            records = [{"Data": f"event {i}\n".encode()} for i in range(40)]
+            answer = firehose.put_record_batch(DeliveryStreamName="orders", Records=records)
+            failed = [r for r in answer["RequestResponses"] if "ErrorCode" in r]
+            assert answer["FailedPutCount"] == len(failed) == delivery.stats.refused > 0
+            assert delivery.pending() == 40 - len(failed)
+            # A refused PutRecord fails as a whole; sent again, it is taken.
+            refused = next(
+                r for r in (f"single {i}\n".encode() for i in range(100)) if delivery._refuse(r)
+            )
+            delivery._seen.clear()
+            with pytest.raises(ClientError, match="ServiceUnavailableException"):
+                firehose.put_record(DeliveryStreamName="orders", Record={"Data": refused})
+            firehose.put_record(DeliveryStreamName="orders", Record={"Data": refused})
+            assert delivery.flush() is not None
+            landed = gzip.decompress(objects(tmp_path)[0].read_bytes())
+            assert landed.endswith(refused) and landed.count(b"\n") == 41 - len(failed)
+            assert (
+                boto3.client("s3", region_name="us-east-1")
+                .list_objects_v2(Bucket="lake")
+                .get("KeyCount")
+                == 0
+            )  # nothing went to moto's S3
+    finally:
+        moto_patches.uninstall()
