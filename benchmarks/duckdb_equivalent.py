@@ -73,11 +73,13 @@ def connect(database: str = ":memory:") -> duckdb.DuckDBPyConnection:
 
 
 # --- bronze ---------------------------------------------------------------------------------
-def landing_files(landing: Path, contract: Contract) -> list[Path]:
-    """The dataset's landing files: CSV for a CSV contract, JSON Lines for a JSON one."""
+def landing_files(landing: Path, contract: Contract, ignore: Iterable[str] = ()) -> list[Path]:
+    """The dataset's landing files: CSV for a CSV contract, JSON Lines for a JSON one; files
+    named in ``ignore`` left out."""
     patterns = ("*.csv",) if contract.format == "csv" else ("*.jsonl", "*.json")
     folder = landing / contract.dataset
-    return sorted(p for pattern in patterns for p in folder.rglob(pattern) if p.is_file())
+    found = (p for pattern in patterns for p in folder.rglob(pattern) if p.is_file())
+    return sorted(p for p in found if p.name not in set(ignore))
 
 
 def bronze_csv(con: duckdb.DuckDBPyConnection, files: list[Path], table: str) -> None:
@@ -129,9 +131,15 @@ def bronze_jsonl(
               WHERE trim(line) <> '')""")
 
 
-def bronze(con: duckdb.DuckDBPyConnection, landing: Path, lake: Path, contract: Contract) -> int:
+def bronze(
+    con: duckdb.DuckDBPyConnection,
+    landing: Path,
+    lake: Path,
+    contract: Contract,
+    ignore: Iterable[str] = (),
+) -> int:
     """Ingest a dataset's landing files into bronze Parquet; the rows written (0: no files)."""
-    files = landing_files(landing, contract)
+    files = landing_files(landing, contract, ignore)
     if not files:
         return 0
     table = f"bronze_{contract.dataset}"
@@ -250,8 +258,10 @@ def run_all(
     lake: Path,
     contracts_dir: Path = REPO / "contracts",
     observation_end: date | None = None,
+    ignore: Iterable[str] = (),
 ) -> dict[str, Any]:
-    """Bronze, silver and gold of every dataset in DuckDB; per-layer seconds and row counts."""
+    """Bronze, silver and gold of every dataset in DuckDB (landing files named in ``ignore``
+    left out); per-layer seconds and row counts."""
     shutil.rmtree(lake, ignore_errors=True)
     lake.mkdir(parents=True)
     contracts = load_contracts_dir(contracts_dir)
@@ -259,7 +269,7 @@ def run_all(
     con = connect()
     seconds: dict[str, float] = {}
     started = time.monotonic()
-    rows = {name: bronze(con, landing, lake, c) for name, c in contracts.items()}
+    rows = {name: bronze(con, landing, lake, c, ignore) for name, c in contracts.items()}
     seconds["bronze"] = time.monotonic() - started
     present = {name for name, n in rows.items() if n}
     summaries: dict[str, Any] = {}

@@ -1,7 +1,7 @@
 """Benchmark: one day's delivery on lakes of growing history, and a full refresh of each lake.
 
 Usage: .venv/bin/python benchmarks/incremental_benchmark.py [--sizes 100000,1000000,3000000]
-       [--workdir DIR] [--seed 42]
+       [--workdir DIR] [--seed 42] [--duckdb] [--json FILE]
 
 For each history size N (order lines; 10000000 is allowed too):
 
@@ -16,12 +16,18 @@ For each history size N (order lines; 10000000 is allowed too):
    its customers and stock codes mapped onto the history's own; plus the small customers and
    products updates a day brings (re-sent records of some of the day's customers and products,
    updated that day).
-3. The delivery lands in ``history-N/landing`` (bronze knows a file by its path, so every run
-   reads that one landing directory); ``medallion run --landing`` (the user's command in a
-   process of its own, crawlers and views included) runs on one copy of the base lake and
-   ``medallion run --full-refresh`` on another. Each is timed from start to exit; peak memory is
+3. The delivery is a landing directory of its own, ``history-N/delivery`` (bronze appends what it
+   finds there that it has not ingested; the history's files need not be listed again):
+   ``medallion run --landing history-N/delivery`` (the user's command in a process of its own,
+   crawlers and views included) runs on one copy of the base lake, and the same command with
+   ``--full-refresh`` on another. Each is timed from start to exit; peak memory is
    the largest resident set of the whole process tree (the CLI, its job host and JVM), sampled
    every 100 ms (``tree_rss`` of benchmarks/pipeline_benchmark.py) from the command's process.
+
+With ``--duckdb``, benchmarks/duckdb_equivalent.py also does the same bronze, silver and gold work
+on each history's landing files (the delivery left out) right after the history lake is built,
+and the ratio of the two times is printed (target: medallion within 15 times DuckDB), with
+whether their gold totals are equal.
 
 Gold's rows read come from ``<lake>/_meta/gold/runs/<run_id>.json`` (``mode``, ``rows_read``),
 written by incremental gold; "n/a" when the lake has none. The machine's load average is printed
@@ -132,9 +138,14 @@ def medallion_command() -> list[str]:
 def watch_peak(process: subprocess.Popen[bytes]) -> int:
     """Wait for a process, sampling its tree's resident set every 100 ms; the peak in bytes."""
     peak = 0
-    while process.poll() is None:
-        peak = max(peak, tree_rss(process.pid))
-        time.sleep(0.1)
+    try:
+        while process.poll() is None:
+            peak = max(peak, tree_rss(process.pid))
+            time.sleep(0.1)
+    except BaseException:  # interrupted (Ctrl-C, a test's timeout): leave no run behind
+        process.terminate()
+        process.wait(60)
+        raise
     return peak
 
 
@@ -184,8 +195,7 @@ def medallion_run(lake: Path, landing: Path, run_id: str, log: Path, *options: s
 
 def build_base(home: Path, order_lines: int, seed: int) -> dict[str, Any]:
     """The history lake ``home/base``, built once from ``home/landing``: generate, then one
-    ``medallion run``. Bronze knows a landing file by its path, so every later run reads the
-    same ``home/landing`` (the delivery is added there) from a copy of the lake."""
+    ``medallion run``. A later run of the benchmark finds ``home/base.json`` and reuses it."""
     marker = home / "base.json"
     if marker.exists():
         built: dict[str, Any] = json.loads(marker.read_text(encoding="utf-8"))
@@ -208,6 +218,7 @@ def build_base(home: Path, order_lines: int, seed: int) -> dict[str, Any]:
         "load": load_average(),
     }
     marker.write_text(json.dumps(built, indent=2) + "\n", encoding="utf-8")
+    built["fresh"] = True
     print(
         f"  built in {figures.seconds} s, peak {figures.peak_gib} GiB ({built['load']})", flush=True
     )
@@ -309,25 +320,45 @@ def make_delivery(base_landing: Path, out: Path) -> dict[str, int]:
     }
 
 
-def land(delivery: Path, landing: Path) -> None:
-    """Copy the delivery's files into the landing directory (once: a copy keeps its time)."""
-    for path in delivery.rglob("*.csv"):
-        target = landing / path.relative_to(delivery)
-        if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, target)
+def duckdb_beside(home: Path, built: dict[str, Any]) -> dict[str, Any]:
+    """The DuckDB equivalent (benchmarks/duckdb_equivalent.py) on the history's landing files
+    (the delivery left out), against the history run's time: both from this benchmark run
+    when the lake was built in it."""
+    from duckdb_equivalent import TARGET_RATIO, run_all
+    from duckdb_marts import compare_gold
+
+    load = load_average()
+    started = time.monotonic()
+    result = run_all(home / "landing", home / "duckdb", ignore=(DELIVERY_NAME,))
+    seconds = round(time.monotonic() - started, 1)
+    ratio = built["build"]["seconds"] / seconds
+    same = compare_gold(home / "base", home / "duckdb")
+    when = "this run" if built.get("fresh") else "an earlier run (delete base.json to rebuild)"
+    print(
+        f"  DuckDB, the same work on the history's files: {seconds} s ({load}); medallion run "
+        f"{built['build']['seconds']} s in {when}: ratio {ratio:.1f} (target <= {TARGET_RATIO:.0f})"
+        f"; gold totals equal: {all(same.values())}",
+        flush=True,
+    )
+    return {
+        "seconds": seconds,
+        "layers": result["seconds"],
+        "ratio": round(ratio, 2),
+        "gold_equal": same,
+        "medallion_from": when,
+    }
 
 
-def measure(size: int, workdir: Path, seed: int) -> dict[str, Any]:
+def measure(size: int, workdir: Path, seed: int, duckdb: bool = False) -> dict[str, Any]:
     """Build (or reuse) the history lake of ``size``; time the delivery and the full refresh,
     each on its own copy of the lake."""
     home = workdir / f"history-{size}"
     built = build_base(home, size, seed)
+    beside = duckdb_beside(home, built) if duckdb else None
     delivery = home / "delivery"
     if not (delivery / "order_lines" / DELIVERY_NAME).exists():
         rows = make_delivery(home / "landing", delivery)
         print(f"  delivery: {rows}", flush=True)
-    land(delivery, home / "landing")
     figures: dict[str, RunFigures] = {}
     for name, options in (("incremental", ()), ("full", ("--full-refresh",))):
         lake = home / "runs" / name
@@ -335,9 +366,7 @@ def measure(size: int, workdir: Path, seed: int) -> dict[str, Any]:
         shutil.copytree(home / "base", lake, symlinks=True)
         load = load_average()
         run_id = f"delivery-{name}"
-        figures[name] = medallion_run(
-            lake, home / "landing", run_id, home / f"{name}.log", *options
-        )
+        figures[name] = medallion_run(lake, delivery, run_id, home / f"{name}.log", *options)
         print(
             f"  {name:>11}: {figures[name].seconds:7.1f} s  peak {figures[name].peak_gib:.2f} GiB"
             f"  bronze rows {figures[name].bronze_rows:,}  gold rows read {figures[name].rows_read}"
@@ -349,6 +378,7 @@ def measure(size: int, workdir: Path, seed: int) -> dict[str, Any]:
         "build": built["build"],
         **{name: asdict(f) for name, f in figures.items()},
         "ratio": round(figures["incremental"].seconds / figures["full"].seconds, 3),
+        "duckdb": beside,
         "load": load_average(),
     }
 
@@ -398,13 +428,18 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/medallion-incremental-bench"))
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument(
+        "--duckdb",
+        action="store_true",
+        help="also time benchmarks/duckdb_equivalent.py on each history's files",
+    )
     args = parser.parse_args(argv)
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
     print(f"incremental benchmark: sizes {sizes}, workdir {args.workdir}, {load_average()}")
     results = []
     for size in sizes:
         print(f"history of {size:,} order lines", flush=True)
-        results.append(measure(size, args.workdir.resolve(), args.seed))
+        results.append(measure(size, args.workdir.resolve(), args.seed, args.duckdb))
     report(results)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
