@@ -116,7 +116,8 @@ def _create_delivery_stream(session: Any) -> None:
             "RoleARN": pipeline.ROLE_ARN,
             "BucketARN": f"arn:aws:s3:::{LANDING_BUCKET}",
             "Prefix": STREAM_PREFIX,
-            "ErrorOutputPrefix": "landing/_errors/order_lines/stream/",
+            # as the stack: outside landing/, so neither bronze nor runs on arrival see it
+            "ErrorOutputPrefix": "landing-errors/stream/",
             "CompressionFormat": "GZIP",
         },
     )
