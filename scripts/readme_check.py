@@ -358,6 +358,12 @@ SKIPS: tuple[Skip, ...] = (
         "tests/medallion/aws/test_firehose_stream.py",
     ),
     Skip(
+        "medallion serve",
+        "a server that runs until stopped; started on a free port of 127.0.0.1 and used with "
+        "medallion stream, the AWS CLI and medallion query --aws in "
+        "tests/medallion/serve/test_serve_end_to_end.py",
+    ),
+    Skip(
         "medallion dashboard --aws",
         "needs AWS: Athena in the stack's workgroup; against moto's Athena served on 127.0.0.1 "
         "(queries on DuckDB) in tests/dashboard",
