@@ -92,8 +92,14 @@ def test_silver_partitions_are_registered_as_strings(lake_copy: Path) -> None:
 def test_gold_marts_keep_their_types(lake_copy: Path) -> None:
     tables = {t.name: t for t in catalog.register_layer(str(lake_copy), "gold")}
     assert set(tables) == {p.name for p in (lake_copy / "gold").iterdir() if p.is_dir()}
+    # The marts that grow with time are partitioned by business month (docs/incremental-gold.md).
+    partitioned = {"sales_daily", "product_monthly", "inventory_health"}
     for name, table in tables.items():
-        assert table.partition_keys == [] and table.partitions == [], name
+        months = sorted(p.name.split("=")[1] for p in (lake_copy / "gold" / name).glob("*=*"))
+        keys = ["year_month"] if name in partitioned else []
+        assert table.partition_keys == keys, name
+        assert table.partitions == [{"year_month": m} for m in months], name
+        assert (len(months) > 1) == (name in partitioned), name
         assert table.columns == parquet_columns(lake_copy / "gold" / name), name
     # as docs/gold.md defines them
     types = {c.name: c.type for c in tables["sales_daily"].columns}
