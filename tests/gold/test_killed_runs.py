@@ -47,8 +47,11 @@ def silver_rows(lake: Path) -> dict[str, pd.DataFrame]:
             f"select * from read_parquet('{lake}/silver/{dataset}/**/*.parquet', "
             "hive_partitioning = true)"
         ).df()
-        frame = frame.drop(
-            columns=[c for c in frame.columns if c.endswith("_at") and c.startswith("_")]
+        # _ingest_at: when bronze ingested the line, which the re-run's own bronze run sets.
+        frame = frame.drop(columns=["_ingest_at"])
+        # dq_warnings is a list per row: compared as its text.
+        frame["dq_warnings"] = frame["dq_warnings"].map(
+            lambda v: str(None if v is None else list(v))
         )
         rows[dataset] = frame.sort_values(list(frame.columns)).reset_index(drop=True)
     return rows
