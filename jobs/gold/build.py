@@ -27,6 +27,7 @@ from jobs.gold.publish import PARTITION, Publication, month_key
 
 ACTIVITY = "customer_activity"
 DESCRIPTIONS = "product_descriptions"
+STATE = (ACTIVITY, DESCRIPTIONS)  # gold's own tables, under _meta/gold/, not marts
 # The marts that grow with time, partitioned by business month: their date column and grain.
 PARTITIONED: dict[str, tuple[str, tuple[str, ...]]] = {
     "sales_daily": ("sales_date", ("sales_date", "country")),
@@ -126,7 +127,7 @@ def stage_full(
 
     def stage(name: str) -> Callable[[], object]:
         column, grain = PARTITIONED[name]
-        target = paths.gold_meta(name) if name == ACTIVITY else paths.gold(name)
+        target = paths.gold_meta(name) if name in STATE else paths.gold(name)
         frame = with_month(built[name], column)
         return lambda: publication.stage_months(name, target, frame, grain, None)
 
@@ -153,7 +154,7 @@ class Incremental:
 
     def target(self, name: str) -> str:
         paths = self.reader.paths
-        return paths.gold_meta(name) if name == ACTIVITY else paths.gold(name)
+        return paths.gold_meta(name) if name in STATE else paths.gold(name)
 
     def merged(self, name: str, fresh: DataFrame, days: set[date]) -> None:
         """Stage the months of ``days`` of a table: its other days as published, those rebuilt."""

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from gold_support import (
+    GOLD_TABLES,
     KINDS,
     Deliveries,
     Source,
@@ -103,3 +104,7 @@ def test_incremental_gold_equals_a_full_refresh(
     assert full.state == "SUCCEEDED", full.error_message
     assert full.summary["mode"] == "full"
     assert_same_tables(incremental, gold_tables(refreshed))
+    # The same tables, and only these: analysts see the marts, gold's own state stays in _meta.
+    marts = sorted(p.name for p in (lake / "gold").iterdir())
+    assert marts == sorted(p.name for p in (refreshed / "gold").iterdir())
+    assert marts == sorted(t.removeprefix("gold/") for t in GOLD_TABLES if t.startswith("gold/"))
