@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from functools import reduce
 from typing import Any
@@ -27,8 +25,11 @@ from jobs.common.contracts import Contract, EventStream
 from jobs.common.entry import say
 from jobs.common.lake import FileInfo, LakeFiles, LakePaths
 
-# Above this many new bytes, spread the parsing over every core instead of one task per file.
+# Above this many new bytes in files that cannot be split, spread the parsing over every core
+# instead of one task per file.
 REPARTITION_BYTES = 8 * 1024 * 1024
+# Compressed files Hadoop's codecs cannot split: each is read whole by one task.
+UNSPLITTABLE = (".gz", ".gzip", ".zst", ".snappy", ".lz4", ".deflate")
 # Characters Spark's reader expands as a glob in a path it is given, escaped to be literal.
 GLOB_ESCAPES = str.maketrans({c: "\\" + c for c in "\\[]{}*?"})
 
@@ -45,8 +46,7 @@ def ingest_dataset(
 ) -> dict[str, Any]:
     """Append one dataset's new files to bronze and record them in the ingestion manifest.
 
-    ``streamed``: the files found under the contract's stream prefix (events). Needs
-    ``whole_files`` in force: see ``read_lines``.
+    ``streamed``: the files found under the contract's stream prefix (events).
     """
     dataset = contract.dataset
     manifest_dir = lake.ingest_manifest(dataset)
@@ -104,9 +104,7 @@ def read_lines(
     for a stream object, under the source columns they map to, see ``stream_file_columns``).
 
     ``streamed`` are the files under the contract's stream prefix: events, read as JSON Lines
-    whatever the contract's format; the rest are read as the contract's format says. Needs
-    ``whole_files`` in force while the result is computed: line numbers come from each file
-    being read, unsplit, by a partition of its own.
+    whatever the contract's format; the rest are read as the contract's format says.
     """
     exports = [f for f in new if f.path not in streamed]
     events = [f for f in new if f.path in streamed]
@@ -127,20 +125,23 @@ def read_lines(
 def scan_lines(spark: SparkSession, new: list[FileInfo]) -> DataFrame:
     """The files' lines, numbered and decoded (``number_and_decode_lines``).
 
-    A ``.gz`` file is decompressed by the Hadoop codec its suffix names (Spark's file sources
-    pick the codec by extension, CompressionCodecFactory), and read whole by one task: gzip
-    cannot be split, so numbering lines per file holds for it as for a plain file.
+    A big uncompressed file is read in splits, by as many tasks (Spark's file sources split a
+    file above ``min(maxPartitionBytes, max(openCostInBytes, bytes / cores))``); the numbering
+    holds across splits. A ``.gz`` file is decompressed by the Hadoop codec its suffix names and
+    read whole by one task: gzip cannot be split, so a batch of big ones is spread over every
+    core after reading.
     """
     files = LakeFiles(spark)
     raw = spark.read.format("text").load([glob_escaped(f.path) for f in new])
     listed = {files.spark_file_path(f.path): f.path for f in new}
     raw = raw.select(
         listed_path(F.col("_metadata.file_path"), listed).alias("_ingest_file"),
+        F.col("_metadata.file_block_start").alias("_block"),
         F.monotonically_increasing_id().alias("_row_id"),
         F.col("value").cast("binary").alias("_bytes"),
     )
     lines = number_and_decode_lines(raw)
-    if sum(f.size for f in new) > REPARTITION_BYTES:
+    if sum(f.size for f in new if f.path.lower().endswith(UNSPLITTABLE)) > REPARTITION_BYTES:
         lines = lines.repartition(spark.sparkContext.defaultParallelism)
     return lines
 
@@ -182,27 +183,6 @@ def file_keys(lines: DataFrame, new: list[FileInfo]) -> dict[str, list[str]]:
 def glob_escaped(path: str) -> str:
     """A path Spark's reader takes literally: it expands ``[]{}*?`` as a glob otherwise."""
     return path.translate(GLOB_ESCAPES)
-
-
-@contextmanager
-def whole_files(spark: SparkSession) -> Iterator[None]:
-    """Read every file whole, one partition each: no file is split and none share a partition.
-
-    A partition is closed once it holds ``openCostInBytes`` plus a file's size, so with both
-    settings at 1 TiB every file (up to 1 TiB) gets a partition of its own.
-    """
-    keys = ("spark.sql.files.maxPartitionBytes", "spark.sql.files.openCostInBytes")
-    saved = {key: spark.conf.get(key, None) for key in keys}
-    for key in keys:
-        spark.conf.set(key, str(1 << 40))
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                spark.conf.unset(key)
-            else:
-                spark.conf.set(key, value)
 
 
 def batch_path(lake: LakePaths, dataset: str, ingested_at: datetime, batch_id: str) -> str:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from jobs.bronze.extract import extract_dataset
-from jobs.bronze.ingest import ingest_dataset, whole_files
+from jobs.bronze.ingest import ingest_dataset
 from jobs.common.args import JobArgs, resolve
 from jobs.common.config import read_contracts, select_datasets
 from jobs.common.contracts import Contract
@@ -66,10 +66,9 @@ def body(argv: list[str]) -> dict[str, Any]:
             say(f"bronze: no landing files for {dataset} under {landing}; skipped")
             summary["absent"].append(dataset)
     present = [dataset for dataset, listed in found.items() if listed]
-    # Datasets are independent: side by side, one's single-task stages (a file read whole)
-    # overlap another's. The whole-file settings hold for all of them, so no thread resets
-    # them under another.
-    with whole_files(spark), ThreadPoolExecutor(max_workers=max(1, len(present))) as pool:
+    # Datasets are independent: side by side, one's single-task stages (a gzip file read
+    # whole, the small jobs of a few files) overlap another's.
+    with ThreadPoolExecutor(max_workers=max(1, len(present))) as pool:
         runs = {
             dataset: pool.submit(
                 ingest_dataset,

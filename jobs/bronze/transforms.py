@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 REPLACEMENT_CHAR = "\ufffd"
@@ -29,7 +29,7 @@ NOT_IN_NAME = re.compile(r"[^0-9A-Za-z_]")
 
 
 # monotonically_increasing_id() puts the partition index above bit 33 and the row's position
-# within the partition below it; with one file per partition, that position is the line index.
+# within the partition below it.
 ROW_IN_PARTITION = (1 << 33) - 1
 
 
@@ -61,21 +61,47 @@ def listed_path(file_path: Column, listed: Mapping[str, str]) -> Column:
     return F.coalesce(F.element_at(lookup, file_path), file_path)
 
 
+def number_lines(raw: DataFrame) -> DataFrame:
+    """Each line's 1-based number in its file, whether the file was read whole or in splits.
+
+    ``raw`` holds the text source's lines straight off the scan: ``_ingest_file``, ``_block``
+    (``_metadata.file_block_start``: where the line's split starts in the file), ``_row_id``
+    (monotonically_increasing_id()) and ``_bytes``. A split is read by one task, in file
+    order, and a partition holds whole splits one after another, so a line's position in its
+    split is its position in the partition less the split's first; its number adds the lines
+    of the file's earlier splits. Those counts come from a pass of their own over the same
+    scan (the same files and settings give the same splits and partitions), small enough to
+    be broadcast: one row per split.
+    """
+    position = F.col("_row_id").bitwiseAND(F.lit(ROW_IN_PARTITION))
+    rows = raw.select("_ingest_file", "_block", position.alias("_position"), "_bytes")
+    splits = rows.groupBy("_ingest_file", "_block").agg(
+        F.min("_position").alias("_first"), F.count(F.lit(1)).alias("_lines")
+    )
+    earlier = (
+        Window.partitionBy("_ingest_file")
+        .orderBy("_block")
+        .rowsBetween(Window.unboundedPreceding, -1)
+    )
+    splits = splits.select(
+        "_ingest_file", "_block", "_first",
+        F.coalesce(F.sum("_lines").over(earlier), F.lit(0)).alias("_offset"),
+    )  # fmt: skip
+    line = F.col("_offset") + F.col("_position") - F.col("_first") + 1
+    return rows.join(F.broadcast(splits), ["_ingest_file", "_block"]).select(
+        "_ingest_file", line.alias("_ingest_line"), "_bytes"
+    )
+
+
 def number_and_decode_lines(raw: DataFrame) -> DataFrame:
     """One row per line: ``_ingest_file``, ``_ingest_line`` (1-based), ``_line``, encoding.
 
-    ``raw`` holds the text source's lines as bytes (``_bytes``), the file (``_ingest_file``) and
-    ``_row_id`` = monotonically_increasing_id() taken straight off a scan that reads each file
-    whole in a partition of its own. The text source splits on LF, CRLF or CR and drops the
-    empty string after a final line end; the bytes are the file's own, not yet decoded.
+    ``raw`` as ``number_lines`` takes it. The text source splits on LF, CRLF or CR and drops
+    the empty string after a final line end; the bytes are the file's own, not yet decoded.
     """
-    decoded = raw.select(
-        "_ingest_file",
-        (F.col("_row_id").bitwiseAND(F.lit(ROW_IN_PARTITION)) + 1).alias("_ingest_line"),
-        F.col("_bytes"),
-    )
+    numbered = number_lines(raw)
     text, encoding = decode_line(F.col("_bytes"))
-    return decoded.select(
+    return numbered.select(
         "_ingest_file", "_ingest_line", text.alias("_line"), encoding.alias("_ingest_encoding")
     )
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from jobs.bronze.ingest import read_lines, whole_files
+from jobs.bronze.ingest import read_lines
 from jobs.common.contracts import load_contracts_dir
 from jobs.common.lake import LakeFiles
 
@@ -54,9 +54,8 @@ def test_exports_and_stream_objects_become_one_batch_every_record_a_row(
     streamed = {f.path for f in files.list_files(str(landing / "stream"))}
     assert len(found) == 2 and len(streamed) == 1
 
-    with whole_files(spark):
-        frame, columns = read_lines(spark, CONTRACT, found, streamed)
-        rows = [r.asDict() for r in frame.orderBy("_ingest_file", "_ingest_line").collect()]
+    frame, columns = read_lines(spark, CONTRACT, found, streamed)
+    rows = [r.asDict() for r in frame.orderBy("_ingest_file", "_ingest_line").collect()]
 
     [export, *events] = rows
     assert export["InvoiceNo"] == "536366" and export["event_id"] is None

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from jobs.bronze.ingest import whole_files
+from jobs.bronze.ingest import read_lines
 from jobs.bronze.transforms import (
     extra_columns,
     json_keys,
@@ -23,20 +24,20 @@ COLUMNS = ["InvoiceNo", "StockCode", "Quantity"]
 
 @pytest.fixture
 def lines_of(spark: SparkSession, tmp_path: Path):
-    """Write files and read them back as the bronze job does: one partition per whole file."""
+    """Write files and read them back as the bronze job does."""
 
     def read(files: dict[str, bytes], parse=None) -> list:
         for name, content in files.items():
             (tmp_path / name).write_bytes(content)
-        with whole_files(spark):
-            raw = spark.read.format("text").load([str(tmp_path / n) for n in files])
-            raw = raw.select(
-                F.element_at(F.split("_metadata.file_path", "/"), -1).alias("_ingest_file"),
-                F.monotonically_increasing_id().alias("_row_id"),
-                F.col("value").cast("binary").alias("_bytes"),
-            )
-            lines = number_and_decode_lines(raw)
-            return (parse(lines) if parse else lines).collect()
+        raw = spark.read.format("text").load([str(tmp_path / n) for n in files])
+        raw = raw.select(
+            F.element_at(F.split("_metadata.file_path", "/"), -1).alias("_ingest_file"),
+            F.col("_metadata.file_block_start").alias("_block"),
+            F.monotonically_increasing_id().alias("_row_id"),
+            F.col("value").cast("binary").alias("_bytes"),
+        )
+        lines = number_and_decode_lines(raw)
+        return (parse(lines) if parse else lines).collect()
 
     return read
 
@@ -170,3 +171,47 @@ def test_json_keys_beyond_the_contract_are_kept_as_strings(lines_of) -> None:
         ("r2.jsonl", 2): (None, None, None, None, None),
     }  # fmt: skip
     assert rows[("r2.jsonl", 2)]["_corrupt_reason"] == "line is not valid JSON"
+
+
+@pytest.fixture
+def small_splits(spark: SparkSession) -> Iterator[None]:
+    """Files above 16 KiB read in splits of 16 KiB (by many tasks), as a big file is."""
+    keys = {"spark.sql.files.maxPartitionBytes": "16384", "spark.sql.files.openCostInBytes": "0"}
+    saved: dict[str, str | None] = {key: spark.conf.get(key, None) for key in keys}
+    for key, value in keys.items():
+        spark.conf.set(key, value)
+    yield
+    for key, old in saved.items():
+        if old is None:
+            spark.conf.unset(key)
+        else:
+            spark.conf.set(key, old)
+
+
+def test_a_file_read_in_splits_keeps_every_line_and_its_number(
+    spark: SparkSession, tmp_path: Path, small_splits: None
+) -> None:
+    from jobs.common.contracts import load_contracts_dir
+    from jobs.common.lake import LakeFiles
+
+    contract = load_contracts_dir(Path(__file__).resolve().parents[3] / "contracts")["order_lines"]
+    header = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
+    body = [
+        f"{536365 + i},85123A,MUG {i},6,12/1/2010 8:26,2.55,17850,France" if i % 97 else f"bad,{i}"
+        for i in range(3000)
+    ]
+    # CRLF line ends, and a second small file read beside the big one.
+    (tmp_path / "big.csv").write_bytes(("\r\n".join([header, *body]) + "\r\n").encode())
+    (tmp_path / "small.csv").write_text(f"{header}\n{body[1]}\n")
+    found = LakeFiles(spark).list_files(str(tmp_path))
+    rows, _ = read_lines(spark, contract, found, set())
+    assert rows.rdd.getNumPartitions() > 5  # the big file went to many tasks
+    got = {(r["_ingest_file"].rsplit("/", 1)[-1], r["_ingest_line"]): r for r in rows.collect()}
+    assert len(got) == len(body) + 1
+    for number, line in enumerate(body, start=2):
+        row = got[("big.csv", number)]
+        if line.startswith("bad"):
+            assert row["_corrupt_record"] == line
+        else:
+            assert row["_corrupt_record"] is None and row["Description"] == line.split(",")[2]
+    assert got[("small.csv", 2)]["Description"] == "MUG 1"
