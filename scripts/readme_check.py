@@ -340,6 +340,21 @@ SKIPS: tuple[Skip, ...] = (
         "the benchmark: 1,000,000 order lines (80 s idle, far more on a busy machine), and what "
         "it prints are measured timings no check can hold it to",
     ),
+    Skip(
+        ".venv/bin/python benchmarks/incremental_benchmark.py",
+        "the incremental benchmark: lakes of 100,000 to 3,000,000 order lines, tens of minutes; "
+        "run at a tiny size on the session's lake in tests/benchmarks/test_benchmarks.py",
+    ),
+    Skip(
+        ".venv/bin/python benchmarks/duckdb_equivalent.py",
+        "the DuckDB yardstick at 1,000,000 lines, minutes; its gold is compared with the "
+        "pipeline's at a tiny size in tests/benchmarks/test_benchmarks.py",
+    ),
+    Skip(
+        ".venv/bin/python benchmarks/stream_benchmark.py",
+        "the stream benchmark: a medallion serve, 20,000 events and a run, minutes of measured "
+        "timings no check can hold it to",
+    ),
     Skip("medallion deploy", DEPLOY_TESTS),
     Skip("medallion destroy", DEPLOY_TESTS),
     Skip("medallion start", RUN_TESTS),
