@@ -140,8 +140,21 @@ def load_postgres(
 
 def database_contract(text: str, schema: str, table: str, engine: str = "postgresql") -> str:
     """A shipped contract's YAML with its landing ``format:`` replaced by a ``source:`` that
-    reads ``<schema>.<table>`` incrementally by ``row_id``."""
-    kept = [line for line in text.splitlines() if not re.match(r"^format:\s", line)]
+    reads ``<schema>.<table>`` incrementally by ``row_id``. A ``stream:`` section (events landed
+    beside the exports) goes too, with the comment above it: a database source lands no files."""
+    kept: list[str] = []
+    in_stream = False
+    for line in text.splitlines():
+        if re.match(r"^stream:", line):
+            in_stream = True
+            while kept and kept[-1].startswith("#"):
+                kept.pop()
+            continue
+        if in_stream and (line.startswith((" ", "\t")) or not line.strip()):
+            continue
+        in_stream = False
+        if not re.match(r"^format:\s", line):
+            kept.append(line)
     source = [
         "# Read from the database table generate --postgres loaded: incremental by its row_id.",
         "source:",
