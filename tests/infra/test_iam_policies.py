@@ -167,7 +167,14 @@ def test_each_job_writes_only_its_own_layer() -> None:
         "arn:lake/_staging/silver/*",
     }
     # and its own quality results (the customer-value model's warnings, issue 14)
-    assert _job_resources("gold", "WriteLake") == {"arn:lake/gold/*", "arn:lake/quality/*"}
+    assert _job_resources("gold", "WriteLake") == {
+        "arn:lake/gold/*",
+        "arn:lake/quality/*",
+        # its own state (what it consumed, the customer-activity table, the publish journal) and
+        # the new mart versions it stages before the swap (docs/incremental-gold.md)
+        "arn:lake/_meta/gold/*",
+        "arn:lake/_staging/gold/*",
+    }
     assert "arn:lake/bronze/*" not in _job_resources("gold", "ReadLake")
     assert "arn:lake/landing/*" not in _job_resources("silver", "ReadLake")
 
