@@ -26,6 +26,11 @@ Why each patch exists (ARCHITECTURE.md, Orchestration):
    :class:`FirehoseHooks` given to :func:`install`, the records go to them instead (``medallion
    serve`` buffers them into the lake's landing folder), and a record they refuse is reported
    per record (``ErrorCode``, ``FailedPutCount``), as Firehose does.
+7. Poll interval: moto's ``.sync`` Tasks look at the job run or query every 0.5 s
+   (``_DELAY_SECONDS_SYNC_CONDITION_CHECK``), after a first look right after starting it. Local
+   work runs in this process and a ``CREATE VIEW`` ends in milliseconds, so each of a run's nine
+   view Tasks and three job Tasks used to wait out most of half a second for nothing (5 s of a
+   43 s run). Locally the Tasks look every :data:`SYNC_POLL_SECONDS`; AWS polls on its own.
 
 Every patch wraps the moto function it replaces and :func:`uninstall` restores them all.
 ``tests/medallion/local/test_moto_patches.py`` fails if moto changes under them.
@@ -80,6 +85,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task import (  # n
     state_task_factory,
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (  # noqa: E402
+    state_task_service_callback,
     state_task_service_glue,
 )
 from moto.stepfunctions.parser.backend import execution_worker  # noqa: E402
@@ -118,6 +124,7 @@ class LocalHooks(Protocol):
 
 
 _LOCAL: Final = "_medallion_local"
+SYNC_POLL_SECONDS: Final = 0.02  # patch 7: how often a local .sync Task looks at its work
 
 
 class FirehoseHooks(Protocol):
@@ -397,6 +404,7 @@ def _remember_originals() -> None:
         (firehose_models.FirehoseBackend, "put_record_batch"),
         (firehose_models.FirehoseBackend, "put_record"),
         (sns_models.SNSBackend, "publish"),
+        (state_task_service_callback, "_DELAY_SECONDS_SYNC_CONDITION_CHECK"),
     ):
         _remember(owner, name)
 
@@ -423,6 +431,11 @@ def install(hooks: LocalHooks | None = None, firehose: FirehoseHooks | None = No
             _patch_athena()
             _patch_sns()
             _patch_firehose()
+            _patch(
+                state_task_service_callback,
+                "_DELAY_SECONDS_SYNC_CONDITION_CHECK",
+                SYNC_POLL_SECONDS,
+            )
         _hooks = hooks
         _firehose = firehose
 

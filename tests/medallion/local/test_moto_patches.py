@@ -258,3 +258,22 @@ def test_without_hooks_moto_behaves_as_shipped_and_uninstall_restores_it():
     assert state_task_factory.state_task_service_for is (
         state_task_service_factory.state_task_service_for
     )
+
+
+def test_local_sync_tasks_poll_their_work_often_and_uninstall_restores_moto_s_interval(
+    unpatched: None,
+):
+    """Patch 7: moto's .sync Tasks sleep a module constant between looks at their work; if this
+    fails, moto polls some other way now: re-check the patch."""
+    source = inspect.getsource(state_task_service_callback.StateTaskServiceCallback)
+    assert "time.sleep(_DELAY_SECONDS_SYNC_CONDITION_CHECK)" in source
+    assert state_task_service_callback._DELAY_SECONDS_SYNC_CONDITION_CHECK == 0.5
+    moto_patches.install(Recorder())
+    try:
+        patched = state_task_service_callback._DELAY_SECONDS_SYNC_CONDITION_CHECK
+        described = run_machine(ATHENA_SYNC)
+    finally:
+        moto_patches.uninstall()
+    assert patched == moto_patches.SYNC_POLL_SECONDS < 0.5
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    assert state_task_service_callback._DELAY_SECONDS_SYNC_CONDITION_CHECK == 0.5
