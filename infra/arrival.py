@@ -42,15 +42,16 @@ from troposphere import (
     Sub,
     Template,
     events,
-    logs,
     s3,
     sqs,
     stepfunctions,
 )
 
-from infra.common import name, tags
+from infra.common import encrypted_log_group, flag_parameter, name, tags
 from infra.iam import service_role
+from infra.orchestration import STATE_MACHINE_LOGS, logging_and_tracing
 from infra.policies.arrival import arrival_gate_policy, arrival_queue_policy, arrival_tick_policy
+from infra.schedule import ScheduledStart, add_scheduled_start
 from infra.storage import Storage
 
 HAS_ARRIVAL = "HasRunOnArrival"
@@ -61,12 +62,9 @@ GATE_DEFINITION = Path(__file__).resolve().parents[1] / "statemachine" / "arriva
 QUEUE_RETENTION_SECONDS = 14 * 24 * 3600
 
 ARRIVAL_PARAMETERS: dict[str, dict[str, Any]] = {
-    "RunOnArrival": dict(
-        Type="String",
-        Default="false",
-        AllowedValues=["false", "true"],
-        Description="Start the pipeline when objects arrive under landing/ (one run at a time, "
-        "at most one per ArrivalMinMinutes); the Schedule works beside it",
+    "RunOnArrival": flag_parameter(
+        "Start the pipeline when objects arrive under landing/ (one run at a time, at most one "
+        "per ArrivalMinMinutes); the Schedule works beside it"
     ),
     "ArrivalMinMinutes": dict(
         Type="Number",
@@ -76,6 +74,17 @@ ARRIVAL_PARAMETERS: dict[str, dict[str, Any]] = {
         Description="Minimum minutes between two runs started by arrivals (the gate's tick)",
     ),
 }
+
+ARRIVAL_TICK = ScheduledStart(
+    rule="ArrivalTick",
+    role="ArrivalTickRole",
+    purpose="EventBridge starts the arrival gate",
+    policy_name="start-arrival-gate",
+    rule_name="arrival-tick",
+    description="Starts the arrival gate every ArrivalMinMinutes",
+    target_id="gate",
+    condition=HAS_ARRIVAL,
+)
 
 
 def arrival_event_pattern(lake: object) -> dict[str, Any]:
@@ -185,13 +194,13 @@ def _add_gate(
     log_retention_days: Ref,
 ) -> stepfunctions.StateMachine:
     log_group = template.add_resource(
-        logs.LogGroup(
+        encrypted_log_group(
             "ArrivalGateLogGroup",
+            STATE_MACHINE_LOGS,
+            "arrival-gate",
+            storage.key,
+            log_retention_days,
             Condition=HAS_ARRIVAL,
-            LogGroupName=Sub("/aws/vendedlogs/states/medallion-${Environment}-arrival-gate"),
-            RetentionInDays=log_retention_days,
-            KmsKeyId=GetAtt(storage.key, "Arn"),
-            Tags=tags(),
         )
     )
     role = template.add_resource(
@@ -218,18 +227,7 @@ def _add_gate(
                 PipelineStateMachineArn=Ref(pipeline),
                 ArrivalQueueUrl=Ref(queue),
             ),
-            LoggingConfiguration=stepfunctions.LoggingConfiguration(
-                Level="ALL",
-                IncludeExecutionData=True,
-                Destinations=[
-                    stepfunctions.LogDestination(
-                        CloudWatchLogsLogGroup=stepfunctions.CloudWatchLogsLogGroup(
-                            LogGroupArn=GetAtt(log_group, "Arn")
-                        )
-                    )
-                ],
-            ),
-            TracingConfiguration=stepfunctions.TracingConfiguration(Enabled=True),
+            **logging_and_tracing(log_group),
             Tags=tags(),
         )
     )
@@ -237,26 +235,5 @@ def _add_gate(
 
 def _add_tick(template: Template, gate: stepfunctions.StateMachine, minutes: Ref) -> None:
     """Every N minutes EventBridge starts the gate with the scheduled event (its ``time``)."""
-    role = template.add_resource(
-        service_role(
-            "ArrivalTickRole",
-            "EventBridge starts the arrival gate",
-            "events.amazonaws.com",
-            "start-arrival-gate",
-            arrival_tick_policy(Ref(gate)),
-            Condition=HAS_ARRIVAL,
-        )
-    )
-    template.add_resource(
-        events.Rule(
-            "ArrivalTick",
-            Condition=HAS_ARRIVAL,
-            Name=name("arrival-tick"),
-            Description="Starts the arrival gate every ArrivalMinMinutes",
-            ScheduleExpression=If(
-                EVERY_MINUTE, "rate(1 minute)", Sub("rate(${Minutes} minutes)", Minutes=minutes)
-            ),
-            State="ENABLED",
-            Targets=[events.Target(Id="gate", Arn=Ref(gate), RoleArn=GetAtt(role, "Arn"))],
-        )
-    )
+    every = If(EVERY_MINUTE, "rate(1 minute)", Sub("rate(${Minutes} minutes)", Minutes=minutes))
+    add_scheduled_start(template, ARRIVAL_TICK, gate, every, arrival_tick_policy(Ref(gate)))

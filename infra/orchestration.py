@@ -6,11 +6,12 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from troposphere import AWSHelperFn, GetAtt, Ref, Sub, Template, iam, logs, stepfunctions
 
 from infra.catalog import Catalog
-from infra.common import name, s3_uri, tags
+from infra.common import encrypted_log_group, name, s3_uri, tags
 from infra.iam import service_role
 from infra.jobs import Jobs
 from infra.policies.state_machine import state_machine_policy
@@ -23,6 +24,9 @@ from medallion.spec.views import view_statements
 CRAWLER_POLL_SECONDS = 30
 CRAWLER_MAX_POLLS = 120  # one hour for the three crawlers together
 EXECUTION_TIMEOUT_SECONDS = 12 * 3600  # three jobs at the longest GlueTimeoutMinutes, then crawl
+# Where a state machine's execution log group is: under /aws/vendedlogs/, where Step Functions
+# may deliver.
+STATE_MACHINE_LOGS = "/aws/vendedlogs/states/"
 
 _TOKEN = re.compile(r"\$\{([^}!]*)\}")
 
@@ -138,7 +142,11 @@ def add_orchestration(
     Orchestration
         The state machine.
     """
-    log_group = template.add_resource(pipeline_log_group(storage, log_retention_days))
+    log_group = template.add_resource(
+        encrypted_log_group(
+            "PipelineLogGroup", STATE_MACHINE_LOGS, "pipeline", storage.key, log_retention_days
+        )
+    )
     role = template.add_resource(
         pipeline_role(storage=storage, catalog=catalog, jobs=jobs, query=query, topic=topic)
     )
@@ -150,18 +158,7 @@ def add_orchestration(
             StateMachineType="STANDARD",
             RoleArn=GetAtt(role, "Arn"),
             DefinitionString=definition_string(values, set(template.parameters)),
-            LoggingConfiguration=stepfunctions.LoggingConfiguration(
-                Level="ALL",
-                IncludeExecutionData=True,
-                Destinations=[
-                    stepfunctions.LogDestination(
-                        CloudWatchLogsLogGroup=stepfunctions.CloudWatchLogsLogGroup(
-                            LogGroupArn=GetAtt(log_group, "Arn")
-                        )
-                    )
-                ],
-            ),
-            TracingConfiguration=stepfunctions.TracingConfiguration(Enabled=True),
+            **logging_and_tracing(log_group),
             # What its Task states name by string must exist before the first execution.
             DependsOn=[
                 *(job.title for job in jobs.jobs.values()),
@@ -174,28 +171,34 @@ def add_orchestration(
     return Orchestration(state_machine)
 
 
-def pipeline_log_group(storage: Storage, log_retention_days: Ref) -> logs.LogGroup:
-    """The state machine's execution log group, encrypted with the stack's key.
+def logging_and_tracing(log_group: logs.LogGroup) -> dict[str, Any]:
+    """A state machine's logging (every event, with its data, to the log group) and X-Ray tracing.
 
     Parameters
     ----------
-    storage : Storage
-        Where the key is.
-    log_retention_days : Ref
-        The LogRetentionDays parameter.
+    log_group : logs.LogGroup
+        Its execution log group (under :data:`STATE_MACHINE_LOGS`).
 
     Returns
     -------
-    logs.LogGroup
-        The log group (under ``/aws/vendedlogs/``, where Step Functions may deliver).
+    dict
+        The ``LoggingConfiguration`` and ``TracingConfiguration`` properties of a
+        ``stepfunctions.StateMachine``.
     """
-    return logs.LogGroup(
-        "PipelineLogGroup",
-        LogGroupName=Sub("/aws/vendedlogs/states/medallion-${Environment}-pipeline"),
-        RetentionInDays=log_retention_days,
-        KmsKeyId=GetAtt(storage.key, "Arn"),
-        Tags=tags(),
-    )
+    return {
+        "LoggingConfiguration": stepfunctions.LoggingConfiguration(
+            Level="ALL",
+            IncludeExecutionData=True,
+            Destinations=[
+                stepfunctions.LogDestination(
+                    CloudWatchLogsLogGroup=stepfunctions.CloudWatchLogsLogGroup(
+                        LogGroupArn=GetAtt(log_group, "Arn")
+                    )
+                )
+            ],
+        ),
+        "TracingConfiguration": stepfunctions.TracingConfiguration(Enabled=True),
+    }
 
 
 def pipeline_role(

@@ -32,7 +32,7 @@ from troposphere import (
     logs,
 )
 
-from infra.common import name, tags
+from infra.common import encrypted_log_group, flag_parameter, name, tags
 from infra.iam import service_role
 from infra.policies.stream import (
     ERROR_PREFIX,
@@ -62,20 +62,14 @@ API_ACTIONS = {
 # Firehose's documented bounds: BufferingHints SizeInMBs 1-128, IntervalInSeconds 0-900
 # (https://docs.aws.amazon.com/firehose/latest/APIReference/API_BufferingHints.html).
 STREAM_PARAMETERS: dict[str, dict[str, Any]] = {
-    "OrderStreamEnabled": dict(
-        Type="String",
-        Default="false",
-        AllowedValues=["false", "true"],
-        Description="A Firehose delivery stream (Direct PUT) writing order events as GZIP JSON "
-        "Lines under landing/order_lines/stream/",
+    "OrderStreamEnabled": flag_parameter(
+        "A Firehose delivery stream (Direct PUT) writing order events as GZIP JSON Lines under "
+        "landing/order_lines/stream/"
     ),
-    "OrderStreamApiEnabled": dict(
-        Type="String",
-        Default="false",
-        AllowedValues=["false", "true"],
-        Description="An IAM-authorised REST API forwarding PutRecord/PutRecordBatch to the "
-        "stream, for producers outside AWS (needs OrderStreamEnabled; API Gateway's account-level "
-        "CloudWatch Logs role must be set in the region)",
+    "OrderStreamApiEnabled": flag_parameter(
+        "An IAM-authorised REST API forwarding PutRecord/PutRecordBatch to the stream, for "
+        "producers outside AWS (needs OrderStreamEnabled; API Gateway's account-level "
+        "CloudWatch Logs role must be set in the region)"
     ),
     "StreamBufferSizeMiB": dict(
         Type="Number",
@@ -138,13 +132,13 @@ def add_stream(
         The delivery stream and the API.
     """
     log_group = template.add_resource(
-        _log_group(
+        encrypted_log_group(
             "OrderStreamLogGroup",
             "/aws/kinesisfirehose/",
             "orders",
-            storage,
+            storage.key,
             log_retention_days,
-            HAS_STREAM,
+            Condition=HAS_STREAM,
         )
     )
     template.add_resource(
@@ -179,19 +173,6 @@ def add_stream(
     )
     api = _add_api(template, storage, delivery, log_retention_days)
     return Stream(delivery, api)
-
-
-def _log_group(
-    title: str, prefix: str, suffix: str, storage: Storage, retention: Ref, condition: str
-) -> logs.LogGroup:
-    return logs.LogGroup(
-        title,
-        Condition=condition,
-        LogGroupName=Sub(f"{prefix}medallion-${{Environment}}-{suffix}"),
-        RetentionInDays=retention,
-        KmsKeyId=GetAtt(storage.key, "Arn"),
-        Tags=tags(),
-    )
 
 
 def _delivery_stream(
@@ -278,13 +259,13 @@ def _add_api(
         )
     )
     access_logs = template.add_resource(
-        _log_group(
+        encrypted_log_group(
             "OrderStreamApiLogGroup",
             "/aws/apigateway/",
             "orders-access",
-            storage,
+            storage.key,
             log_retention_days,
-            HAS_STREAM_API,
+            Condition=HAS_STREAM_API,
         )
     )
     template.add_resource(_stage(api, deployment, access_logs))
