@@ -79,7 +79,9 @@ def test_a_run_goes_through_every_state_of_the_success_path(tmp_path: Path, smtp
         for name in definition_states()
         if name not in failure_handling
         and not name.endswith((" failed", " timed out"))
-        and not name.startswith("Count ")  # only when a crawler is still running at its poll
+        # only when a crawler is still running at its poll
+        and not name.startswith("Count ")
+        and name not in ("Wait for silver crawler", "Wait for gold crawler")
     }
     assert expected - set(entered(run)) == set()
     assert smtp.inbox.messages == []
@@ -190,6 +192,48 @@ def test_a_crawler_that_never_becomes_ready_fails_after_the_poll_budget(
     [message] = smtp.inbox.messages
     assert message["Subject"] == "[medallion] local run stuck-1 FAILED at Bronze crawler READY?"
     assert "Cause: crawler medallion-local-bronze still RUNNING after 3 polls" in body_of(message)
+
+
+class SlowSilverCrawler(LocalServices):
+    """The silver crawler still runs at its first two looks, then is READY."""
+
+    def start_crawler(self, crawler_name: str, targets: Mapping[str, Any]) -> Any:
+        if not crawler_name.endswith("-silver"):
+            return super().start_crawler(crawler_name, targets)
+
+        class Slow:
+            looks = 0
+            error_message = ""
+
+            @property
+            def state(self) -> str:
+                self.looks += 1
+                return "RUNNING" if self.looks <= 2 else "SUCCEEDED"
+
+        return Slow()
+
+
+def test_the_silver_and_gold_crawlers_are_looked_at_once_bronze_is_ready_and_waited_for_if_running(
+    tmp_path: Path, smtp: SmtpServer
+):
+    cfg = config(tmp_path, smtp)
+    names = cfg.names()
+    services = SlowSilverCrawler(
+        lake_root=cfg.lake.resolve(),
+        jobs={names[f"{layer.title()}JobName"]: layer for layer in pipeline.LAYERS},
+        crawlers={names[f"{layer.title()}CrawlerName"]: layer for layer in pipeline.LAYERS},
+        alerts=smtp.settings(),
+        job_runner=standin_runner,
+    )
+    run = pipeline.run_local(cfg, RunOptions(run_id="slow-silver-1"), services=services)
+
+    assert run.status == "SUCCEEDED", (run.error, run.cause)
+    states = entered(run)
+    # One wait before the first look at bronze; gold, READY at its first look, is not waited for.
+    assert states.count("Wait for bronze crawler") == 1
+    assert "Wait for gold crawler" not in states
+    assert states.count("Get silver crawler") == states.count("Wait for silver crawler") + 1 >= 2
+    assert states.index("Get silver crawler") < states.index("Wait for silver crawler")
 
 
 def test_a_view_that_fails_names_the_view_and_the_query_error(tmp_path: Path, smtp: SmtpServer):
