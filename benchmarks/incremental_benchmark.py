@@ -50,6 +50,7 @@ from typing import Any
 
 from pipeline_benchmark import tree_rss
 
+from medallion.cli.options import RUN_OPTION_ENV
 from medallion.sample.common import FILES
 from medallion.sample.generate import generate
 
@@ -65,17 +66,6 @@ RESENT_CUSTOMERS = 12
 RESENT_PRODUCTS = 6
 TARGET_RATIO = 0.2
 TARGET_GROWTH = 1.2
-# options of `medallion run` an environment variable could change: the benchmark names its own
-RUN_OPTION_ENV = (
-    "MEDALLION_LAKE",
-    "MEDALLION_LANDING",
-    "MEDALLION_RUN_ID",
-    "MEDALLION_DATASETS",
-    "MEDALLION_OBSERVATION_END",
-    "MEDALLION_CONTRACTS",
-    "MEDALLION_FULL_REFRESH",
-    "MEDALLION_JSON",
-)
 
 
 @dataclass

@@ -21,6 +21,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from jobs.common.runtime import get_spark
+from medallion.cli.options import RUN_OPTION_ENV
 from medallion.local.jobhost import JobHostRunner
 from medallion.local.jobrunner import JobResult
 from medallion.sample.generate import generate
@@ -32,14 +33,6 @@ SAMPLE_ORDER_LINES = 3000
 SAMPLE_SEED = 7
 RUN_ID = "tests-lake-1"
 # options of `medallion run` that an environment variable could change; the run names its own
-RUN_OPTION_ENV = (
-    "MEDALLION_LAKE",
-    "MEDALLION_LANDING",
-    "MEDALLION_RUN_ID",
-    "MEDALLION_DATASETS",
-    "MEDALLION_OBSERVATION_END",
-    "MEDALLION_CONTRACTS",
-)
 
 
 # The commands' piped output is tested as users get it, without COLUMNS. pytest imports readline,

@@ -94,3 +94,19 @@ PollSeconds = Annotated[
         hidden=True,
     ),
 ]
+
+
+# The environment variables that set an option of `medallion run`: a script that starts
+# `medallion run` with options of its own (a benchmark, a test) removes them from the
+# environment it passes, so none changes what it measures. tests/medallion/cli/test_options.py
+# checks the list against the command's options.
+RUN_OPTION_ENV = (
+    "MEDALLION_LAKE",
+    "MEDALLION_LANDING",
+    "MEDALLION_RUN_ID",
+    "MEDALLION_DATASETS",
+    "MEDALLION_OBSERVATION_END",
+    "MEDALLION_CONTRACTS",
+    "MEDALLION_FULL_REFRESH",
+    "MEDALLION_JSON",
+)

@@ -11,9 +11,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import typer.main
 from typer.testing import CliRunner
 
 from medallion.cli import app
+from medallion.cli.options import RUN_OPTION_ENV
 from medallion.local import pipeline
 
 
@@ -86,3 +88,10 @@ def test_query_output_takes_its_format_from_the_extension(tmp_path: Path) -> Non
         result = CliRunner().invoke(app, ["query", "--lake", str(lake), "--output", str(out), sql])
         assert result.exit_code == 0, result.output
         assert read(out) in ("id\n1\n2\n", [{"id": 1}, {"id": 2}]), name
+
+
+def test_run_option_env_names_every_environment_variable_of_medallion_run() -> None:
+    command = typer.main.get_command(app)
+    run = command.commands["run"]  # type: ignore[attr-defined]
+    envvars = {p.envvar for p in run.params if getattr(p, "envvar", None)}
+    assert envvars == set(RUN_OPTION_ENV)
