@@ -27,14 +27,18 @@ from jobs.gold.publish import PARTITION, Publication, month_key
 
 ACTIVITY = "customer_activity"
 DESCRIPTIONS = "product_descriptions"
-STATE = (ACTIVITY, DESCRIPTIONS)  # gold's own tables, under _meta/gold/, not marts
+PRODUCT_DAYS = "product_daily"  # each product's order-line sums per day
+CATALOGUE = "product_catalogue"  # the products' attributes product_monthly last joined
+STATE = (ACTIVITY, DESCRIPTIONS, PRODUCT_DAYS, CATALOGUE)  # gold's own tables, not marts
 # The marts that grow with time, partitioned by business month: their date column and grain.
 PARTITIONED: dict[str, tuple[str, tuple[str, ...]]] = {
     "sales_daily": ("sales_date", ("sales_date", "country")),
     "product_monthly": ("month", ("stock_code", "month")),
     "inventory_health": ("snapshot_date", ("stock_code", "warehouse", "snapshot_date")),
     ACTIVITY: ("activity_date", ACTIVITY_GRAIN),
+    PRODUCT_DAYS: ("sales_date", ("stock_code", "sales_date")),
 }
+CATALOGUE_COLUMNS = ("stock_code", "description", "category")
 TOTALS = ("stock_code", "month", "units_sold", "revenue", "units_returned")
 
 
@@ -119,10 +123,11 @@ def stage_full(
             t.product_month_totals(lines),
             t.latest_description(products).select("stock_code", "_line_description"),
             inputs["products"],
-            inputs["reviews"],
+            t.review_ratings(inputs["reviews"]),
         ),
         "inventory_health": t.inventory_days_of_cover(inputs["inventory"], lines),
         ACTIVITY: customer_activity(lines),
+        PRODUCT_DAYS: t.product_day_totals(lines),
     }
 
     def stage(name: str) -> Callable[[], object]:
@@ -132,10 +137,13 @@ def stage_full(
         return lambda: publication.stage_months(name, target, frame, grain, None)
 
     descriptions = t.latest_description(products)
+    catalogue = inputs["products"].select(*CATALOGUE_COLUMNS)
     side_by_side(
         [stage(name) for name in built]
         + [lambda: publication.stage_whole(
             DESCRIPTIONS, paths.gold_meta(DESCRIPTIONS), descriptions, ("stock_code",))]
+        + [lambda: publication.stage_whole(
+            CATALOGUE, paths.gold_meta(CATALOGUE), catalogue, ("stock_code",))]
     )  # fmt: skip
     return reader.spark.read.parquet(publication.staged(ACTIVITY))
 
@@ -222,41 +230,77 @@ class Incremental:
         )
         return new, [r[0] for r in changed.select("stock_code").collect()]
 
-    def changed_products(self) -> list[str]:
-        """Stock codes of the products silver rewrote (each product of a rewritten partition)."""
-        current = self.changes.current.get("products", {})
-        folders = [f for f in self.plan.product_folders if f in current]
-        frame = self.reader.silver("products", folders)
-        return [r[0] for r in frame.select("stock_code").distinct().collect()]
+    def catalogue_changes(self, products: DataFrame | None) -> list[str]:
+        """Stage the products' attributes if silver rewrote any product; return the stock codes
+        whose description or category differs from what product_monthly last joined (all of
+        them when gold has no record yet)."""
+        if not self.plan.product_folders:
+            return []
+        new = (self.reader.empty("products") if products is None else products).select(
+            *CATALOGUE_COLUMNS
+        )
+        path = self.target(CATALOGUE)
+        old = self.reader.table(CATALOGUE, path, new.schema).select(*CATALOGUE_COLUMNS)
+        self.publication.stage_whole(CATALOGUE, path, new, ("stock_code",))
+        differ = new.exceptAll(old).unionByName(old.exceptAll(new))
+        return [r[0] for r in differ.select("stock_code").distinct().collect()]
+
+    def staged_days(self, months: set[str], schema: StructType) -> DataFrame:
+        """The product day totals this run staged for ``months`` (all their days)."""
+        staged = self.publication.staged(PRODUCT_DAYS)
+        folders = [f"{staged}/{PARTITION}={m}" for m in sorted(months)]
+        folders = [f for f in folders if self.reader.files.exists(f)]
+        if not folders:
+            return self.reader.spark.createDataFrame([], schema)
+        reader = self.reader.spark.read.schema(schema).option("basePath", staged)
+        return reader.parquet(*folders).select(*schema.fieldNames())
 
     def product_monthly(self, lines: DataFrame, has_products: bool, has_reviews: bool) -> None:
-        """Stage the months of product_monthly whose lines, reviews or products changed: the
-        lines' months from silver, the others' totals as published, joined again."""
+        """Stage the months of product_monthly whose lines, reviews or products changed.
+
+        A month with rewritten days sums its products' day totals (gold's ``product_daily``,
+        those days rebuilt from their lines: never the month's other lines); a month whose
+        reviews changed rates them again; a month holding a product whose attributes changed
+        keeps its published totals and ratings and joins the new attributes.
+        """
         descriptions, codes = self.descriptions(lines)
-        codes = sorted(set(codes) | set(self.changed_products()))
+        plan = self.plan
+        if not (codes or plan.product_folders or plan.sales_days or plan.review_months):
+            return
+        products = self.reader.silver("products") if has_products else None
+        codes = sorted(set(codes) | set(self.catalogue_changes(products)))
+        days = set(self.plan.sales_days)
+        day_schema = t.product_day_totals(self.reader.empty("order_lines")).schema
+        if days:
+            self.merged(PRODUCT_DAYS, t.product_day_totals(lines), days)
         target = self.target("product_monthly")
         totals_schema = t.product_month_totals(self.reader.empty("order_lines")).schema
+        ratings_schema = t.review_ratings(self.reader.empty("reviews")).schema
+        schema = StructType(
+            totals_schema.fields + [ratings_schema[c] for c in ("review_count", "avg_rating")]
+        )
         rejoined: set[str] = set()
         if codes:
             published = self.reader.table("product_monthly", target, totals_schema)
             hit = published.where(F.col("stock_code").isin(*codes)).select(PARTITION).distinct()
             rejoined = {r[0] for r in hit.collect()}
         line_months = set(self.plan.line_months)
-        months = line_months | set(self.plan.review_months) | rejoined
+        rated = line_months | set(self.plan.review_months)
+        months = rated | rejoined
         if not months:
             return
-        totals = t.product_month_totals(self.lines(days_of_months(line_months)))
-        others = sorted(months - line_months)
-        if others:
-            published = self.reader.table("product_monthly", target, totals_schema, set(others))
-            totals = totals.unionByName(published.select(*TOTALS))
-        products = self.reader.silver("products") if has_products else None
-        reviews = None
+        totals = t.product_month_totals_of_days(self.staged_days(line_months, day_schema))
+        others = months - line_months
+        published = self.reader.table("product_monthly", target, schema, others)
+        totals = totals.unionByName(published.select(*TOTALS))
+        ratings = published.where(~F.col(PARTITION).isin(*sorted(rated))).select(
+            "stock_code", "month", "review_count", "avg_rating"
+        )
         if has_reviews:
-            folders = self.changes.dirs("reviews", days_of_months(months))
-            reviews = self.reader.silver("reviews", folders)
+            folders = self.changes.dirs("reviews", days_of_months(rated))
+            ratings = ratings.unionByName(t.review_ratings(self.reader.silver("reviews", folders)))
         built = t.finish_product_months(
-            totals, descriptions.select("stock_code", "_line_description"), products, reviews
+            totals, descriptions.select("stock_code", "_line_description"), products, ratings
         )
         grain = PARTITIONED["product_monthly"][1]
         self.publication.stage_months(

@@ -21,7 +21,7 @@ from typing import Any
 
 from jobs.common.lake import LakeFiles, LakePaths
 
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: gold keeps product_daily and product_catalogue (a v1 lake is rebuilt once)
 
 
 @dataclass(frozen=True)

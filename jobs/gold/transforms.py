@@ -116,7 +116,58 @@ def product_performance_by_month(
         product_month_totals(order_lines),
         latest_description(lines).select("stock_code", "_line_description"),
         products,
-        reviews,
+        None if reviews is None else review_ratings(reviews),
+    )
+
+
+def product_day_totals(order_lines: DataFrame) -> DataFrame:
+    """The order-line sums of each product and UTC sales day: what gold keeps between runs to
+    rebuild a month's product totals without reading the month's order lines again.
+
+    Parameters
+    ----------
+    order_lines : DataFrame
+        Silver order lines (of some days or all); only ``is_product`` lines count.
+
+    Returns
+    -------
+    DataFrame
+        One row per ``stock_code`` x ``sales_date``: ``units_sold``, ``units_returned``
+        (bigint) and ``revenue_sum``, the exact sum of the sales' line amounts (rounded only
+        per month, by :func:`product_month_totals_of_days`, so a month's revenue is the same
+        whether summed from its lines or from its days).
+    """
+    sale = _is_sale()
+    lines = order_lines.where(F.col("is_product")).withColumn("sales_date", _sales_date())
+    return lines.groupBy("stock_code", "sales_date").agg(
+        F.coalesce(F.sum(F.when(sale, F.col("quantity"))), F.lit(0))
+        .cast("bigint")
+        .alias("units_sold"),
+        # line_amount's exact sum, in the type Spark gives it (no rounding here).
+        F.coalesce(F.sum(F.when(sale, F.col("line_amount"))), F.lit(0)).alias("revenue_sum"),
+        F.coalesce(F.sum(F.when(~sale, F.abs("quantity"))), F.lit(0))
+        .cast("bigint")
+        .alias("units_returned"),
+    )
+
+
+def product_month_totals_of_days(days: DataFrame) -> DataFrame:
+    """The order-line part of ``product_monthly`` from :func:`product_day_totals` rows.
+
+    Returns
+    -------
+    DataFrame
+        One row per ``stock_code`` x ``month`` (``date``, the month's first day): units sold,
+        revenue (rounded to cents once, from the exact sum) and units returned.
+    """
+    return (
+        days.withColumn("month", F.trunc("sales_date", "month"))
+        .groupBy("stock_code", "month")
+        .agg(
+            F.sum("units_sold").cast("bigint").alias("units_sold"),
+            _money(F.sum("revenue_sum")).alias("revenue"),
+            F.sum("units_returned").cast("bigint").alias("units_returned"),
+        )
     )
 
 
@@ -131,20 +182,21 @@ def product_month_totals(order_lines: DataFrame) -> DataFrame:
     Returns
     -------
     DataFrame
-        One row per ``stock_code`` x ``month`` (``date``, the month's first day).
+        One row per ``stock_code`` x ``month`` (``date``, the month's first day). Summed
+        through :func:`product_day_totals`, as an incremental run sums them.
     """
-    sale = _is_sale()
-    lines = order_lines.where(F.col("is_product")).withColumn(
-        "month", F.trunc(_sales_date(), "month")
-    )
-    return lines.groupBy("stock_code", "month").agg(
-        F.coalesce(F.sum(F.when(sale, F.col("quantity"))), F.lit(0))
-        .cast("bigint")
-        .alias("units_sold"),
-        _money(F.coalesce(F.sum(F.when(sale, F.col("line_amount"))), F.lit(0))).alias("revenue"),
-        F.coalesce(F.sum(F.when(~sale, F.abs("quantity"))), F.lit(0))
-        .cast("bigint")
-        .alias("units_returned"),
+    return product_month_totals_of_days(product_day_totals(order_lines))
+
+
+def review_ratings(reviews: DataFrame) -> DataFrame:
+    """Each product's reviews per calendar month: ``review_count`` and ``avg_rating``."""
+    return (
+        reviews.withColumn("month", F.trunc(F.to_date("created_at"), "month"))
+        .groupBy("stock_code", "month")
+        .agg(
+            F.count(F.lit(1)).cast("bigint").alias("review_count"),
+            F.round(F.avg("rating"), 2).cast(RATING).alias("avg_rating"),
+        )
     )
 
 
@@ -152,9 +204,9 @@ def finish_product_months(
     totals: DataFrame,
     descriptions: DataFrame,
     products: DataFrame | None,
-    reviews: DataFrame | None,
+    ratings: DataFrame | None,
 ) -> DataFrame:
-    """``product_monthly`` from its order-line totals, the products and the reviews.
+    """``product_monthly`` from its order-line totals, the products and the review ratings.
 
     Parameters
     ----------
@@ -162,8 +214,13 @@ def finish_product_months(
         :func:`product_month_totals` (of some or all months).
     descriptions : DataFrame
         ``stock_code``, ``_line_description``: each stock code's latest line description.
-    products, reviews : DataFrame, optional
-        Silver products and reviews, as for :func:`product_performance_by_month`.
+    products : DataFrame, optional
+        Silver products (``stock_code``, ``description``, ``category``); without it the
+        category is null.
+    ratings : DataFrame, optional
+        :func:`review_ratings` of the months' reviews (or the ratings ``product_monthly``
+        already holds for months whose reviews did not change); without it review_count is 0
+        and avg_rating null.
 
     Returns
     -------
@@ -179,16 +236,8 @@ def finish_product_months(
     else:
         result = result.withColumn("_catalogue_description", F.lit(None).cast("string"))
         result = result.withColumn("category", F.lit(None).cast("string"))
-    if reviews is not None:
-        rated = (
-            reviews.withColumn("month", F.trunc(F.to_date("created_at"), "month"))
-            .groupBy("stock_code", "month")
-            .agg(
-                F.count(F.lit(1)).alias("review_count"),
-                F.round(F.avg("rating"), 2).cast(RATING).alias("avg_rating"),
-            )
-        )
-        result = result.join(rated, ["stock_code", "month"], "left")
+    if ratings is not None:
+        result = result.join(ratings, ["stock_code", "month"], "left")
     else:
         result = result.withColumn("review_count", F.lit(None).cast("bigint"))
         result = result.withColumn("avg_rating", F.lit(None).cast(RATING))

@@ -32,6 +32,8 @@ GOLD_TABLES = (
     "gold/customer_value_model",
     "_meta/gold/customer_activity",
     "_meta/gold/product_descriptions",
+    "_meta/gold/product_daily",
+    "_meta/gold/product_catalogue",
 )
 
 
