@@ -130,13 +130,28 @@ class LakeFiles:
         """Every file below ``uri``, recursively, skipping hidden and Spark marker files."""
         if not self.exists(uri):
             return []
+        fs = self._fs(uri)
+        statuses = []
+        if fs.getScheme() == "file":
+            # Hadoop's local listFiles builds a LocatedFileStatus per file, whose permissions
+            # it reads by running `ls -ld`: a process per file (7 ms each, 2 s for a silver
+            # table's 311 files). listStatus reads no permissions; a directory at a time.
+            pending = [self._path(uri)]
+            while pending:
+                for status in fs.listStatus(pending.pop()):
+                    if status.isDirectory():
+                        pending.append(status.getPath())
+                    else:
+                        statuses.append(status)
+        else:
+            # On an object store one recursive listing is a flat LIST of the prefix.
+            iterator = fs.listFiles(self._path(uri), True)
+            while iterator.hasNext():
+                statuses.append(iterator.next())
         found = []
-        iterator = self._fs(uri).listFiles(self._path(uri), True)
-        while iterator.hasNext():
-            status = iterator.next()
+        for status in statuses:
             path = status.getPath()
-            name = path.getName()
-            if name.startswith((".", "_")):
+            if path.getName().startswith((".", "_")):
                 continue
             found.append(FileInfo(path.toString(), status.getLen(), status.getModificationTime()))
         return sorted(found, key=lambda f: f.path)
