@@ -110,10 +110,17 @@ def merge_days(existing: DataFrame, fresh: DataFrame, column: str, days: set[dat
     return kept.unionByName(with_month(fresh.where(F.col(column).isin(*replaced)), column))
 
 
+Customers = Callable[[DataFrame], object]  # stages the customer marts from the activity
+
+
 def stage_full(
-    publication: Publication, reader: Reader, inputs: Mapping[str, DataFrame]
-) -> DataFrame:
-    """Stage every partitioned mart and gold's state from all of silver; return the activity."""
+    publication: Publication,
+    reader: Reader,
+    inputs: Mapping[str, DataFrame],
+    customers: Customers,
+) -> None:
+    """Stage every partitioned mart and gold's state from all of silver, and the customer marts
+    (``customers``) from the activity as soon as it is staged, beside the other tables."""
     paths = reader.paths
     lines = inputs["order_lines"]
     products = lines.where(F.col("is_product"))
@@ -134,6 +141,12 @@ def stage_full(
         column, grain = PARTITIONED[name]
         target = paths.gold_meta(name) if name in STATE else paths.gold(name)
         frame = with_month(built[name], column)
+        if name == ACTIVITY:
+            staged = publication.staged(ACTIVITY)
+            return lambda: (
+                publication.stage_months(name, target, frame, grain, None),
+                customers(reader.spark.read.parquet(staged)),
+            )
         return lambda: publication.stage_months(name, target, frame, grain, None)
 
     descriptions = t.latest_description(products)
@@ -145,7 +158,6 @@ def stage_full(
         + [lambda: publication.stage_whole(
             CATALOGUE, paths.gold_meta(CATALOGUE), catalogue, ("stock_code",))]
     )  # fmt: skip
-    return reader.spark.read.parquet(publication.staged(ACTIVITY))
 
 
 @dataclass
@@ -172,20 +184,26 @@ class Incremental:
         merged = merge_days(existing, fresh, column, days)
         self.publication.stage_months(name, self.target(name), merged, grain, months)
 
-    def stage(self, has_products: bool, has_reviews: bool) -> DataFrame:
-        """Stage every changed partition; return the customer activity after this run."""
+    def stage(self, has_products: bool, has_reviews: bool, customers: Customers) -> None:
+        """Stage every changed partition, and the customer marts (``customers``) from the
+        activity after this run as soon as it is staged, beside the other tables."""
         days = set(self.plan.sales_days)
         lines = self.lines(days)
+
+        def activity_then_customers() -> None:
+            if days:
+                self.merged(ACTIVITY, customer_activity(lines), days)
+            customers(self.activity())
+
         tasks: list[Callable[[], object]] = [
-            lambda: self.product_monthly(lines, has_products, has_reviews)
+            lambda: self.product_monthly(lines, has_products, has_reviews),
+            activity_then_customers,
         ]
         if days:
             tasks.append(lambda: self.merged("sales_daily", t.daily_sales_by_country(lines), days))
-            tasks.append(lambda: self.merged(ACTIVITY, customer_activity(lines), days))
         if self.plan.snapshot_days:
             tasks.append(self.inventory)
         side_by_side(tasks)
-        return self.activity()
 
     def inventory(self) -> None:
         """Stage the inventory_health days to recompute, with their 28-day sales windows."""
@@ -255,6 +273,25 @@ class Incremental:
         reader = self.reader.spark.read.schema(schema).option("basePath", staged)
         return reader.parquet(*folders).select(*schema.fieldNames())
 
+    def product_inputs(
+        self, lines: DataFrame, products: DataFrame | None
+    ) -> tuple[DataFrame, list[str]]:
+        """Side by side, stage the descriptions, the catalogue and the product day totals of the
+        rewritten days; return the descriptions and the stock codes whose months are joined
+        again (their line description, catalogue description or category changed)."""
+        days = set(self.plan.sales_days)
+
+        def product_days() -> None:
+            if days:
+                self.merged(PRODUCT_DAYS, t.product_day_totals(lines), days)
+
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            described = pool.submit(self.descriptions, lines)
+            changed = pool.submit(self.catalogue_changes, products)
+            pool.submit(product_days).result()
+            descriptions, codes = described.result()
+            return descriptions, sorted(set(codes) | set(changed.result()))
+
     def product_monthly(self, lines: DataFrame, has_products: bool, has_reviews: bool) -> None:
         """Stage the months of product_monthly whose lines, reviews or products changed.
 
@@ -263,16 +300,12 @@ class Incremental:
         reviews changed rates them again; a month holding a product whose attributes changed
         keeps its published totals and ratings and joins the new attributes.
         """
-        descriptions, codes = self.descriptions(lines)
         plan = self.plan
-        if not (codes or plan.product_folders or plan.sales_days or plan.review_months):
-            return
+        if not (plan.product_folders or plan.sales_days or plan.review_months):
+            return  # no line, product or review changed (so no description either)
         products = self.reader.silver("products") if has_products else None
-        codes = sorted(set(codes) | set(self.catalogue_changes(products)))
-        days = set(self.plan.sales_days)
+        descriptions, codes = self.product_inputs(lines, products)
         day_schema = t.product_day_totals(self.reader.empty("order_lines")).schema
-        if days:
-            self.merged(PRODUCT_DAYS, t.product_day_totals(lines), days)
         target = self.target("product_monthly")
         totals_schema = t.product_month_totals(self.reader.empty("order_lines")).schema
         ratings_schema = t.review_ratings(self.reader.empty("reviews")).schema

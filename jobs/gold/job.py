@@ -84,18 +84,23 @@ def body(argv: list[str]) -> dict[str, Any]:
     )
     reader = Reader(spark, files, paths, schemas)
     publication = Publication(spark, files, paths, args.run_id)
-    if full:
-        inputs = {d: reader.silver(d) if present[d] else reader.empty(d) for d in schemas}
-        activity = stage_full(publication, reader, inputs)
-    else:
-        incremental = Incremental(reader, changes, plan_run(changes), publication)
-        activity = incremental.stage(present["products"], present["reviews"])
     last = last_sales_date(reader, changes, None if full else state)
     observation_end = args.observation_end or last
     available = {d: reader.empty(d) if present[d] else None for d in schemas}
     empty = empty_reasons(available, has_sales=observation_end is not None)
-    value = stage_customer_marts(publication, activity, empty, args.run_id,
-                                 observation_end, settings)  # fmt: skip
+    staged: list[ValuePublished] = []
+
+    def customers(activity: DataFrame) -> None:
+        staged.append(stage_customer_marts(publication, activity, empty, args.run_id,
+                                           observation_end, settings))  # fmt: skip
+
+    if full:
+        inputs = {d: reader.silver(d) if present[d] else reader.empty(d) for d in schemas}
+        stage_full(publication, reader, inputs, customers)
+    else:
+        incremental = Incremental(reader, changes, plan_run(changes), publication)
+        incremental.stage(present["products"], present["reviews"], customers)
+    [value] = staged
     publication.publish()
     write_state(files, paths, consumed(changes, present, last))
     value.write_quality(files, paths, args.run_id)
