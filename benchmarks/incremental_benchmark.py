@@ -66,6 +66,7 @@ RESENT_CUSTOMERS = 12
 RESENT_PRODUCTS = 6
 TARGET_RATIO = 0.2
 TARGET_GROWTH = 1.2
+JOBS = ("Bronze", "Silver", "Gold")
 
 
 @dataclass
@@ -373,19 +374,31 @@ def measure(size: int, workdir: Path, seed: int, duckdb: bool = False) -> dict[s
     }
 
 
+def split_rows_read(gold: dict[str, Any]) -> tuple[str, str]:
+    """Gold's rows read from silver, and from its own tables (marts and state), as text."""
+    by_input = gold.get("rows_read_by_input")
+    if not isinstance(by_input, dict):
+        return "n/a", "n/a"
+    silver = sum(v for k, v in by_input.items() if k.startswith("silver."))
+    own = sum(v for k, v in by_input.items() if not k.startswith("silver."))
+    return f"{silver:,}", f"{own:,}"
+
+
 def report(results: list[dict[str, Any]]) -> None:
     """The table of figures and the targets beside them."""
     print(
         f"\n{'history':>10} {'delivery s':>10} {'full s':>8} {'ratio':>6} "
-        f"{'gold rows read':>15} {'peak GiB':>9}  gold mode"
+        f"{'jobs b/s/g s':>16} {'gold read: silver':>18} {'own tables':>11} {'peak GiB':>9}"
+        "  gold mode"
     )
     for r in results:
         inc, full = r["incremental"], r["full"]
-        rows = inc["gold"].get("rows_read")
         peak = max(inc["peak_gib"], full["peak_gib"])
+        jobs = "/".join(f"{inc['states'].get(f'{j} job', 0):.1f}" for j in JOBS)
+        silver, own = split_rows_read(inc["gold"])
         print(
             f"{r['order_lines']:>10,} {inc['seconds']:>10.1f} {full['seconds']:>8.1f} "
-            f"{r['ratio']:>6.2f} {rows if isinstance(rows, int) else 'n/a':>15} "
+            f"{r['ratio']:>6.2f} {jobs:>16} {silver:>18} {own:>11} "
             f"{peak:>9.2f}  {inc['gold'].get('mode', 'n/a')}"
         )
     by_size = {r["order_lines"]: r for r in results}
