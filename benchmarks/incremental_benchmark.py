@@ -249,10 +249,18 @@ def _delivery_day(text: str) -> str:
 
 
 def delivery_order_lines(
-    rows: list[list[str]], customers: dict[str, str], codes: dict[str, str]
+    rows: list[list[str]],
+    customers: dict[str, str],
+    codes: dict[str, str],
+    descriptions: dict[str, str],
 ) -> list[list[str]]:
     """The generated day's lines on DELIVERY_DAY, with fresh invoice numbers and the history's
-    customers and stock codes (codes outside the generated catalogue, such as POST, stay)."""
+    customers and stock codes (codes outside the generated catalogue, such as POST, stay).
+
+    A line given a history stock code carries that product's description, as the history's
+    lines of that code do: a day's orders name products as the shop does, and a new name on a
+    day's line would be a real rename (gold rewrites every month of a renamed product).
+    """
     invoices: dict[str, str] = {}
     out = []
     for row in rows:
@@ -264,7 +272,9 @@ def delivery_order_lines(
         prefix = "C" if row[0].startswith("C") else ""
         customer = customers.get(row[6], row[6])
         code = codes.get(row[1], row[1])
-        row = [prefix + mapped, code, *row[2:4], _delivery_day(row[4]), row[5], customer, *row[7:]]
+        named = descriptions.get(code, row[2]) if row[1] in codes and row[2] else row[2]
+        row = [prefix + mapped, code, named, row[3], _delivery_day(row[4]), row[5], customer,
+               *row[7:]]  # fmt: skip
         out.append(row)
     return out
 
@@ -287,7 +297,8 @@ def make_delivery(base_landing: Path, out: Path) -> dict[str, int]:
     codes = sorted({r[0] for r in products if r[0]})
     customer_map = _spread(sorted({r[0] for r in day_customers if r[0]}), customer_ids)
     code_map = _spread(sorted({r[0] for r in day_products if r[0]}), codes)
-    lines = delivery_order_lines(day_lines, customer_map, code_map)
+    names = {r[0]: r[1] for r in products if len(r) > 1 and r[0]}
+    lines = delivery_order_lines(day_lines, customer_map, code_map, names)
     o_header, _ = read_csv(base_landing / FILES["order_lines"])
     write_csv(out / "order_lines" / DELIVERY_NAME, o_header, lines)
     # The day's buyers and products whose records are re-sent, updated on the day.
