@@ -29,7 +29,8 @@ ACTIVITY = "customer_activity"
 DESCRIPTIONS = "product_descriptions"
 PRODUCT_DAYS = "product_daily"  # each product's order-line sums per day
 CATALOGUE = "product_catalogue"  # the products' attributes product_monthly last joined
-STATE = (ACTIVITY, DESCRIPTIONS, PRODUCT_DAYS, CATALOGUE)  # gold's own tables, not marts
+SOLD = "product_codes"  # every stock code ever sold: a superset of product_monthly's codes
+STATE = (ACTIVITY, DESCRIPTIONS, PRODUCT_DAYS, CATALOGUE, SOLD)  # gold's own tables, not marts
 # The marts that grow with time, partitioned by business month: their date column and grain.
 PARTITIONED: dict[str, tuple[str, tuple[str, ...]]] = {
     "sales_daily": ("sales_date", ("sales_date", "country")),
@@ -149,15 +150,17 @@ def stage_full(
             )
         return lambda: publication.stage_months(name, target, frame, grain, None)
 
-    descriptions = t.latest_description(products)
-    catalogue = inputs["products"].select(*CATALOGUE_COLUMNS)
-    side_by_side(
-        [stage(name) for name in built]
-        + [lambda: publication.stage_whole(
-            DESCRIPTIONS, paths.gold_meta(DESCRIPTIONS), descriptions, ("stock_code",))]
-        + [lambda: publication.stage_whole(
-            CATALOGUE, paths.gold_meta(CATALOGUE), catalogue, ("stock_code",))]
-    )  # fmt: skip
+    whole = {
+        DESCRIPTIONS: t.latest_description(products),
+        CATALOGUE: inputs["products"].select(*CATALOGUE_COLUMNS),
+        SOLD: built[PRODUCT_DAYS].select("stock_code").distinct(),
+    }
+
+    def stage_whole(name: str) -> Callable[[], object]:
+        frame = whole[name]
+        return lambda: publication.stage_whole(name, paths.gold_meta(name), frame, ("stock_code",))
+
+    side_by_side([stage(name) for name in built] + [stage_whole(name) for name in whole])
 
 
 @dataclass
@@ -285,12 +288,33 @@ class Incremental:
             if days:
                 self.merged(PRODUCT_DAYS, t.product_day_totals(lines), days)
 
-        with ThreadPoolExecutor(max_workers=3) as pool:
+        with ThreadPoolExecutor(max_workers=4) as pool:
             described = pool.submit(self.descriptions, lines)
             changed = pool.submit(self.catalogue_changes, products)
+            sold = pool.submit(self.sold_before, lines)
             pool.submit(product_days).result()
             descriptions, codes = described.result()
-            return descriptions, sorted(set(codes) | set(changed.result()))
+            found = set(codes) | set(changed.result())
+            before = sold.result()
+            # A code sold for the first time is only in the months of this run's days, which
+            # are rebuilt anyway: only codes sold before have other months to join again.
+            return descriptions, sorted(found if before is None else found & before)
+
+    def sold_before(self, lines: DataFrame) -> set[str] | None:
+        """The stock codes sold before this run (gold's record; None if it has none), and stage
+        the record with the codes of the rewritten days added. A code whose lines went away
+        stays in it: a code too many costs a look at product_monthly, never a wrong row."""
+        path = self.target(SOLD)
+        if not self.reader.files.exists(path):
+            return None
+        schema = StructType([StructField("stock_code", StringType(), True)])
+        old = self.reader.table(SOLD, path, schema).select("stock_code")
+        before = {r[0] for r in old.collect()}
+        if self.plan.sales_days:
+            fresh = t.product_day_totals(lines).select("stock_code")
+            codes = old.unionByName(fresh).distinct()
+            self.publication.stage_whole(SOLD, path, codes, ("stock_code",))
+        return before
 
     def product_monthly(self, lines: DataFrame, has_products: bool, has_reviews: bool) -> None:
         """Stage the months of product_monthly whose lines, reviews or products changed.

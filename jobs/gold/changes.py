@@ -21,7 +21,7 @@ from typing import Any
 
 from jobs.common.lake import LakeFiles, LakePaths
 
-STATE_VERSION = 2  # 2: gold keeps product_daily and product_catalogue (a v1 lake is rebuilt once)
+STATE_VERSION = 3  # 2: product_daily and product_catalogue; 3: product_codes (older: rebuilt once)
 
 
 @dataclass(frozen=True)
