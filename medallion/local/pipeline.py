@@ -139,6 +139,24 @@ def _views(config: LocalRunConfig) -> Sequence[tuple[str, str]]:
     return view_statements(database="${GoldDatabase}")
 
 
+def local_services(
+    config: LocalRunConfig, kind: type[LocalServices] = LocalServices
+) -> LocalServices:
+    """The local services a run of ``config`` hands its jobs, crawls, queries and alerts to.
+
+    ``kind``: a subclass of :class:`LocalServices` (a test's crawler that stays RUNNING).
+    """
+    names = config.names()
+    return kind(
+        lake_root=config.lake.resolve(),
+        jobs={names[f"{layer.title()}JobName"]: layer for layer in LAYERS},
+        crawlers={names[f"{layer.title()}CrawlerName"]: layer for layer in LAYERS},
+        alerts=config.alerts,
+        region=REGION,
+        job_runner=config.job_runner or run_job,
+    )
+
+
 @contextmanager
 def local_aws(
     config: LocalRunConfig, services: LocalServices | None = None
@@ -158,15 +176,7 @@ def local_aws(
     from moto import mock_aws  # lazy: moto takes a quarter of a second to import
 
     lake = config.lake.resolve()
-    names = config.names()
-    services = services or LocalServices(
-        lake_root=lake,
-        jobs={names[f"{layer.title()}JobName"]: layer for layer in LAYERS},
-        crawlers={names[f"{layer.title()}CrawlerName"]: layer for layer in LAYERS},
-        alerts=config.alerts,
-        region=REGION,
-        job_runner=config.job_runner or run_job,
-    )
+    services = services or local_services(config)
     # The engine logs every caught error with its whole parse tree; the history has them.
     logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
     moto_patches.install(services)

@@ -309,14 +309,7 @@ def test_a_crawler_that_never_becomes_ready_fails_at_its_poll_and_a_rerun_comple
 ):
     lake = copy_lake(baseline.lake, tmp_path)
     cfg = config(lake, baseline.landing, inbox, crawler_max_polls=4, job_runner=already_done)
-    names = cfg.names()
-    services = StuckSilverCrawler(
-        lake_root=lake.resolve(),
-        jobs={names[f"{layer.title()}JobName"]: layer for layer in pipeline.LAYERS},
-        crawlers={names[f"{layer.title()}CrawlerName"]: layer for layer in pipeline.LAYERS},
-        alerts=inbox.settings(),
-        job_runner=already_done,
-    )
+    services = pipeline.local_services(cfg, StuckSilverCrawler)
     run = pipeline.run_local(cfg, RunOptions(run_id="crawl-1"), services=services)
 
     expect_one_alert(inbox, run, "Silver crawler READY?")

@@ -174,14 +174,7 @@ def test_a_crawler_that_never_becomes_ready_fails_after_the_poll_budget(
     tmp_path: Path, smtp: SmtpServer
 ):
     cfg = config(tmp_path, smtp, crawler_max_polls=3)
-    names = cfg.names()
-    services = StuckCrawlers(
-        lake_root=cfg.lake.resolve(),
-        jobs={names[f"{layer.title()}JobName"]: layer for layer in pipeline.LAYERS},
-        crawlers={names[f"{layer.title()}CrawlerName"]: layer for layer in pipeline.LAYERS},
-        alerts=smtp.settings(),
-        job_runner=standin_runner,
-    )
+    services = pipeline.local_services(cfg, StuckCrawlers)
     run = pipeline.run_local(cfg, RunOptions(run_id="stuck-1"), services=services)
 
     assert run.status == "FAILED"
@@ -217,14 +210,7 @@ def test_the_silver_and_gold_crawlers_are_looked_at_once_bronze_is_ready_and_wai
     tmp_path: Path, smtp: SmtpServer
 ):
     cfg = config(tmp_path, smtp)
-    names = cfg.names()
-    services = SlowSilverCrawler(
-        lake_root=cfg.lake.resolve(),
-        jobs={names[f"{layer.title()}JobName"]: layer for layer in pipeline.LAYERS},
-        crawlers={names[f"{layer.title()}CrawlerName"]: layer for layer in pipeline.LAYERS},
-        alerts=smtp.settings(),
-        job_runner=standin_runner,
-    )
+    services = pipeline.local_services(cfg, SlowSilverCrawler)
     run = pipeline.run_local(cfg, RunOptions(run_id="slow-silver-1"), services=services)
 
     assert run.status == "SUCCEEDED", (run.error, run.cause)
