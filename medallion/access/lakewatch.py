@@ -86,14 +86,25 @@ class LakeWatcher:
                         self._handle(self._inotify.read(timeout=0))
 
     def _watch_tree(self, top: Path, record_files: bool = False) -> None:
-        for folder, _, files in os.walk(top):
-            path = Path(folder)
-            with contextlib.suppress(OSError):
-                self._paths[self._inotify.add_watch(path, self._mask)] = path
-            if record_files:
+        """Watch ``top`` and every folder under it, each watched before it is listed.
+
+        The order matters: a folder listed and then watched (as ``os.walk`` would have it) misses
+        a directory renamed into it between the two, both its ``MOVED_TO`` and its entry, and
+        that directory's watch keeps its old path (Spark's commit renames ``.spark-staging-*/``
+        partitions into freshly made folders: the next job's reads of them were recorded under
+        the staging path). Watched first, such a rename is an event or an entry, possibly both.
+        """
+        try:
+            self._paths[self._inotify.add_watch(top, self._mask)] = top
+            entries = list(os.scandir(top))
+        except OSError:
+            return  # gone already: its removal is an event of its parent
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                self._watch_tree(Path(entry.path), record_files)
+            elif record_files:
                 # Written before the watch was there: S3 would have had PutObject for each.
-                for name in files:
-                    self._record("write", path / name)
+                self._record("write", Path(entry.path))
 
     def _record(self, kind: str, path: Path) -> None:
         if self.principal is None:
