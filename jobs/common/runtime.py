@@ -15,6 +15,11 @@ from jobs.common.errors import ConfigurationError
 RUNTIME_SETTING = "MEDALLION_RUNTIME"
 """Set to ``local`` by the local job runner and job host for every job they launch."""
 
+JIT_SETTING = "MEDALLION_JIT"
+"""How the local JVM compiles: ``full`` (the JVM's default, tiered: C1, then C2 for hot code) or
+``quick`` (C1 only). The local runner sets it per run (``medallion.local.jit``)."""
+JIT_OPTIONS = {"full": "", "quick": " -XX:TieredStopAtLevel=1"}
+
 SPARK_SETTINGS = {
     "spark.sql.adaptive.enabled": "true",
     "spark.sql.sources.partitionOverwriteMode": "dynamic",
@@ -37,7 +42,8 @@ LOCAL_SETTINGS = {
     "spark.driver.memory": os.environ.get("MEDALLION_DRIVER_MEMORY", "2g"),
     "spark.driver.extraJavaOptions": os.environ.get(
         "MEDALLION_JAVA_OPTIONS", "-XX:+UseParallelGC -Dderby.system.home=/tmp"
-    ),
+    )
+    + JIT_OPTIONS.get(os.environ.get(JIT_SETTING, "full"), ""),
     "spark.sql.warehouse.dir": os.path.join(os.environ.get("TMPDIR", "/tmp"), "medallion-wh"),
     "spark.hadoop.fs.file.impl.disable.cache": "true",
 }

@@ -10,6 +10,8 @@ import typer
 from jobs.common.contracts import load_contracts_dir
 from jobs.common.errors import ContractError
 from medallion.cli.errors import ExitCode, exit_with
+from medallion.local.jit import jit_mode
+from medallion.local.jobhost import warm_hosts_enabled
 
 
 def iso_day(text: str | None, flag: str) -> date | None:
@@ -53,4 +55,14 @@ def contracts_valid(contracts: Path) -> None:
     try:
         load_contracts_dir(contracts)
     except ContractError as err:
+        raise exit_with(ExitCode.USAGE, str(err)) from None
+
+
+def local_settings() -> None:
+    """The environment's settings of a local run (``MEDALLION_JOB_HOST``, ``MEDALLION_JIT``)
+    are checked before anything starts: a bad value is a usage error naming the choices."""
+    try:
+        warm_hosts_enabled()
+        jit_mode(Path("."), Path("."), full_refresh=True)
+    except ValueError as err:
         raise exit_with(ExitCode.USAGE, str(err)) from None

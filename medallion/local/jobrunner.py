@@ -27,7 +27,7 @@ import time
 import uuid
 import zipimport
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.abc import MetaPathFinder
 from importlib.machinery import ModuleSpec, PathFinder
@@ -440,9 +440,11 @@ def run_job(
 
 @dataclass(frozen=True)
 class ProcessJobRunner:
-    """:func:`run_job` for every job of a local run, with the run's scripts bucket and lake."""
+    """:func:`run_job` for every job of a local run, with the run's scripts bucket and lake, and
+    the run's environment overrides (``base_env``) under each job's own."""
 
     glue: LocalGlue
+    base_env: Mapping[str, str] = field(default_factory=dict)
 
     def __call__(
         self,
@@ -453,7 +455,8 @@ class ProcessJobRunner:
         timeout: float | None = None,
         **launch: object,
     ) -> JobResult:
-        return run_job(layer, options, env, on_line, timeout, glue=self.glue, **launch)  # type: ignore[arg-type]
+        merged = {**self.base_env, **(env or {})}
+        return run_job(layer, options, merged, on_line, timeout, glue=self.glue, **launch)  # type: ignore[arg-type]
 
 
 def _run_process(

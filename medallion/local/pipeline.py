@@ -13,8 +13,10 @@ from typing import Any
 
 import boto3
 
+from jobs.common.runtime import JIT_SETTING
 from medallion.aws import stepfunctions as sfn_ops
 from medallion.local import moto_patches
+from medallion.local.jit import jit_mode
 from medallion.local.jobhost import JobHostRunner, warm_hosts_enabled
 from medallion.local.jobrunner import (
     REPO_ROOT,
@@ -231,22 +233,27 @@ def _create_resources(session: boto3.Session, config: LocalRunConfig, lake: Path
 
 
 @contextmanager
-def launching_jobs(config: LocalRunConfig) -> Iterator[JobRunner]:
+def launching_jobs(config: LocalRunConfig, full_refresh: bool = False) -> Iterator[JobRunner]:
     """The config's job runner, else one that launches the run's jobs as Glue would.
 
     The local scripts bucket (what deploy uploads, jobs.zip included) is built once for the run
     and removed after it. Jobs run in a warm job host started now and stopped with the run (its
     JVM starts while moto sets up the resources), or a process each with
-    ``MEDALLION_JOB_HOST=process``.
+    ``MEDALLION_JOB_HOST=process``. Their JVM compiles as :func:`medallion.local.jit.jit_mode`
+    chooses for the run.
     """
     if config.job_runner is not None:
         yield config.job_runner
-    elif warm_hosts_enabled():
-        with JobHostRunner() as runner:  # it builds the scripts bucket once its host starts
+        return
+    lake = config.lake.resolve()
+    landing = (config.landing or lake / "landing").resolve()
+    env = {JIT_SETTING: jit_mode(lake, landing, full_refresh)}
+    if warm_hosts_enabled():
+        with JobHostRunner(env) as runner:  # it builds the scripts bucket once its host starts
             yield runner
     else:
         with tempfile.TemporaryDirectory(prefix="medallion-scripts-") as folder:
-            yield ProcessJobRunner(LocalGlue(build_scripts_bucket(Path(folder))))
+            yield ProcessJobRunner(LocalGlue(build_scripts_bucket(Path(folder))), env)
 
 
 def run_local(
@@ -278,15 +285,15 @@ def run_local(
     """
     config.lake.mkdir(parents=True, exist_ok=True)
     # Injected services bring their own job runner: no host is started for them.
-    runner = nullcontext(config.job_runner) if services else launching_jobs(config)
+    runner = (
+        nullcontext(config.job_runner) if services else launching_jobs(config, options.full_refresh)
+    )
     with (
         runner as job_runner,
         local_aws(replace(config, job_runner=job_runner), services) as (sfn, arn, local),
     ):
         execution_arn = sfn_ops.start(arn, options, sfn=sfn)
-        described = sfn_ops.follow(
-            execution_arn, on_event or (lambda _: None), poll_seconds=poll_seconds, sfn=sfn
-        )
+        described = sfn_ops.follow(execution_arn, on_event, poll_seconds=poll_seconds, sfn=sfn)
         raw_history = sfn_ops.history(execution_arn, sfn=sfn)
         output = described.get("output")
         return LocalRun(

@@ -13,7 +13,7 @@ from medallion.cli import options
 from medallion.cli.errors import failed_unless
 from medallion.cli.output import console
 from medallion.cli.progress import ProgressPrinter, print_run, run_json
-from medallion.cli.validate import contracts_valid, dataset_names, iso_day
+from medallion.cli.validate import contracts_valid, dataset_names, iso_day, local_settings
 from medallion.local import pipeline
 from medallion.local.jobrunner import REPO_ROOT
 
@@ -47,6 +47,7 @@ def run(
     iso_day(observation_end, "--observation-end")
     dataset_names(datasets, contracts)
     contracts_valid(contracts)
+    local_settings()
     out = console()
     config = pipeline.LocalRunConfig(lake=lake, landing=landing, contracts_root=contracts)
     run_options = RunOptions(run_id or "", datasets, observation_end or "", full_refresh)

@@ -33,6 +33,10 @@ print("PROBE " + json.dumps({
     "env": os.environ.get("MEDALLION_PROBE"),
     "jobs": sys.modules["jobs"].__file__,
     "medallion_loaded": any(m.split(".")[0] in ("medallion", "infra") for m in sys.modules),
+    "jvm_args": list(
+        spark.sparkContext._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean()
+        .getInputArguments()
+    ),
 }), flush=True)
 spark.conf.set("spark.sql.shuffle.partitions", "3")
 spark.range(3).createOrReplaceTempView("left_behind")
@@ -102,6 +106,7 @@ def test_jobs_share_the_jvm_but_start_with_fresh_settings_views_and_arguments(
         assert args["--JOB_NAME"] == "medallion-local-gold"
     assert first["name"] == "__main__"
     assert first["env"] == "on"
+    assert "-XX:TieredStopAtLevel=1" not in cast(list[str], first["jvm_args"])  # tiered: C2 too
     leak = runner("leak_check", {})
     assert leak.state == "SUCCEEDED", leak.error_message
 
@@ -217,3 +222,10 @@ def _children(pid: int) -> list[int]:
         if int(stat[1]) == pid:
             found.append(int(entry.name))
     return found
+
+
+def test_a_quick_host_s_jvm_compiles_with_c1_only(scripts: Callable[[str], Path]):
+    """MEDALLION_JIT=quick, as the local runner sets it for a small delivery, reaches the JVM."""
+    with JobHostRunner({"MEDALLION_JIT": "quick"}) as hosts:
+        seen = probe(lambda name, options, **kw: hosts("gold", options, script=scripts(name), **kw))
+    assert "-XX:TieredStopAtLevel=1" in cast(list[str], seen["jvm_args"])
