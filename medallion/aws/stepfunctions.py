@@ -248,13 +248,18 @@ def step_events(events: list[dict[str, Any]]) -> Iterator[StepEvent]:
 
 def follow(
     execution_arn: str,
-    on_event: Callable[[StepEvent], None],
+    on_event: Callable[[StepEvent], None] | None,
     poll_seconds: float = 2.0,
     timeout: float | None = None,
     session: boto3.Session | None = None,
     sfn: Any = None,
+    history_seconds: float = 1.0,
 ) -> dict[str, Any]:
     """Report each new state transition until the execution ends.
+
+    The status is looked at every ``poll_seconds``, the history (read whole each time, so its
+    cost grows with the run) at most every ``history_seconds`` and once more at the end; with no
+    ``on_event``, only at the end.
 
     Returns
     -------
@@ -262,18 +267,25 @@ def follow(
         The final DescribeExecution.
     """
     sfn = sfn or client(session)
+    report = on_event or (lambda _: None)
     seen = 0
-    deadline = None if timeout is None else time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = None if timeout is None else started + timeout
+    read_at = started - history_seconds
     while True:
         described = describe(execution_arn, sfn=sfn)
-        events = list(step_events(history(execution_arn, sfn=sfn)))
-        for event in events[seen:]:
-            on_event(event)
-        seen = len(events)
-        if described["status"] in TERMINAL:
+        terminal = described["status"] in TERMINAL
+        due = on_event is not None and time.monotonic() - read_at >= history_seconds
+        if terminal or due:
+            read_at = time.monotonic()
+            events = list(step_events(history(execution_arn, sfn=sfn)))
+            for event in events[seen:]:
+                report(event)
+            seen = len(events)
+        if terminal:
             # The last events may land after the status changes; one more read gets them.
             for event in list(step_events(history(execution_arn, sfn=sfn)))[seen:]:
-                on_event(event)
+                report(event)
             return described
         if deadline is not None and time.monotonic() > deadline:
             raise StepFunctionsError(

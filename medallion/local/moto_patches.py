@@ -26,12 +26,12 @@ Why each patch exists (ARCHITECTURE.md, Orchestration):
    :class:`FirehoseHooks` given to :func:`install`, the records go to them instead (``medallion
    serve`` buffers them into the lake's landing folder), and a record they refuse is reported
    per record (``ErrorCode``, ``FailedPutCount``), as Firehose does.
-7. Poll interval: moto's ``.sync`` Tasks look at the job run or query every 0.5 s
-   (``_DELAY_SECONDS_SYNC_CONDITION_CHECK``), after a first look right after starting it. Local
-   work runs in this process and a ``CREATE VIEW`` ends in milliseconds, so each of a run's nine
-   view Tasks and three job Tasks used to wait out most of half a second for nothing (5 s of a
-   43 s run). Locally the Tasks look every :data:`SYNC_POLL_SECONDS`; AWS polls on its own.
-
+7. Poll interval: moto's ``.sync`` Tasks look at their job run or query every 0.5 s
+   (``_DELAY_SECONDS_SYNC_CONDITION_CHECK``); a local ``CREATE VIEW`` ends in milliseconds, so
+   nine view Tasks waited out half a second each. Looking every 20 ms instead cost a third of a
+   core through a job (each look is a boto3 call through moto: 36 s of CPU in a 92 s run on two
+   cores). Locally a Task waits :data:`SYNC_POLL_SECONDS` after its first look, half as long
+   again after each, up to :data:`SYNC_POLL_MAX_SECONDS`. AWS polls on its own.
 Every patch wraps the moto function it replaces and :func:`uninstall` restores them all.
 ``tests/medallion/local/test_moto_patches.py`` fails if moto changes under them.
 """
@@ -41,7 +41,8 @@ from __future__ import annotations
 import inspect
 import json
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 
@@ -124,7 +125,10 @@ class LocalHooks(Protocol):
 
 
 _LOCAL: Final = "_medallion_local"
-SYNC_POLL_SECONDS: Final = 0.02  # patch 7: how often a local .sync Task looks at its work
+# patch 7: a local .sync Task's first wait between looks at its work, growth, and longest wait
+SYNC_POLL_SECONDS: Final = 0.01
+SYNC_POLL_GROWTH: Final = 1.5
+SYNC_POLL_MAX_SECONDS: Final = 0.25
 
 
 class FirehoseHooks(Protocol):
@@ -387,11 +391,50 @@ def _record_bytes(data: Any) -> bytes:
     return data if isinstance(data, bytes) else str(data).encode("utf-8")
 
 
+def backing_off(resolver: Callable[[], Any]) -> Callable[[], Any]:
+    """``resolver`` (a .sync Task's look at its work), waiting after each look that finds it
+    unfinished: :data:`SYNC_POLL_SECONDS`, then longer by :data:`SYNC_POLL_GROWTH` each time,
+    up to :data:`SYNC_POLL_MAX_SECONDS`."""
+    delay = SYNC_POLL_SECONDS
+
+    def look() -> Any:
+        nonlocal delay
+        result = resolver()
+        if not result:
+            time.sleep(delay)
+            delay = min(delay * SYNC_POLL_GROWTH, SYNC_POLL_MAX_SECONDS)
+        return result
+
+    return look
+
+
+def _patch_sync_polling() -> None:
+    # moto's loop sleeps its module constant after each unfinished look: zero, since the
+    # resolver handed to it now waits, longer each time.
+    callback = state_task_service_callback.StateTaskServiceCallback
+    original = _original(callback, "_eval_sync")
+
+    def _eval_sync(
+        self: Any,
+        env: Any,
+        sync_resolver: Any,
+        timeout_seconds: Any,
+        callback_endpoint: Any,
+        heartbeat_endpoint: Any,
+    ) -> Any:
+        resolver = backing_off(sync_resolver) if sync_resolver is not None else None
+        return original(self, env, resolver, timeout_seconds, callback_endpoint, heartbeat_endpoint)
+
+    _patch(callback, "_eval_sync", _eval_sync)
+    _patch(state_task_service_callback, "_DELAY_SECONDS_SYNC_CONDITION_CHECK", 0.0)
+
+
 def _remember_originals() -> None:
     for owner, name in (
         (state_task_factory, "state_task_service_for"),
         (execution_worker.ExecutionWorker, "_get_evaluation_environment"),
         (glue_models.GlueBackend, "start_job_run"),
+        (state_task_service_callback.StateTaskServiceCallback, "_eval_sync"),
         (glue_models.FakeJobRun, "status"),
         (glue_models.FakeJobRun, "as_dict"),
         (glue_models.FakeCrawler, "start_crawler"),
@@ -431,11 +474,7 @@ def install(hooks: LocalHooks | None = None, firehose: FirehoseHooks | None = No
             _patch_athena()
             _patch_sns()
             _patch_firehose()
-            _patch(
-                state_task_service_callback,
-                "_DELAY_SECONDS_SYNC_CONDITION_CHECK",
-                SYNC_POLL_SECONDS,
-            )
+            _patch_sync_polling()
         _hooks = hooks
         _firehose = firehose
 

@@ -4,6 +4,7 @@ and reversible. Any of these failing after a moto upgrade means: re-check the pa
 from __future__ import annotations
 
 import inspect
+import itertools
 import json
 import time
 from collections.abc import Iterator
@@ -179,6 +180,14 @@ def test_the_wrapped_moto_functions_keep_the_signatures_the_patches_rely_on(unpa
     ]
     assert params(state_task_factory.state_task_service_for) == ["service_name"]
     assert params(execution_worker.ExecutionWorker._get_evaluation_environment) == ["self"]
+    assert params(state_task_service_callback.StateTaskServiceCallback._eval_sync) == [
+        "self",
+        "env",
+        "sync_resolver",
+        "timeout_seconds",
+        "callback_endpoint",
+        "heartbeat_endpoint",
+    ]
     from moto.sns.models import SNSBackend
 
     assert params(SNSBackend.publish)[:3] == ["self", "message", "arn"]
@@ -267,6 +276,8 @@ def test_local_sync_tasks_poll_their_work_often_and_uninstall_restores_moto_s_in
     fails, moto polls some other way now: re-check the patch."""
     source = inspect.getsource(state_task_service_callback.StateTaskServiceCallback)
     assert "time.sleep(_DELAY_SECONDS_SYNC_CONDITION_CHECK)" in source
+    assert "sync_result = sync_resolver()" in source
+    original_eval_sync = state_task_service_callback.StateTaskServiceCallback._eval_sync
     assert state_task_service_callback._DELAY_SECONDS_SYNC_CONDITION_CHECK == 0.5
     moto_patches.install(Recorder())
     try:
@@ -274,6 +285,28 @@ def test_local_sync_tasks_poll_their_work_often_and_uninstall_restores_moto_s_in
         described = run_machine(ATHENA_SYNC)
     finally:
         moto_patches.uninstall()
-    assert patched == moto_patches.SYNC_POLL_SECONDS < 0.5
+    assert patched == 0.0  # the looks themselves wait (backing_off)
     assert described["status"] == "SUCCEEDED", described.get("cause")
     assert state_task_service_callback._DELAY_SECONDS_SYNC_CONDITION_CHECK == 0.5
+    assert state_task_service_callback.StateTaskServiceCallback._eval_sync is original_eval_sync
+
+
+def test_a_sync_task_looks_soon_then_less_and_less_often():
+    """A job of about 1.2 s: seen done within the longest wait, looked at a few dozen times (at
+    the 20 ms of before, 60), and the first looks come quickly."""
+    ends = time.monotonic() + 1.2
+    looks: list[float] = []
+
+    def resolver() -> dict[str, str] | None:
+        looks.append(time.monotonic())
+        return {"JobRunState": "SUCCEEDED"} if looks[-1] >= ends else None
+
+    look = moto_patches.backing_off(resolver)
+    while not look():
+        pass
+    assert looks[-1] - ends <= moto_patches.SYNC_POLL_MAX_SECONDS + 0.1
+    assert len(looks) <= 20
+    waits = [b - a for a, b in itertools.pairwise(looks)]
+    assert waits[0] < 0.05
+    assert max(waits) < moto_patches.SYNC_POLL_MAX_SECONDS + 0.1
+    assert waits[5] > waits[0] * 3
