@@ -48,14 +48,13 @@ def new_landing_bytes(lake: Path, landing: Path) -> int:
     and folders are not data, and neither is a file beside the dataset folders)."""
     taken = taken_files(lake)
     total = 0
-    datasets = [d for d in landing.iterdir() if d.is_dir()] if landing.is_dir() else []
+    children = landing.iterdir() if landing.is_dir() else iter(())
+    datasets = [d for d in children if d.is_dir() and not d.name.startswith((".", "_"))]
     for dataset in datasets:
         for folder, dirs, names in os.walk(dataset):
             dirs[:] = [d for d in dirs if not d.startswith((".", "_"))]
-            for name in names:
+            for name in (n for n in names if not n.startswith((".", "_"))):
                 path = Path(os.path.abspath(os.path.join(folder, name)))
-                if name.startswith((".", "_")) or dataset.name.startswith((".", "_")):
-                    continue
                 stat = path.stat()
                 key = (f"file:{path}", stat.st_size, stat.st_mtime_ns // 1_000_000)
                 if key not in taken:
