@@ -426,12 +426,30 @@ def execute(lake_root: str, sql: str, database: str = "gold") -> pd.DataFrame:
         try:
             return _run(lake_root, sql, statements, translated, database)
         except QueryError as err:
-            if not _being_rewritten(err.message) or time.monotonic() > deadline:
+            if time.monotonic() > deadline or not _settling(err.message):
                 raise
         time.sleep(0.1)
 
 
 SETTLE_SECONDS = 120.0  # how long a query waits for a table being rewritten to have files again
+QUIET_SECONDS = 1.0  # how long a table must look settled without its files to be a real error
+
+
+def _settling(message: str) -> bool:
+    """Whether an IO error names a table being rewritten, looked at for up to QUIET_SECONDS.
+
+    One look is not enough: a rewrite passes through moments that look settled without files
+    (``rmtree`` has removed the files but not yet the folder; ``mkdir`` has made the folder but
+    not yet its ``_temporary``). Such a moment lasts microseconds; a real missing file stays.
+    """
+    if not message.startswith("IO error"):
+        return False
+    quiet_until = time.monotonic() + QUIET_SECONDS
+    while not _being_rewritten(message):
+        if time.monotonic() > quiet_until:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 def _being_rewritten(message: str) -> bool:

@@ -206,3 +206,25 @@ def test_a_file_listed_then_rewritten_under_its_name_counts_as_a_rewrite(tmp_pat
     assert catalog._being_rewritten(message)  # written again under its name
     shutil.rmtree(mart)
     assert catalog._being_rewritten(message)  # the folder is being replaced
+
+
+def test_a_rewrite_caught_with_its_folder_emptied_but_not_yet_removed_is_waited_for(
+    tmp_path: Path,
+) -> None:
+    """The race CI lost: shutil.rmtree had removed the mart's files but not yet its folder when
+    the query looked, which one look takes for a table settled without files."""
+    mart = tmp_path / "gold" / "sample"
+    mart.mkdir(parents=True)
+    message = f'IO error: No files found that match the pattern "{mart}/*.parquet"'
+    assert not catalog._being_rewritten(message)  # one look: settled without files
+    remover = threading.Timer(0.1, mart.rmdir)
+    remover.start()
+    try:
+        assert catalog._settling(message)  # looked at for a while: the folder goes
+    finally:
+        remover.join()
+    mart.mkdir()
+    started = time.monotonic()
+    assert not catalog._settling(message)  # an empty folder that stays is a real error
+    assert time.monotonic() - started >= catalog.QUIET_SECONDS
+    assert not catalog._settling("Binder Error: column x not found")  # not an IO error: at once
