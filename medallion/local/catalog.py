@@ -32,6 +32,7 @@ from sqlglot.optimizer.annotate_types import annotate_types
 
 from jobs.common import records
 from medallion.aws.athena import QueryError
+from medallion.local import rewrites
 from medallion.spec.views import view_statements
 
 LAYERS = ("bronze", "silver", "gold", "quality")
@@ -421,46 +422,14 @@ def execute(lake_root: str, sql: str, database: str = "gold") -> pd.DataFrame:
     translated = [annotate_types(s).sql(dialect="duckdb") for s in statements]
     # A job rewriting a table (Spark's overwrite: folder removed, then files under _temporary,
     # then committed) leaves it without files for a moment: wait for the write to settle.
-    deadline = time.monotonic() + SETTLE_SECONDS
+    deadline = time.monotonic() + rewrites.SETTLE_SECONDS
     while True:
         try:
             return _run(lake_root, sql, statements, translated, database)
         except QueryError as err:
-            if time.monotonic() > deadline or not _settling(err.message):
+            if time.monotonic() > deadline or not rewrites.settling(err.message):
                 raise
         time.sleep(0.1)
-
-
-SETTLE_SECONDS = 120.0  # how long a query waits for a table being rewritten to have files again
-QUIET_SECONDS = 1.0  # how long a table must look settled without its files to be a real error
-
-
-def _settling(message: str) -> bool:
-    """Whether an IO error names a table being rewritten, looked at for up to QUIET_SECONDS.
-
-    One look is not enough: a rewrite passes through moments that look settled without files
-    (``rmtree`` has removed the files but not yet the folder; ``mkdir`` has made the folder but
-    not yet its ``_temporary``). Such a moment lasts microseconds; a real missing file stays.
-    """
-    if not message.startswith("IO error"):
-        return False
-    quiet_until = time.monotonic() + QUIET_SECONDS
-    while not _being_rewritten(message):
-        if time.monotonic() > quiet_until:
-            return False
-        time.sleep(0.02)
-    return True
-
-
-def _being_rewritten(message: str) -> bool:
-    """Whether an IO error names a table being rewritten (gone, ``_temporary``) or settled since."""
-    for path in re.findall(r'"(/[^"]+)"', message) if message.startswith("IO error") else []:
-        head = re.split(r"[*?\[]", path, maxsplit=1)[0]
-        folder = Path(head) if head != path else Path(path).parent
-        settled = any(Path("/").glob(path.lstrip("/"))) if head != path else Path(path).exists()
-        if settled or not folder.is_dir() or (folder / "_temporary").exists():
-            return True
-    return False
 
 
 def _run(

@@ -20,7 +20,7 @@ from orchestration_support import free_port, standin_runner
 from typer.testing import CliRunner
 
 from medallion.cli import app
-from medallion.local import catalog, ledger, pipeline
+from medallion.local import ledger, pipeline, rewrites
 from medallion.local.jobrunner import REPO_ROOT, JobOutput
 from medallion.local.services import AlertSettings
 
@@ -201,11 +201,11 @@ def test_a_file_listed_then_rewritten_under_its_name_counts_as_a_rewrite(tmp_pat
     mart.mkdir(parents=True)
     gone = mart / "part-0.parquet"
     message = f'IO error: No files found that match the pattern "{gone}"'
-    assert not catalog._being_rewritten(message)  # settled without the file: a real error
+    assert not rewrites.being_rewritten(message)  # settled without the file: a real error
     pq.write_table(pa.table({"id": [1]}), gone)
-    assert catalog._being_rewritten(message)  # written again under its name
+    assert rewrites.being_rewritten(message)  # written again under its name
     shutil.rmtree(mart)
-    assert catalog._being_rewritten(message)  # the folder is being replaced
+    assert rewrites.being_rewritten(message)  # the folder is being replaced
 
 
 def test_a_rewrite_caught_with_its_folder_emptied_but_not_yet_removed_is_waited_for(
@@ -216,15 +216,15 @@ def test_a_rewrite_caught_with_its_folder_emptied_but_not_yet_removed_is_waited_
     mart = tmp_path / "gold" / "sample"
     mart.mkdir(parents=True)
     message = f'IO error: No files found that match the pattern "{mart}/*.parquet"'
-    assert not catalog._being_rewritten(message)  # one look: settled without files
+    assert not rewrites.being_rewritten(message)  # one look: settled without files
     remover = threading.Timer(0.1, mart.rmdir)
     remover.start()
     try:
-        assert catalog._settling(message)  # looked at for a while: the folder goes
+        assert rewrites.settling(message)  # looked at for a while: the folder goes
     finally:
         remover.join()
     mart.mkdir()
     started = time.monotonic()
-    assert not catalog._settling(message)  # an empty folder that stays is a real error
-    assert time.monotonic() - started >= catalog.QUIET_SECONDS
-    assert not catalog._settling("Binder Error: column x not found")  # not an IO error: at once
+    assert not rewrites.settling(message)  # an empty folder that stays is a real error
+    assert time.monotonic() - started >= rewrites.QUIET_SECONDS
+    assert not rewrites.settling("Binder Error: column x not found")  # not an IO error: at once
