@@ -1,16 +1,19 @@
-"""How a local run's JVM compiles: C1 only for a small delivery on a lake that has run before.
+"""How a local run's JVM compiles: C1 only for a run with little to do, tiered otherwise.
 
 A JVM starts interpreting and compiles what runs often: C1 quickly, then C2, slowly and well, for
-what stays hot. A daily delivery (hundreds of rows) runs a few hundred small Spark jobs, each
-with new generated code, and is over before C2's work pays off: measured on 2 cores
-(`benchmarks/incremental_benchmark.py`'s one-day delivery on 1,000,000 lines of history,
-2026-12-02), C2's thread used about 40% of a core throughout, and the three jobs took 53 s with
-C1 only (``-XX:TieredStopAtLevel=1``) against 91 s tiered. A run with real volume wants C2: the
-full refresh of the same lake took 261 s with C1 only against 207 s tiered.
+what stays hot. A run on little data (a daily delivery of hundreds of rows, a first run of a small
+landing) runs a few hundred small Spark jobs, each with new generated code, and is over before
+C2's work pays off. Measured on 2 cores (2026-12-02): the one-day delivery of
+`benchmarks/incremental_benchmark.py` on 1,000,000 lines of history ran its three jobs in 53 s with
+C1 only (``-XX:TieredStopAtLevel=1``) against 91 s tiered, C2's thread using about 40% of a core
+throughout; a first ``medallion run`` of 20,000 generated order lines (2.2 MB of landing) took
+117 s against 138 s. A run with real volume wants C2: the full refresh of the 1,000,000-line lake
+(18 MB of bronze Parquet) took 261 s with C1 only against 207 s tiered.
 
-So a local run compiles with C1 only (``quick``) when it is a small delivery: not a full refresh,
-on a lake gold has published before (its database extracts are incremental then), with at most
-:data:`QUICK_RUN_BYTES` of landing files bronze has not taken. Otherwise tiered (``full``).
+So a local run compiles with C1 only (``quick``) when its work is at most :data:`QUICK_RUN_BYTES`:
+the landing files bronze has not taken, plus, when silver and gold rebuild from all of bronze (a
+full refresh, or a lake gold has not published yet), bronze's Parquet counted
+:data:`PARQUET_TO_CSV` times (the CSV it came from). Otherwise tiered (``full``).
 ``MEDALLION_JIT=quick`` or ``full`` in the environment decides instead. On Glue, the JVM is
 Glue's: this is the local runner's only.
 """
@@ -25,7 +28,9 @@ from pathlib import Path
 from jobs.common.runtime import JIT_OPTIONS, JIT_SETTING
 
 QUICK_RUN_BYTES = 8 * 2**20
-"""New landing bytes a quick run takes at most: about 100,000 order lines of the CSV export."""
+"""The work a quick run has at most, in landing bytes: about 100,000 order lines of the export."""
+PARQUET_TO_CSV = 5
+"""Landing bytes per byte of bronze Parquet (20,000 generated lines: 2.2 MB of CSV, 0.4 MB)."""
 
 GOLD_STATE = Path("_meta") / "gold" / "state.json"
 INGESTED = Path("_meta") / "ingested"
@@ -77,6 +82,18 @@ def jit_mode(
         return chosen
     if chosen != "auto":
         raise ValueError(f"{JIT_SETTING} must be 'quick', 'full' or 'auto', not {chosen!r}")
+    work = new_landing_bytes(lake, landing)
     if full_refresh or not (lake / GOLD_STATE).is_file():
-        return "full"
-    return "quick" if new_landing_bytes(lake, landing) <= QUICK_RUN_BYTES else "full"
+        work += PARQUET_TO_CSV * data_bytes(lake / "bronze")
+    return "quick" if work <= QUICK_RUN_BYTES else "full"
+
+
+def data_bytes(folder: Path) -> int:
+    """The bytes of the data files under ``folder`` (hidden and ``_`` files and folders are not)."""
+    total = 0
+    for parent, dirs, names in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith((".", "_"))]
+        total += sum(
+            os.path.getsize(os.path.join(parent, n)) for n in names if not n.startswith((".", "_"))
+        )
+    return total

@@ -1,5 +1,5 @@
-"""How a local run's JVM compiles: C1 only for a small delivery on a lake that has run, decided
-from the lake bronze wrote in a real run; and ``medallion run`` refuses a bad setting."""
+"""How a local run's JVM compiles: C1 only for a run with little to do, decided from the lake
+bronze wrote in a real run; and ``medallion run`` refuses a bad setting."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,12 +23,30 @@ def sizes(landing: Path) -> int:
     return sum(p.stat().st_size for p in landing.glob("*/**/*") if p.is_file())
 
 
+def bronze_bytes(lake: Path) -> int:
+    """Bytes of bronze's Parquet files (not its _meta, not Spark's hidden .crc files)."""
+    files = [p for p in (lake / "bronze").rglob("*.parquet") if p.is_file()]
+    return sum(p.stat().st_size for p in files if not p.name.startswith("."))
+
+
 def test_a_landing_bronze_took_has_no_new_bytes_and_runs_quick(pipeline_lake: Path):
     landing = pipeline_lake.parent / "landing"  # the run's landing, every file ingested
     assert sizes(landing) > 0
     assert new_landing_bytes(pipeline_lake, landing) == 0
     assert jit_mode(pipeline_lake, landing, full_refresh=False, env={}) == "quick"
+
+
+def test_a_full_refresh_counts_the_bronze_it_rebuilds_from(
+    pipeline_lake: Path, monkeypatch: pytest.MonkeyPatch
+):
+    landing = pipeline_lake.parent / "landing"
+    rebuilt = jit.PARQUET_TO_CSV * bronze_bytes(pipeline_lake)
+    assert rebuilt > 0
+    monkeypatch.setattr(jit, "QUICK_RUN_BYTES", rebuilt)
+    assert jit_mode(pipeline_lake, landing, full_refresh=True, env={}) == "quick"
+    monkeypatch.setattr(jit, "QUICK_RUN_BYTES", rebuilt - 1)
     assert jit_mode(pipeline_lake, landing, full_refresh=True, env={}) == "full"
+    assert jit_mode(pipeline_lake, landing, full_refresh=False, env={}) == "quick"
 
 
 def test_files_bronze_has_not_taken_are_new(
@@ -44,9 +63,27 @@ def test_files_bronze_has_not_taken_are_new(
     assert jit_mode(pipeline_lake, landing, full_refresh=False, env={}) == "full"
 
 
-def test_a_lake_gold_never_published_runs_tiered(tmp_path: Path):
-    (tmp_path / "landing").mkdir()
-    assert jit_mode(tmp_path / "lake", tmp_path / "landing", False, env={}) == "full"
+def test_a_lake_gold_never_published_counts_its_bronze(
+    copy_lake: Callable[[Path], Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    lake = copy_lake(tmp_path / "lake")
+    (lake / jit.GOLD_STATE).unlink()
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    rebuilt = jit.PARQUET_TO_CSV * bronze_bytes(lake)
+    monkeypatch.setattr(jit, "QUICK_RUN_BYTES", rebuilt - 1)
+    assert jit_mode(lake, landing, False, env={}) == "full"
+    monkeypatch.setattr(jit, "QUICK_RUN_BYTES", rebuilt)
+    assert jit_mode(lake, landing, False, env={}) == "quick"
+
+
+def test_a_first_run_of_a_small_landing_is_quick_and_of_a_large_one_tiered(
+    pipeline_lake: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
+    landing = pipeline_lake.parent / "landing"
+    assert jit_mode(tmp_path / "new-lake", landing, False, env={}) == "quick"
+    monkeypatch.setattr(jit, "QUICK_RUN_BYTES", sizes(landing) - 1)
+    assert jit_mode(tmp_path / "new-lake", landing, False, env={}) == "full"
 
 
 def test_the_environment_decides_when_set(tmp_path: Path):
