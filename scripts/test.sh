@@ -7,7 +7,7 @@ export PATH="$(pwd)/node_modules/.bin:$(pwd)/.tools/checkov/bin:$PATH"
 # Two workers (this machine has two cores): each test file runs on one of them, and the tests
 # that read the session's pipeline lake share one (tests/conftest.py). MEDALLION_TEST_WORKERS=0
 # runs everything in one process.
-.venv/bin/python -m pytest -n "${MEDALLION_TEST_WORKERS:-2}" --dist loadgroup "$@"
+.venv/bin/python -m pytest -n "${MEDALLION_TEST_WORKERS:-2}" --dist loadgroup --no-loadscope-reorder "$@"
 status=$?
 if [[ $status -eq 5 ]]; then
   echo "ERROR: pytest collected no tests" >&2

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -48,16 +49,24 @@ LAKE_FIXTURES = frozenset({"pipeline_lake", "copy_lake", "lake_copy"})
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Groups for pytest-xdist's ``--dist loadgroup`` (scripts/test.sh runs two workers).
+    """Groups for pytest-xdist's ``--dist loadgroup`` (scripts/test.sh runs two workers), the
+    longest first.
 
     A test file runs on one worker, so what its module-scoped fixtures make (a pipeline run, a
     server) is made once; every test that reads the session's pipeline lake runs on the same
-    worker, so the lake is made once. Without xdist the marks change nothing.
+    worker, so the lake is made once. Groups are handed out in collection order
+    (``--no-loadscope-reorder``): the groups with the most pipeline runs (``slow`` tests) come
+    first, so that a one-test file running the whole pipeline does not start last while the
+    other worker idles. Without xdist the marks change nothing but the order.
     """
+    groups: dict[str, str] = {}
     for item in items:
         uses_lake = LAKE_FIXTURES & set(getattr(item, "fixturenames", ()))
-        group = "pipeline_lake" if uses_lake else item.nodeid.split("::", 1)[0]
-        item.add_marker(pytest.mark.xdist_group(group))
+        groups[item.nodeid] = "pipeline_lake" if uses_lake else item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group(groups[item.nodeid]))
+    runs = Counter(groups[item.nodeid] for item in items if item.get_closest_marker("slow"))
+    runs["pipeline_lake"] += 1  # the lake's own run
+    items.sort(key=lambda item: -runs[groups[item.nodeid]])  # stable: a group's order kept
 
 
 @pytest.fixture(autouse=True)
