@@ -3,9 +3,10 @@ data, and faults injected against the real engine: each run FAILED at the right 
 email naming the state and the cause, and the lake left re-runnable to the same gold rows.
 
 Every job run starts a JVM, so one fault-free run is shared (module scope) and each fault works on
-a copy of the lake, with the layers the fault does not concern standing as already done. The
-fault-free run uses the warm job host and the re-runs a process per job, so each comparison of
-gold rows also shows that both ways of running a job give the same gold."""
+a copy of the lake, with the layers the fault does not concern standing as already done. The runs
+use one warm job host, as `medallion run` does, except the re-run after a killed gold job, which
+runs a process per job: its comparison of gold rows also shows that both ways of running a job
+give the same gold."""
 
 from __future__ import annotations
 
@@ -71,9 +72,7 @@ def already_done(layer: str, options: Mapping[str, str], **_: Any) -> JobResult:
     return JobResult(layer, 0, 0.0, "", {"already_done": True})
 
 
-def runner(
-    real: set[str], real_job: Callable[..., JobResult] = run_job
-) -> Callable[..., JobResult]:
+def runner(real: set[str], real_job: Callable[..., JobResult]) -> Callable[..., JobResult]:
     def run(layer: str, options: Mapping[str, str], **kwargs: Any) -> JobResult:
         if layer in real:
             return real_job(layer, options, **kwargs)
@@ -98,6 +97,14 @@ def smtp() -> Iterator[SmtpServer]:
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def hosts() -> Iterator[JobHostRunner]:
+    """The jobs run as `medallion run` runs them: in a warm job host, one after another. A job
+    that fails retires its host and the next gets a new one (test_jobhost.py)."""
+    with JobHostRunner() as warm:
+        yield warm
+
+
 @pytest.fixture
 def inbox(smtp: SmtpServer) -> SmtpServer:
     smtp.inbox.messages.clear()
@@ -118,26 +125,23 @@ def config(
 
 
 @pytest.fixture(scope="module")
-def baseline(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer) -> Baseline:
+def baseline(
+    tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer, hosts: JobHostRunner
+) -> Baseline:
     root = tmp_path_factory.mktemp("baseline")
     landing, lake, after_bronze = root / "landing", root / "lake", root / "after_bronze"
     generate(landing, ORDER_LINES, SEED)
 
-    # The jobs run as `medallion run` runs them: one after another in a warm job host.
-    with JobHostRunner() as warm:
+    def snapshot_after_bronze(layer: str, options: Mapping[str, str], **kwargs: Any) -> JobResult:
+        result = hosts(layer, options, **kwargs)
+        if layer == "bronze" and result.state == "SUCCEEDED":
+            shutil.copytree(lake, after_bronze, ignore=shutil.ignore_patterns("_catalog"))
+        return result
 
-        def snapshot_after_bronze(
-            layer: str, options: Mapping[str, str], **kwargs: Any
-        ) -> JobResult:
-            result = warm(layer, options, **kwargs)
-            if layer == "bronze" and result.state == "SUCCEEDED":
-                shutil.copytree(lake, after_bronze, ignore=shutil.ignore_patterns("_catalog"))
-            return result
-
-        run = pipeline.run_local(
-            config(lake, landing, smtp, job_runner=snapshot_after_bronze),
-            RunOptions(run_id="base-1"),
-        )
+    run = pipeline.run_local(
+        config(lake, landing, smtp, job_runner=snapshot_after_bronze),
+        RunOptions(run_id="base-1"),
+    )
     assert run.status == "SUCCEEDED", (run.error, run.cause)
     return Baseline(landing, lake, after_bronze, run, gold_rows(lake))
 
@@ -184,11 +188,11 @@ def expect_one_alert(smtp: SmtpServer, run: pipeline.LocalRun, state: str) -> st
 
 
 def test_a_job_that_raises_fails_at_gold_and_leaves_gold_as_it_was(
-    baseline: Baseline, inbox: SmtpServer, tmp_path: Path
+    baseline: Baseline, inbox: SmtpServer, hosts: JobHostRunner, tmp_path: Path
 ):
     lake = copy_lake(baseline.lake, tmp_path)
     run = pipeline.run_local(
-        config(lake, baseline.landing, inbox, job_runner=runner({"gold"})),
+        config(lake, baseline.landing, inbox, job_runner=runner({"gold"}, hosts)),
         RunOptions(run_id="raises-1", observation_end="2011-02-30"),
     )
 
@@ -239,7 +243,7 @@ def test_a_job_killed_mid_write_fails_and_a_rerun_restores_the_same_gold(
 
     inbox.inbox.messages.clear()
     rerun = pipeline.run_local(
-        config(lake, baseline.landing, inbox, job_runner=runner({"gold"})),
+        config(lake, baseline.landing, inbox, job_runner=runner({"gold"}, run_job)),
         RunOptions(run_id="killed-1"),
     )
     assert rerun.status == "SUCCEEDED", (rerun.error, rerun.cause)
@@ -248,7 +252,7 @@ def test_a_job_killed_mid_write_fails_and_a_rerun_restores_the_same_gold(
 
 
 def test_a_failing_error_severity_rule_fails_silver_with_the_rule_and_the_numbers(
-    baseline: Baseline, inbox: SmtpServer, tmp_path: Path
+    baseline: Baseline, inbox: SmtpServer, hosts: JobHostRunner, tmp_path: Path
 ):
     contracts = tmp_path / "contracts"
     shutil.copytree(REPO_ROOT / "contracts", contracts)
@@ -268,7 +272,7 @@ def test_a_failing_error_severity_rule_fails_silver_with_the_rule_and_the_number
             baseline.landing,
             inbox,
             contracts_root=contracts,
-            job_runner=runner({"silver", "gold"}),
+            job_runner=runner({"silver", "gold"}, hosts),
         ),
         RunOptions(run_id="quality-1"),
     )
@@ -283,7 +287,7 @@ def test_a_failing_error_severity_rule_fails_silver_with_the_rule_and_the_number
 
     inbox.inbox.messages.clear()
     rerun = pipeline.run_local(
-        config(lake, baseline.landing, inbox, job_runner=runner({"silver", "gold"})),
+        config(lake, baseline.landing, inbox, job_runner=runner({"silver", "gold"}, hosts)),
         RunOptions(run_id="quality-1"),
     )
     assert rerun.status == "SUCCEEDED", (rerun.error, rerun.cause)
