@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 
-from medallion.local.jobrunner import run_job
+from medallion.local.jobrunner import JobResult
 
 HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
 LINE = "5363{n},85123A,MUG,6,12/1/2010 8:26,2.55,17850,France"
@@ -33,7 +34,7 @@ def local_path(uri: str) -> Path:
 
 
 def test_files_with_unusual_names_are_counted_and_recorded_by_their_real_name(
-    tmp_path: Path,
+    tmp_path: Path, job_runner: Callable[..., JobResult]
 ) -> None:
     landing, lake = tmp_path / "landing", tmp_path / "lake"
     folder = landing / "order_lines"
@@ -42,7 +43,7 @@ def test_files_with_unusual_names_are_counted_and_recorded_by_their_real_name(
         lines = [HEADER, *[LINE.format(n=f"{i}{j}") for j in range(i + 1)]]
         (folder / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
-    result = run_job(
+    result = job_runner(
         "bronze",
         {"lake_root": str(lake), "run_id": "r1", "landing_root": str(landing),
          "datasets": "order_lines"},

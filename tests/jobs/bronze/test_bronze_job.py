@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 
-from medallion.local.jobrunner import run_job
+from medallion.local.jobrunner import JobResult
 
 HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
 
@@ -31,11 +32,13 @@ def manifest(lake: Path) -> dict[str, dict]:
     return {Path(e["path"]).name: e for e in entries}
 
 
-def test_bronze_keeps_every_line_records_every_file_and_ingests_once(tmp_path: Path) -> None:
+def test_bronze_keeps_every_line_records_every_file_and_ingests_once(
+    tmp_path: Path, job_runner: Callable[..., JobResult]
+) -> None:
     landing, lake = tmp_path / "landing", tmp_path / "lake"
     write_landing(landing)
     options = {"lake_root": str(lake), "run_id": "r1", "landing_root": str(landing)}
-    first = run_job("bronze", options)
+    first = job_runner("bronze", options)
     assert first.state == "SUCCEEDED", first.error_message
     assert first.summary["absent"] == ["customers", "products", "inventory", "reviews"]
     files = manifest(lake)
@@ -56,27 +59,31 @@ def test_bronze_keeps_every_line_records_every_file_and_ingests_once(tmp_path: P
     assert rows["_corrupt_record"].tolist()[1] == "bad,line"
     assert set(rows["run_id"]) == {"r1"} and set(rows["_ingest_run_id"]) == {"r1"}
 
-    again = run_job("bronze", {**options, "run_id": "r2"})
+    again = job_runner("bronze", {**options, "run_id": "r2"})
     assert again.state == "SUCCEEDED"
     assert again.summary["datasets"]["order_lines"]["files_new"] == 0
     assert not list((lake / "bronze" / "order_lines").glob("*/run_id=r2"))
 
 
-def test_a_batch_written_but_never_recorded_is_removed_before_ingesting(tmp_path: Path) -> None:
+def test_a_batch_written_but_never_recorded_is_removed_before_ingesting(
+    tmp_path: Path, job_runner: Callable[..., JobResult]
+) -> None:
     landing, lake = tmp_path / "landing", tmp_path / "lake"
     write_landing(landing)
     orphan = lake / "bronze" / "order_lines" / "ingest_date=2024-01-01" / "run_id=crashed"
     orphan.mkdir(parents=True)
     (orphan / "part-0.parquet").write_bytes(b"not really parquet")
-    result = run_job(
+    result = job_runner(
         "bronze", {"lake_root": str(lake), "run_id": "r1", "landing_root": str(landing)}
     )
     assert result.state == "SUCCEEDED", result.error_message
     assert not orphan.exists()
 
 
-def test_bad_arguments_fail_with_one_clear_line(tmp_path: Path) -> None:
-    result = run_job("bronze", {"lake_root": str(tmp_path), "run_id": "bad id!"})
+def test_bad_arguments_fail_with_one_clear_line(
+    tmp_path: Path, job_runner: Callable[..., JobResult]
+) -> None:
+    result = job_runner("bronze", {"lake_root": str(tmp_path), "run_id": "bad id!"})
     assert result.state == "FAILED"
     assert result.error_message == (
         "bronze job failed: JobArgumentError: --run_id 'bad id!' may not contain ' ' "

@@ -1,9 +1,11 @@
-"""End-to-end tests of the gold Glue entry script, run as a subprocess on a tiny silver lake."""
+"""End-to-end tests of the gold Glue entry script on a tiny silver lake, run as `medallion run` runs
+it: launched as Glue launches it, in the session's warm job host (tests/conftest.py: job_runner)."""
 
 from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -13,7 +15,7 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 
 from jobs.gold import job as gold_job
-from medallion.local.jobrunner import run_job
+from medallion.local.jobrunner import JobResult
 
 ALL_MARTS = {
     "sales_daily",
@@ -134,8 +136,10 @@ def _mart(root: Path, name: str) -> pd.DataFrame:
     return frame.sort_values(list(frame.columns[:2])).reset_index(drop=True)
 
 
-def test_full_lake_builds_every_mart_and_a_rerun_changes_nothing(full_lake: Path) -> None:
-    first = run_job("gold", {"lake_root": str(full_lake), "run_id": "gold-1"})
+def test_full_lake_builds_every_mart_and_a_rerun_changes_nothing(
+    full_lake: Path, job_runner: Callable[..., JobResult]
+) -> None:
+    first = job_runner("gold", {"lake_root": str(full_lake), "run_id": "gold-1"})
     assert first.state == "SUCCEEDED", first.error_message
     assert first.summary["empty"] == {}
     assert first.summary["observation_end"] == "2024-02-03"
@@ -211,10 +215,10 @@ def test_full_lake_builds_every_mart_and_a_rerun_changes_nothing(full_lake: Path
 
 
 def test_only_order_lines_writes_every_mart_and_says_which_are_empty_and_why(
-    full_lake: Path, tmp_path: Path
+    full_lake: Path, tmp_path: Path, job_runner: Callable[..., JobResult]
 ) -> None:
     shutil.copytree(full_lake / "silver" / "order_lines", tmp_path / "silver" / "order_lines")
-    result = run_job(
+    result = job_runner(
         "gold",
         {"lake_root": str(tmp_path), "run_id": "gold-only-lines", "observation_end": "2024-02-01"},
     )
@@ -237,8 +241,10 @@ def test_only_order_lines_writes_every_mart_and_says_which_are_empty_and_why(
     assert (lifetime.observation_end == date(2024, 2, 1)).all()
 
 
-def test_a_bad_argument_fails_with_a_message(tmp_path: Path) -> None:
-    result = run_job(
+def test_a_bad_argument_fails_with_a_message(
+    tmp_path: Path, job_runner: Callable[..., JobResult]
+) -> None:
+    result = job_runner(
         "gold", {"lake_root": str(tmp_path), "run_id": "g", "observation_end": "yesterday"}
     )
     assert result.state == "FAILED"
