@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from jobs.common.runtime import JIT_OPTIONS, JIT_SETTING
@@ -56,14 +56,11 @@ def new_landing_bytes(lake: Path, landing: Path) -> int:
     children = landing.iterdir() if landing.is_dir() else iter(())
     datasets = [d for d in children if d.is_dir() and not d.name.startswith((".", "_"))]
     for dataset in datasets:
-        for folder, dirs, names in os.walk(dataset):
-            dirs[:] = [d for d in dirs if not d.startswith((".", "_"))]
-            for name in (n for n in names if not n.startswith((".", "_"))):
-                path = Path(os.path.abspath(os.path.join(folder, name)))
-                stat = path.stat()
-                key = (f"file:{path}", stat.st_size, stat.st_mtime_ns // 1_000_000)
-                if key not in taken:
-                    total += stat.st_size
+        for path in data_files(dataset):
+            stat = os.stat(path)
+            key = (f"file:{os.path.abspath(path)}", stat.st_size, stat.st_mtime_ns // 1_000_000)
+            if key not in taken:
+                total += stat.st_size
     return total
 
 
@@ -89,11 +86,12 @@ def jit_mode(
 
 
 def data_bytes(folder: Path) -> int:
-    """The bytes of the data files under ``folder`` (hidden and ``_`` files and folders are not)."""
-    total = 0
+    """The bytes of the data files under ``folder``."""
+    return sum(os.path.getsize(path) for path in data_files(folder))
+
+
+def data_files(folder: Path) -> Iterator[str]:
+    """The data files under ``folder``: hidden and ``_`` files and folders are not data."""
     for parent, dirs, names in os.walk(folder):
         dirs[:] = [d for d in dirs if not d.startswith((".", "_"))]
-        total += sum(
-            os.path.getsize(os.path.join(parent, n)) for n in names if not n.startswith((".", "_"))
-        )
-    return total
+        yield from (os.path.join(parent, n) for n in names if not n.startswith((".", "_")))
