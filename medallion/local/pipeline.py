@@ -15,7 +15,6 @@ import boto3
 
 from jobs.common.runtime import JIT_SETTING
 from medallion.aws import stepfunctions as sfn_ops
-from medallion.local import moto_patches
 from medallion.local.jit import jit_mode
 from medallion.local.jobhost import JobHostRunner, warm_hosts_enabled
 from medallion.local.jobrunner import (
@@ -175,7 +174,12 @@ def local_aws(
     tuple
         A Step Functions client, the state machine ARN, and the local services.
     """
-    from moto import mock_aws  # lazy: moto takes a quarter of a second to import
+    # Lazy: moto and the patches (its ASL engine pulls in most of moto) take over a second to
+    # import; imported here, that second overlaps the job host starting its JVM instead of
+    # delaying it (``launching_jobs`` is entered first).
+    from moto import mock_aws
+
+    from medallion.local import moto_patches
 
     lake = config.lake.resolve()
     services = services or local_services(config)

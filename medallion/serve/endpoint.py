@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from medallion.local import moto_patches, pipeline
+from medallion.local import pipeline
 from medallion.serve.delivery import BufferHints, LocalDeliveryStream
 
 HOST = "127.0.0.1"
@@ -158,6 +158,8 @@ def serving(config: ServeConfig) -> Iterator[Endpoint]:
         pipeline.launching_jobs(run_config) as runner,
         pipeline.local_aws(replace(run_config, job_runner=runner)) as (_, arn, services),
     ):
+        from medallion.local import moto_patches  # lazy, as in pipeline.local_aws
+
         moto_patches.install(services, firehose=stream)
         _create_delivery_stream(boto3.Session(region_name=pipeline.REGION))
         server = ThreadedMotoServer(ip_address=HOST, port=config.port, verbose=False)
