@@ -116,9 +116,11 @@ class LakeFiles:
             raise RuntimeError("the SparkSession has no JVM (it was stopped)")
         self._jvm: Any = jvm
         self._conf = jsc.hadoopConfiguration()
+        # Looked up once: py4j resolves each of the five names of the dotted path on every access.
+        self._path_class = jvm.org.apache.hadoop.fs.Path
 
     def _path(self, uri: str) -> Any:
-        return self._jvm.org.apache.hadoop.fs.Path(uri)
+        return self._path_class(uri)
 
     def _fs(self, uri: str) -> Any:
         return self._path(uri).getFileSystem(self._conf)
