@@ -8,6 +8,7 @@ from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
 
 from jobs.bronze.transforms import (
     add_ingest_metadata,
@@ -69,7 +70,7 @@ def ingest_dataset(
         # The batch's partition directory is written directly: with partitionBy, Spark would
         # sort every row by two constant columns first.
         rows.write.mode("overwrite").parquet(batch_path(lake, dataset, ingested_at, batch_id))
-        counts = count_batch(spark, batch_path(lake, dataset, ingested_at, batch_id))
+        counts = count_batch(spark, batch_path(lake, dataset, ingested_at, batch_id), rows.schema)
         unlisted = sorted(set(counts) - {f.path for f in with_data})
         if unlisted:
             # A row whose file is not one listed would leave the listed file counted as empty.
@@ -190,10 +191,17 @@ def batch_path(lake: LakePaths, dataset: str, ingested_at: datetime, batch_id: s
     return f"{lake.bronze(dataset)}/ingest_date={ingested_at.date().isoformat()}/run_id={batch_id}"
 
 
-def count_batch(spark: SparkSession, path: str) -> dict[str, dict[str, Any]]:
-    """Rows and malformed rows per file, read back from what was written."""
+def count_batch(
+    spark: SparkSession, path: str, schema: StructType | None = None
+) -> dict[str, dict[str, Any]]:
+    """Rows and malformed rows per file, read back from what was written.
+
+    ``schema``: the written frame's; without it Spark runs a job to read a file's footer first
+    (every schema inference of a Parquet read does), one more small job on the delivery's path.
+    """
+    reader = spark.read if schema is None else spark.read.schema(schema)
     grouped = (
-        spark.read.parquet(path)
+        reader.parquet(path)
         .groupBy("_ingest_file")
         .agg(
             F.count("*").alias("rows"),

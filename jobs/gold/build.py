@@ -243,7 +243,8 @@ class Incremental:
         )
         merged = t.latest_description(pairs)
         self.publication.stage_whole(DESCRIPTIONS, path, merged, ("stock_code",))
-        new = self.reader.spark.read.parquet(self.publication.staged(DESCRIPTIONS))
+        staged = self.publication.staged(DESCRIPTIONS)
+        new = self.reader.spark.read.schema(merged.schema).parquet(staged)
         changed = (
             new.alias("n")
             .join(old.alias("o"), "stock_code", "left")

@@ -22,6 +22,7 @@ from typing import Any
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
 
 from jobs.common.lake import LakeFiles, LakePaths
 
@@ -54,7 +55,7 @@ class Publication:
         staged = self.staged(key)
         frame.repartition(1).sortWithinPartitions(*grain).write.mode("overwrite").parquet(staged)
         self.moves.append({"staged": staged, "target": target})
-        self._count(key, staged, 1)
+        self._count(key, staged, 1, frame.schema)
         return staged
 
     def stage_months(
@@ -88,7 +89,7 @@ class Publication:
                 empty = self.spark.createDataFrame([], frame.schema).repartition(1)
                 empty.write.mode("overwrite").parquet(staged)
             self.moves.append({"staged": staged, "target": target})
-            self._count(key, staged, len(written))
+            self._count(key, staged, len(written), frame.schema)
             return staged
         for month in sorted(months | written):
             part = f"{PARTITION}={month}"
@@ -96,16 +97,19 @@ class Publication:
             if month in written:
                 move["staged"] = f"{staged}/{part}"
             self.moves.append(move)
-        self._count(key, staged, len(months | written))
+        self._count(key, staged, len(months | written), frame.schema)
         return staged
 
-    def _count(self, key: str, staged: str, partitions: int) -> None:
+    def _count(self, key: str, staged: str, partitions: int, schema: StructType) -> None:
         # A Parquet count reads only the footers of what was just written. Counted from the
         # files, not observed during the write: an observation over a plan with no partitions
-        # never reports, and Observation.get would wait forever.
+        # never reports, and Observation.get would wait forever. Read with the schema it was
+        # written with (a partition column comes back from the folder names): no job first to
+        # infer it from a footer.
         written = self.files.list_files(staged)
         if any(f.path.endswith(".parquet") for f in written):
-            self.written[key] = int(self.spark.read.parquet(staged).count())
+            reader = self.spark.read.schema(schema).option("basePath", staged)
+            self.written[key] = int(reader.parquet(staged).count())
         else:
             self.written[key] = 0
         self.partitions[key] = partitions

@@ -75,10 +75,10 @@ class Publisher:
         self.clear_staged()  # left by a run that crashed
         path = self.lake.silver_checked(self.name, self.run_id)
         kept = [c for c in evaluated.columns if not c.startswith("_unparsed_")]
-        hash_pii(evaluated.select(*kept), pii_columns(self.contract), self.salt).write.mode(
-            "overwrite"
-        ).parquet(path)
-        return self.spark.read.parquet(path)
+        copy = hash_pii(evaluated.select(*kept), pii_columns(self.contract), self.salt)
+        copy.write.mode("overwrite").parquet(path)
+        # Read with the schema it was written with: no job to infer it from a file's footer.
+        return self.spark.read.schema(copy.schema).parquet(path)
 
     def clear_staged(self) -> None:
         """Delete every run's checked copy of this dataset."""
@@ -196,7 +196,8 @@ class Publisher:
         if staged:
             staging = self.lake.silver_staging(self.name, self.run_id)
             result.write.mode("overwrite").parquet(staging)
-            result = self.spark.read.parquet(staging).repartition(*self.partitions)
+            reread = self.spark.read.schema(result.schema).parquet(staging)
+            result = reread.repartition(*self.partitions)
         writer = result.write.mode("overwrite").partitionBy(*self.partitions)
         if self.full_refresh:
             writer = writer.option("partitionOverwriteMode", "static")
