@@ -15,6 +15,7 @@ from typing import Any
 
 import boto3
 
+from jobs.common.runtime import JIT_SETTING
 from medallion.access import apicalls, mapping, model
 from medallion.access.lakewatch import LakeWatcher
 from medallion.access.model import (
@@ -27,6 +28,7 @@ from medallion.access.model import (
 )
 from medallion.aws.stackmodel import model_for
 from medallion.aws.stepfunctions import RunOptions
+from medallion.local.jit import jit_mode
 from medallion.local.jobrunner import run_job
 from medallion.local.pipeline import LAYERS, REGION, LocalRunConfig, run_local
 from medallion.local.services import LocalServices
@@ -71,9 +73,10 @@ def databases(model: Any) -> dict[str, str]:
 class Recorder:
     """The recording side of a local run: the lake watcher and the API calls, per principal."""
 
-    def __init__(self, lake: Path, model: Any) -> None:
+    def __init__(self, lake: Path, model: Any, job_env: Mapping[str, str] | None = None) -> None:
         self.lake = lake
         self.model = model
+        self.job_env = dict(job_env or {})  # what medallion run also gives each job (its JIT)
         self.watcher = LakeWatcher(lake)
         self.api: set[Access] = set()
         self._local = threading.local()
@@ -129,7 +132,7 @@ class Recorder:
             result = run_job(
                 layer,
                 options,
-                env=apicalls.job_environment(log, "eu-west-1"),
+                env={**self.job_env, **apicalls.job_environment(log, "eu-west-1")},
                 on_line=on_line,
                 **extra,
             )
@@ -248,7 +251,9 @@ def record_run(
     """
     model = model or model_for("dev")
     lake.mkdir(parents=True, exist_ok=True)
-    recorder = Recorder(lake.resolve(), model)
+    # The jobs compile as medallion run's would for this run (pipeline.launching_jobs).
+    jit = jit_mode(lake, landing, bool(run_options.get("full_refresh")))
+    recorder = Recorder(lake.resolve(), model, {JIT_SETTING: jit})
     config = LocalRunConfig(lake=lake, landing=landing, job_runner=recorder.job_runner)
     local_names = config.names()
 
