@@ -1,0 +1,44 @@
+"""The incremental benchmark's choice of figures when it repeats the delivery (no run here)."""
+
+from __future__ import annotations
+
+import statistics
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+import incremental_benchmark  # noqa: E402
+from incremental_benchmark import RunFigures, median_run  # noqa: E402
+
+
+def runs(*seconds: float) -> list[RunFigures]:
+    return [RunFigures(seconds=s, peak_gib=float(i)) for i, s in enumerate(seconds)]
+
+
+@pytest.mark.parametrize(
+    "seconds", [(42.0,), (44.7, 36.1, 39.8), (35.0, 51.0, 38.0, 40.0, 39.0), (36.0, 41.0)]
+)
+def test_the_median_delivery_is_reported_whole(seconds: tuple[float, ...]) -> None:
+    done = runs(*seconds)
+    chosen = median_run(done)
+    assert chosen in done  # one real run's figures, its memory and states with its time
+    assert chosen.seconds == statistics.median_low(seconds)
+
+
+def test_no_run_has_no_median() -> None:
+    with pytest.raises(ValueError):
+        median_run([])
+
+
+def test_repeat_below_one_is_refused_before_anything_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        incremental_benchmark.main(["--sizes", "1000", "--workdir", str(tmp_path), "--repeat", "0"])
+    assert stopped.value.code == 2
+    assert "--repeat must be at least 1" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
