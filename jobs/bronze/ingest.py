@@ -191,17 +191,15 @@ def batch_path(lake: LakePaths, dataset: str, ingested_at: datetime, batch_id: s
     return f"{lake.bronze(dataset)}/ingest_date={ingested_at.date().isoformat()}/run_id={batch_id}"
 
 
-def count_batch(
-    spark: SparkSession, path: str, schema: StructType | None = None
-) -> dict[str, dict[str, Any]]:
+def count_batch(spark: SparkSession, path: str, schema: StructType) -> dict[str, dict[str, Any]]:
     """Rows and malformed rows per file, read back from what was written.
 
     ``schema``: the written frame's; without it Spark runs a job to read a file's footer first
     (every schema inference of a Parquet read does), one more small job on the delivery's path.
     """
-    reader = spark.read if schema is None else spark.read.schema(schema)
     grouped = (
-        reader.parquet(path)
+        spark.read.schema(schema)
+        .parquet(path)
         .groupBy("_ingest_file")
         .agg(
             F.count("*").alias("rows"),

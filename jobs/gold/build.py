@@ -242,8 +242,7 @@ class Incremental:
             fresh.select("stock_code", "_latest")
         )
         merged = t.latest_description(pairs)
-        self.publication.stage_whole(DESCRIPTIONS, path, merged, ("stock_code",))
-        staged = self.publication.staged(DESCRIPTIONS)
+        staged = self.publication.stage_whole(DESCRIPTIONS, path, merged, ("stock_code",))
         new = self.reader.spark.read.schema(merged.schema).parquet(staged)
         changed = (
             new.alias("n")

@@ -15,7 +15,6 @@ from typing import Any
 
 import boto3
 
-from jobs.common.runtime import JIT_SETTING
 from medallion.access import apicalls, mapping, model
 from medallion.access.lakewatch import LakeWatcher
 from medallion.access.model import (
@@ -28,7 +27,7 @@ from medallion.access.model import (
 )
 from medallion.aws.stackmodel import model_for
 from medallion.aws.stepfunctions import RunOptions
-from medallion.local.jit import jit_mode
+from medallion.local import jit
 from medallion.local.jobrunner import run_job
 from medallion.local.pipeline import LAYERS, REGION, LocalRunConfig, run_local
 from medallion.local.services import LocalServices
@@ -252,8 +251,8 @@ def record_run(
     model = model or model_for("dev")
     lake.mkdir(parents=True, exist_ok=True)
     # The jobs compile as medallion run's would for this run (pipeline.launching_jobs).
-    jit = jit_mode(lake, landing, bool(run_options.get("full_refresh")))
-    recorder = Recorder(lake.resolve(), model, {JIT_SETTING: jit})
+    full_refresh = bool(run_options.get("full_refresh"))
+    recorder = Recorder(lake.resolve(), model, jit.job_environment(lake, landing, full_refresh))
     config = LocalRunConfig(lake=lake, landing=landing, job_runner=recorder.job_runner)
     local_names = config.names()
 

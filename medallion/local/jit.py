@@ -64,6 +64,12 @@ def new_landing_bytes(lake: Path, landing: Path) -> int:
     return total
 
 
+def job_environment(lake: Path, landing: Path, full_refresh: bool) -> dict[str, str]:
+    """What a run's jobs are launched with so that their JVM compiles as :func:`jit_mode`
+    chooses for the run (``MEDALLION_JIT``)."""
+    return {JIT_SETTING: jit_mode(lake, landing, full_refresh)}
+
+
 def jit_mode(
     lake: Path, landing: Path, full_refresh: bool, env: Mapping[str, str] = os.environ
 ) -> str:

@@ -13,9 +13,8 @@ from typing import Any
 
 import boto3
 
-from jobs.common.runtime import JIT_SETTING
 from medallion.aws import stepfunctions as sfn_ops
-from medallion.local.jit import jit_mode
+from medallion.local import jit
 from medallion.local.jobhost import JobHostRunner, warm_hosts_enabled
 from medallion.local.jobrunner import (
     REPO_ROOT,
@@ -251,7 +250,7 @@ def launching_jobs(config: LocalRunConfig, full_refresh: bool = False) -> Iterat
         return
     lake = config.lake.resolve()
     landing = (config.landing or lake / "landing").resolve()
-    env = {JIT_SETTING: jit_mode(lake, landing, full_refresh)}
+    env = jit.job_environment(lake, landing, full_refresh)
     if warm_hosts_enabled():
         with JobHostRunner(env) as runner:  # it builds the scripts bucket once its host starts
             yield runner
