@@ -47,8 +47,8 @@ TOTALS = ("stock_code", "month", "units_sold", "revenue", "units_returned")
 class Reader:
     """Reads silver and gold's own tables, counting every row it reads.
 
-    Each count is of a Parquet read with partition filters only: Spark answers it from the
-    files' footers, without reading a column.
+    Each read is of whole Parquet files (partition filters only), so its rows are the sum of
+    the files' footers: read in the driver for a few files, counted by Spark for many.
     """
 
     spark: SparkSession
@@ -58,8 +58,11 @@ class Reader:
     rows: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def count(self, name: str, frame: DataFrame) -> DataFrame:
-        counted = int(frame.count())
+    def count(self, name: str, frame: DataFrame, locations: list[str]) -> DataFrame:
+        """Add the rows of ``frame``, the read of ``locations``, to ``name``'s rows read."""
+        counted = self.files.parquet_rows(locations)
+        if counted is None:
+            counted = int(frame.count())
         with self.lock:
             self.rows[name] = self.rows.get(name, 0) + counted
         return frame
@@ -74,8 +77,9 @@ class Reader:
         if folders is not None and not folders:
             return self.empty(dataset)
         reader = self.spark.read.schema(schema).option("basePath", root)
-        frame = reader.parquet(*[f"{root}/{f}" for f in folders or [""]])
-        return self.count(f"silver.{dataset}", frame.select(*schema.fieldNames()))
+        locations = [f"{root}/{f}" for f in folders] if folders else [root]
+        frame = reader.parquet(*locations)
+        return self.count(f"silver.{dataset}", frame.select(*schema.fieldNames()), locations)
 
     def table(
         self, name: str, path: str, schema: StructType, months: set[str] | None = None
@@ -88,8 +92,8 @@ class Reader:
         if not self.files.exists(path) or (months is not None and not folders):
             return self.spark.createDataFrame([], typed)
         reader = self.spark.read.schema(typed).option("basePath", path)
-        frame = reader.parquet(*folders) if months is not None else reader.parquet(path)
-        return self.count(f"gold.{name}", frame)
+        locations = folders if months is not None else [path]
+        return self.count(f"gold.{name}", reader.parquet(*locations), locations)
 
 
 def side_by_side(tasks: list[Callable[[], object]]) -> None:

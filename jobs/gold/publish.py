@@ -101,17 +101,15 @@ class Publication:
         return staged
 
     def _count(self, key: str, staged: str, partitions: int, schema: StructType) -> None:
-        # A Parquet count reads only the footers of what was just written. Counted from the
-        # files, not observed during the write: an observation over a plan with no partitions
-        # never reports, and Observation.get would wait forever. Read with the schema it was
-        # written with (a partition column comes back from the folder names): no job first to
-        # infer it from a footer.
-        written = self.files.list_files(staged)
-        if any(f.path.endswith(".parquet") for f in written):
+        # Counted from the files just written, not observed during the write: an observation
+        # over a plan with no partitions never reports, and Observation.get would wait forever.
+        # A few files are counted from their footers in the driver; many by a Spark count, read
+        # with the schema they were written with (the partition column from the folder names).
+        counted = self.files.parquet_rows([staged])
+        if counted is None:
             reader = self.spark.read.schema(schema).option("basePath", staged)
-            self.written[key] = int(reader.parquet(staged).count())
-        else:
-            self.written[key] = 0
+            counted = int(reader.parquet(staged).count())
+        self.written[key] = counted
         self.partitions[key] = partitions
 
     def publish(self) -> None:
