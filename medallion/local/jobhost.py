@@ -146,6 +146,10 @@ class JobHost:
         if self.process.stdin and not self.process.stdin.closed:
             with contextlib.suppress(OSError):
                 self.process.stdin.close()
+        # Read what the worker and its JVM still write while they stop: a full pipe would block
+        # them, and the wait below would end only by signal.
+        drain = threading.Thread(target=self._drain, daemon=True)
+        drain.start()
         for sig, wait in ((None, grace_seconds), (signal.SIGTERM, 5.0), (signal.SIGKILL, None)):
             if sig is not None:
                 with contextlib.suppress(ProcessLookupError):
@@ -155,9 +159,16 @@ class JobHost:
                 break
             except subprocess.TimeoutExpired:
                 continue
-        if self.process.stdout:
-            self.process.stdout.close()
+        drain.join(timeout=5.0)
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _drain(self) -> None:
+        if self.process.stdout is None:
+            return
+        with contextlib.suppress(OSError, ValueError):
+            for _ in self.process.stdout:
+                pass
+            self.process.stdout.close()
 
 
 class JobHostRunner:
@@ -173,10 +184,19 @@ class JobHostRunner:
     glue
         The run's local scripts bucket and lake; None builds a scripts bucket for this runner,
         removed when it closes.
+    close_seconds
+        How long an idle host may take to stop Spark and its JVM when the runner closes,
+        before it is ended by signal.
     """
 
-    def __init__(self, env: Mapping[str, str] | None = None, glue: LocalGlue | None = None) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        glue: LocalGlue | None = None,
+        close_seconds: float = 20.0,
+    ) -> None:
         self._env = dict(env or {})
+        self._close_seconds = close_seconds
         self._lock = threading.Lock()
         # The host first, so its JVM starts while the scripts bucket is built.
         self._idle: list[JobHost] = [JobHost(self._env)]
@@ -252,7 +272,7 @@ class JobHostRunner:
         for host in busy:
             host.kill()
         for host in idle:
-            host.close()
+            host.close(self._close_seconds)
 
     def __enter__(self) -> JobHostRunner:
         return self
@@ -335,6 +355,22 @@ def serve() -> None:
     session = SparkSession._instantiatedSession
     if session is not None and session._sc._jsc is not None:
         session.stop()
+    _end_jvm()
+
+
+def _end_jvm(timeout: float = 120.0) -> None:
+    """Close the JVM's standard input, its signal to exit (PySpark's gateway server exits on
+    end of input), and wait for it: the worker never leaves a JVM behind it, and a JVM writing
+    a class archive at exit (``medallion.local.classcache``) finishes before the worker ends."""
+    from pyspark import SparkContext
+
+    process = getattr(SparkContext._gateway, "proc", None)
+    if process is None:
+        return
+    with contextlib.suppress(OSError, ValueError):
+        process.stdin.close()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=timeout)
 
 
 if __name__ == "__main__":

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import pyspark
 import pytest
 from py4j.java_gateway import JavaClass, JavaMember, JVMView
 from pyspark.sql import Row, SparkSession
 from pyspark.sql import functions as F
 
-from jobs.common.runtime import PINNED_CLASSES, StaticMembers, get_spark
+from jobs.common.runtime import (
+    CLASS_ARCHIVE_SETTING,
+    PINNED_CLASSES,
+    StaticMembers,
+    class_archive_options,
+    class_archive_path,
+    get_spark,
+    java_command,
+)
 
 
 @pytest.fixture
@@ -67,3 +79,57 @@ def test_a_static_field_is_read_each_time_not_kept(spark: SparkSession) -> None:
     integer = StaticMembers(jvm.java.lang.Integer)
     assert integer.MAX_VALUE == 2**31 - 1  # a field: its value, looked up, not kept
     assert "MAX_VALUE" not in vars(integer)
+
+
+# --- the class archive (medallion.local.classcache, built by scripts/setup.sh) -----------------
+def spark_class_path() -> str:
+    """The class path spark-submit gives the JVM: PySpark's conf directory and its jars."""
+    home = Path(pyspark.__file__).parent
+    return f"{home / 'conf'}:{home / 'jars'}/*"
+
+
+def test_setup_built_a_class_archive_this_java_maps_with_sparks_class_path() -> None:
+    path = class_archive_path()
+    assert path is not None and Path(path).is_file(), (
+        f"no class archive at {path}: scripts/setup.sh builds it "
+        "(python -m medallion.local.classcache)"
+    )
+    java = java_command()
+    assert java is not None
+    # -Xshare:on: the JVM refuses to start unless it can map the archive.
+    strict = [java, "-Xshare:on", f"-XX:SharedArchiveFile={path}"]
+    mapped = subprocess.run(
+        [*strict, "-cp", spark_class_path(), "-version"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert mapped.returncode == 0, mapped.stderr
+    other = subprocess.run(
+        [*strict, "-cp", "/", "-version"], capture_output=True, text=True, timeout=120
+    )
+    assert other.returncode != 0  # the check can fail: another class path is refused
+
+
+def test_the_local_jvm_starts_with_the_archive(spark: SparkSession) -> None:
+    path = class_archive_path()
+    assert path is not None
+    jvm = spark.sparkContext._jvm
+    arguments = list(
+        jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()
+    )
+    assert f"-XX:SharedArchiveFile={path}" in arguments
+
+
+def test_no_archive_option_without_an_archive_or_when_turned_off(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(sys, "prefix", str(tmp_path))
+    assert class_archive_options() == ""  # none built under this prefix
+    path = class_archive_path()
+    assert path is not None and path.startswith(str(tmp_path))
+    Path(path).parent.mkdir(parents=True)
+    Path(path).write_bytes(b"archive")
+    assert f"-XX:SharedArchiveFile={path}" in class_archive_options()
+    monkeypatch.setenv(CLASS_ARCHIVE_SETTING, "off")
+    assert class_archive_options() == ""
