@@ -71,8 +71,5 @@ fi
 
 # The local JVM's class archive (medallion/local/classcache.py): every local Spark start maps the
 # classes a run loads instead of loading them from the jars. Built once for this Java and these
-# jars (about a minute); without it runs start as they would, only slower.
-if ! .venv/bin/python -c 'import os, sys; from jobs.common.runtime import class_archive_path; a = class_archive_path(); sys.exit(0 if a and os.path.isfile(a) else 1)' 2>/dev/null; then
-  say "building the local JVM's class archive (once for this Java and these Spark jars: about a minute)"
-  .venv/bin/python -m medallion.local.classcache || say "no class archive: local runs start Spark without it"
-fi
+# jars (about a minute; nothing to do when it exists); without it runs start as they would, only slower.
+.venv/bin/python -m medallion.local.classcache || say "no class archive: local runs start Spark without it"

@@ -35,6 +35,9 @@ SPARK_SETTINGS = {
     # A batch called 2011-12-09 or r1.2 is a name, not a date or a number.
     "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
 }
+JAVA_OPTIONS = os.environ.get(
+    "MEDALLION_JAVA_OPTIONS", "-XX:+UseParallelGC -Dderby.system.home=/tmp"
+)  # the local JVM's options, before the compiler's (JIT_OPTIONS) and the class archive's
 LOCAL_SETTINGS = {
     # Measured on 2 cores (shared/PERFORMANCE.md): 8 shuffle partitions with adaptive execution
     # on. Only locally: on Glue the default follows the workers auto scaling gives the job.
@@ -44,9 +47,7 @@ LOCAL_SETTINGS = {
     # A batch job on two cores wants throughput: the parallel collector beat G1 by about 8% on
     # the 1M-line benchmark, and a 2 GiB heap keeps the whole run near 3 GiB resident.
     "spark.driver.memory": os.environ.get("MEDALLION_DRIVER_MEMORY", "2g"),
-    "spark.driver.extraJavaOptions": os.environ.get(
-        "MEDALLION_JAVA_OPTIONS", "-XX:+UseParallelGC -Dderby.system.home=/tmp"
-    )
+    "spark.driver.extraJavaOptions": JAVA_OPTIONS
     + JIT_OPTIONS.get(os.environ.get(JIT_SETTING, "full"), ""),
     "spark.sql.warehouse.dir": os.path.join(os.environ.get("TMPDIR", "/tmp"), "medallion-wh"),
     "spark.hadoop.fs.file.impl.disable.cache": "true",
@@ -102,12 +103,10 @@ def get_spark(app_name: str, glue: bool | None = None) -> SparkSession:
         require_java()
         master = os.environ.get("MEDALLION_SPARK_MASTER", "local[2]")
         builder = builder.master(master)
-        for key, value in LOCAL_SETTINGS.items():
+        java_options = LOCAL_SETTINGS["spark.driver.extraJavaOptions"] + class_archive_options()
+        settings = {**LOCAL_SETTINGS, "spark.driver.extraJavaOptions": java_options}
+        for key, value in settings.items():
             builder = builder.config(key, value)
-        archive = class_archive_options()
-        if archive:
-            options = LOCAL_SETTINGS["spark.driver.extraJavaOptions"] + archive
-            builder = builder.config("spark.driver.extraJavaOptions", options)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(os.environ.get("MEDALLION_SPARK_LOG_LEVEL", "ERROR"))
     pin_jvm_names(spark)

@@ -24,11 +24,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from jobs.common.runtime import (
-    CLASS_ARCHIVE_SETTING,
-    LOCAL_SETTINGS,
-    class_archive_path,
-)
+from jobs.common.runtime import CLASS_ARCHIVE_SETTING, JAVA_OPTIONS, class_archive_path
 from medallion.local.jobhost import JobHostRunner
 from medallion.sample.generate import generate
 
@@ -41,10 +37,9 @@ def train(archive: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="medallion-classes-") as work:
         landing, lake = Path(work) / "landing", Path(work) / "lake"
         generate(landing, TRAINING_LINES, seed=7)
-        options = LOCAL_SETTINGS["spark.driver.extraJavaOptions"]
         env = {
             # Without its warnings (a class of a signed jar is not archived, say).
-            "MEDALLION_JAVA_OPTIONS": f"{options} -XX:ArchiveClassesAtExit={archive}"
+            "MEDALLION_JAVA_OPTIONS": f"{JAVA_OPTIONS} -XX:ArchiveClassesAtExit={archive}"
             " -Xlog:cds=off,cds+dynamic=off",
             CLASS_ARCHIVE_SETTING: "off",
         }
@@ -72,6 +67,8 @@ def build(force: bool = False) -> Path | None:
         if not (pid.isdigit() and Path(f"/proc/{pid}").exists()):
             stale.unlink(missing_ok=True)
     partial = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+    print("building the local JVM's class archive (once for this Java and these Spark jars: "
+          "about a minute)", file=sys.stderr)  # fmt: skip
     try:
         train(partial)
         if not partial.is_file() or partial.stat().st_size == 0:
