@@ -187,6 +187,10 @@ class JobHostRunner:
     close_seconds
         How long an idle host may take to stop Spark and its JVM when the runner closes,
         before it is ended by signal.
+    last_layer
+        The layer whose job is the run's last: once it succeeds its host is retired at once,
+        so the JVM stops while the run goes on (crawls and views) rather than after it. A
+        later job, a retry say, gets a new host.
     """
 
     def __init__(
@@ -194,13 +198,16 @@ class JobHostRunner:
         env: Mapping[str, str] | None = None,
         glue: LocalGlue | None = None,
         close_seconds: float = 20.0,
+        last_layer: str | None = None,
     ) -> None:
         self._env = dict(env or {})
         self._close_seconds = close_seconds
+        self._last_layer = last_layer
         self._lock = threading.Lock()
         # The host first, so its JVM starts while the scripts bucket is built.
         self._idle: list[JobHost] = [JobHost(self._env)]
         self._busy: set[JobHost] = set()
+        self._retiring: list[threading.Thread] = []
         self._closed = False
         self._glue_context = local_glue(glue)
         try:
@@ -233,7 +240,8 @@ class JobHostRunner:
                 code, output, why = host.run(copy, argv_of(arguments), env, on_line, timeout)
         finally:
             # A failed job may have left its JVM broken: the next job gets a new host.
-            self._release(host, keep=code == 0 and host.alive)
+            last = layer == self._last_layer
+            self._release(host, keep=code == 0 and host.alive and not last)
         return output.result(layer, code, time.monotonic() - started, why)
 
     def _acquire(self) -> JobHost:
@@ -256,7 +264,12 @@ class JobHostRunner:
             if keep and not self._closed:
                 self._idle.append(host)
                 return
-        host.close()
+            # Stopped beside the run, not in its way; the runner's close waits for it.
+            retiring = threading.Thread(
+                target=host.close, args=(self._close_seconds,), name="medallion-host-close"
+            )
+            self._retiring.append(retiring)
+            retiring.start()
 
     def close(self) -> None:
         """Stop every host (a job still running is killed) and remove the scripts bucket built."""
@@ -273,6 +286,8 @@ class JobHostRunner:
             host.kill()
         for host in idle:
             host.close(self._close_seconds)
+        for retiring in self._retiring:
+            retiring.join()
 
     def __enter__(self) -> JobHostRunner:
         return self

@@ -252,7 +252,8 @@ def launching_jobs(config: LocalRunConfig, full_refresh: bool = False) -> Iterat
     landing = (config.landing or lake / "landing").resolve()
     env = jit.job_environment(lake, landing, full_refresh)
     if warm_hosts_enabled():
-        with JobHostRunner(env) as runner:  # it builds the scripts bucket once its host starts
+        # It builds the scripts bucket once its host starts; gold's host stops as gold ends.
+        with JobHostRunner(env, last_layer=LAYERS[-1]) as runner:
             yield runner
     else:
         with tempfile.TemporaryDirectory(prefix="medallion-scripts-") as folder:

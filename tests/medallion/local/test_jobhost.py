@@ -229,3 +229,24 @@ def test_a_quick_host_s_jvm_compiles_with_c1_only(scripts: Callable[[str], Path]
     with JobHostRunner({"MEDALLION_JIT": "quick"}) as hosts:
         seen = probe(lambda name, options, **kw: hosts("gold", options, script=scripts(name), **kw))
     assert "-XX:TieredStopAtLevel=1" in cast(list[str], seen["jvm_args"])
+
+
+def test_the_last_layer_s_host_stops_as_its_job_ends_and_a_later_job_gets_a_new_one(
+    scripts: Callable[[str], Path],
+):
+    """A run's last job (gold) retires its host as it succeeds: the JVM stops beside the crawls
+    and views instead of after them; a job after it (a retry) still runs, in a new host."""
+    with JobHostRunner(last_layer="gold") as hosts:
+
+        def run(layer: str) -> dict[str, object]:
+            return probe(lambda name, opts, **kw: hosts(layer, opts, script=scripts(name), **kw))
+
+        silver = run("silver")
+        gold = run("gold")
+        assert gold["pid"] == silver["pid"]  # one warm host for the run's jobs
+        deadline = time.monotonic() + 60
+        while alive(int(gold["pid"])) and time.monotonic() < deadline:  # type: ignore[call-overload]
+            time.sleep(0.1)
+        assert not alive(int(gold["pid"])), "the last job's host outlived it"  # type: ignore[call-overload]
+        again = run("gold")
+        assert again["pid"] != gold["pid"]
