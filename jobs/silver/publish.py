@@ -6,7 +6,7 @@ Every working copy lives under ``_staging/`` (``LakePaths.silver_checked`` and
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,12 +95,14 @@ class Publisher:
         frame = reader.parquet(path)
         return frame.withColumns({p: F.col(p).cast("int") for p in self.partitions})
 
-    def counted(self, frame: DataFrame) -> tuple[int, int]:
-        """Rows, and rows that carry an event id (0 without a stream), in one pass."""
+    def counted(self, frame: DataFrame, batches: Sequence[str] = ()) -> tuple[int, int, int]:
+        """Rows, rows that carry an event id (0 without a stream), and rows of ``batches``,
+        in one pass."""
         stream = self.contract.stream
         events = F.count(stream.event_id) if stream is not None else F.lit(0)
-        row = frame.agg(F.count(F.lit(1)), events).collect()[0]
-        return int(row[0]), int(row[1])
+        fresh = F.count_if(F.col("_ingest_run_id").isin(*batches)) if batches else F.lit(0)
+        row = frame.agg(F.count(F.lit(1)), events, fresh).collect()[0]
+        return int(row[0]), int(row[1]), int(row[2])
 
     def write_quarantine(self, checked: DataFrame) -> None:
         """The rejected rows, with their raw values (PII hashed) and the rules they failed."""
@@ -131,16 +133,21 @@ class Publisher:
         existing = None
         if self.files.exists(path) and not self.full_refresh:
             existing, touched = self.existing_rows(path, new, touched, batches, schema)
-        before, before_events = self.counted(existing) if existing is not None else (0, 0)
+        before, before_events, _ = self.counted(existing) if existing is not None else (0, 0, 0)
         if existing is not None:
             self.log(f"{before} rows already in the {len(touched)} partitions to rewrite")
         candidates = new if existing is None else existing.unionByName(new)
-        self.write_partitions(self.deduplicate(candidates).select(*columns, *self.partitions),
-                              path, staged=bool(before))  # fmt: skip
-        self.log(f"rewrote {len(touched)} partitions")
-        after, after_events = self.counted(
-            self.read_silver(path, schema).where(partition_filter(touched, self.partitions))
-        )
+        result = self.deduplicate(candidates).select(*columns, *self.partitions)
+        if before:
+            after, after_events, kept = self.rewrite(result, path, batches)
+            if not kept:  # the partitions hold what they held: none is rewritten
+                touched = []
+        else:
+            self.write_partitions(result, path)
+            self.log(f"wrote {len(touched)} partitions")
+            after, after_events, _ = self.counted(
+                self.read_silver(path, schema).where(partition_filter(touched, self.partitions))
+            )
         duplicates = clean + before - after
         return {
             "rows_silver": clean - duplicates,
@@ -148,6 +155,28 @@ class Publisher:
             "rows_duplicate_event": clean_events + before_events - after_events,
             "partitions": [partition_label(t) for t in touched],
         }
+
+    def rewrite(self, result: DataFrame, path: str, batches: list[str]) -> tuple[int, int, int]:
+        """Rewrite partitions that hold rows: ``result`` reads the silver path it replaces, so it
+        is written to ``_staging/`` first (never overwrite a path while reading it), counted
+        there, and published from there only if a row of ``batches`` survived deduplication.
+
+        A batch that only re-sends rows silver has (re-sent customer records, a repeated
+        file) leaves the partitions as they are: the same rows, the same files, so gold sees
+        no change to consume. Returns the staged rows, those with an event id, and those of
+        ``batches``.
+        """
+        staging = self.lake.silver_staging(self.name, self.run_id)
+        result.write.mode("overwrite").parquet(staging)
+        staged = self.spark.read.schema(result.schema).parquet(staging)
+        after, after_events, kept = self.counted(staged, batches)
+        if kept:
+            self.write_partitions(staged.repartition(*self.partitions), path)
+            self.log("rewrote the partitions")
+        else:
+            self.log("every row of the batch was already in silver: no partition rewritten")
+        self.files.delete(staging)
+        return after, after_events, kept
 
     def existing_rows(
         self, path: str, new: DataFrame, touched: Touched, batches: list[str], schema: StructType
@@ -187,20 +216,9 @@ class Publisher:
         result = keep_latest_per_key(candidates, contract.key, contract.dedupe_order_by)
         return result.repartition(*self.partitions)
 
-    def write_partitions(self, result: DataFrame, path: str, staged: bool) -> None:
-        """Overwrite the partitions ``result`` holds (dynamic overwrite; all on a full refresh).
-
-        ``staged``: the result reads the silver path it replaces, so write it to ``_staging/``
-        first and publish from there: never overwrite a path while reading it.
-        """
-        if staged:
-            staging = self.lake.silver_staging(self.name, self.run_id)
-            result.write.mode("overwrite").parquet(staging)
-            reread = self.spark.read.schema(result.schema).parquet(staging)
-            result = reread.repartition(*self.partitions)
+    def write_partitions(self, result: DataFrame, path: str) -> None:
+        """Overwrite the partitions ``result`` holds (dynamic overwrite; all on a full refresh)."""
         writer = result.write.mode("overwrite").partitionBy(*self.partitions)
         if self.full_refresh:
             writer = writer.option("partitionOverwriteMode", "static")
         writer.parquet(path)
-        if staged:
-            self.files.delete(self.lake.silver_staging(self.name, self.run_id))

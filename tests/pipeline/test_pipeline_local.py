@@ -314,3 +314,32 @@ def test_a_new_file_is_ingested_once_and_rewrites_only_its_partitions(
     again = run_pipeline(workspace["runner"], lake, landing, "run-4")
     assert again["bronze"]["datasets"]["order_lines"]["files_new"] == 0
     assert partition_files(lake, "order_lines") == after
+
+
+def test_a_file_that_only_resends_lines_silver_has_rewrites_no_partition(
+    workspace: dict, rerun: dict
+) -> None:
+    """Lines sent again in a new file are duplicates: silver keeps its partitions and files as
+    they were (so gold has nothing to recompute) and says so in its ledger."""
+    lake, landing = workspace["lake"], workspace["landing"]
+    with (landing / "order_lines" / "order_lines.csv").open(encoding="utf-8") as handle:
+        header, *data = list(csv.reader(handle))
+    clean = [r for r in data if len(r) == 8 and r[0].isdigit() and r[6] and r[4].count("/") == 2]
+    copies = clean[100:104]
+    days = {r[4].split(" ")[0] for r in copies}
+    assert len(days) > 1  # the copies span several date partitions
+    target = landing / "order_lines" / "resent lines.csv"
+    with target.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle, lineterminator="\n").writerows([header, *copies])
+    before = partition_files(lake, "order_lines")
+    silver_before = parquet_rows(lake / "silver" / "order_lines")
+
+    summaries = run_pipeline(workspace["runner"], lake, landing, "run-resent")
+
+    assert summaries["bronze"]["datasets"]["order_lines"]["rows"] == len(copies)
+    ledger = summaries["silver"]["datasets"]["order_lines"]
+    assert (ledger["rows_in"], ledger["rows_silver"], ledger["rows_duplicate"]) == (4, 0, 4)
+    assert ledger["partitions_written"] == []
+    assert partition_files(lake, "order_lines") == before
+    pd.testing.assert_frame_equal(parquet_rows(lake / "silver" / "order_lines"), silver_before)
+    assert not any((lake / "_staging").rglob("*.parquet"))
