@@ -173,13 +173,13 @@ class LakeFiles:
         files = [info for uri in uris for info in self.list_files(uri)]
         if len(files) > most:
             return None
-        jvm = self._jvm
+        # Looked up once, not per file: each name of a dotted path is a round trip to the JVM.
+        parquet = self._jvm.org.apache.parquet.hadoop
+        input_file, file_reader = parquet.util.HadoopInputFile, parquet.ParquetFileReader
         rows = 0
         for info in files:
-            source = jvm.org.apache.parquet.hadoop.util.HadoopInputFile.fromPath(
-                self._path(info.path), self._conf
-            )
-            reader = jvm.org.apache.parquet.hadoop.ParquetFileReader.open(source)
+            source = input_file.fromPath(self._path(info.path), self._conf)
+            reader = file_reader.open(source)
             try:
                 rows += int(reader.getRecordCount())
             finally:

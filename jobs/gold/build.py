@@ -23,7 +23,7 @@ from jobs.gold import transforms as t
 from jobs.gold.changes import SilverChanges
 from jobs.gold.customers import ACTIVITY_GRAIN, customer_activity
 from jobs.gold.plan import Plan, days_of_months, month_of
-from jobs.gold.publish import PARTITION, Publication, month_key
+from jobs.gold.publish import PARTITION, Beside, Publication, month_key
 
 ACTIVITY = "customer_activity"
 DESCRIPTIONS = "product_descriptions"
@@ -48,7 +48,9 @@ class Reader:
     """Reads silver and gold's own tables, counting every row it reads.
 
     Each read is of whole Parquet files (partition filters only), so its rows are the sum of
-    the files' footers: read in the driver for a few files, counted by Spark for many.
+    the files' footers: read in the driver for a few files, counted by Spark for many. The
+    counting runs beside the run, not in its way; :meth:`rows_read` waits for it, and must be
+    called before the run publishes (publishing replaces files a count lists).
     """
 
     spark: SparkSession
@@ -57,15 +59,24 @@ class Reader:
     schemas: Mapping[str, StructType]
     rows: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    counting: Beside = field(default_factory=lambda: Beside("gold-rows-read"))
 
     def count(self, name: str, frame: DataFrame, locations: list[str]) -> DataFrame:
         """Add the rows of ``frame``, the read of ``locations``, to ``name``'s rows read."""
+        self.counting.submit(self._count, name, frame, locations)
+        return frame
+
+    def _count(self, name: str, frame: DataFrame, locations: list[str]) -> None:
         counted = self.files.parquet_rows(locations)
         if counted is None:
             counted = int(frame.count())
         with self.lock:
             self.rows[name] = self.rows.get(name, 0) + counted
-        return frame
+
+    def rows_read(self) -> dict[str, int]:
+        """Every read's rows, by input, once every count has finished (its error, if one failed)."""
+        self.counting.settle()
+        return dict(sorted(self.rows.items()))
 
     def empty(self, dataset: str) -> DataFrame:
         return self.spark.createDataFrame([], self.schemas[dataset])

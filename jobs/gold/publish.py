@@ -15,7 +15,9 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,9 +37,37 @@ def month_key(column: str) -> Column:
     return F.date_format(F.col(column), "yyyy-MM")
 
 
+class Beside:
+    """Work that runs beside a gold run, one piece at a time in a thread of its own, so the
+    run's critical path does not wait for it; :meth:`settle` waits for all of it."""
+
+    def __init__(self, name: str) -> None:
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix=name)
+        self._pending: list[Future[None]] = []
+        self._lock = threading.Lock()
+
+    def submit(self, work: Callable[..., None], *args: Any) -> None:
+        with self._lock:
+            self._pending.append(self._pool.submit(work, *args))
+
+    def settle(self) -> None:
+        """Wait for everything submitted; raise the first error one raised."""
+        with self._lock:
+            pending = list(self._pending)
+        try:
+            for future in pending:
+                future.result()
+        finally:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+
 @dataclass
 class Publication:
-    """The tables a gold run staged, and how each replaces what is published."""
+    """The tables a gold run staged, and how each replaces what is published.
+
+    Each staged table's rows are counted beside the run (its files' footers, or a Spark count
+    for many files); :meth:`publish` waits for the counts, which read the staged files, first.
+    """
 
     spark: SparkSession
     files: LakeFiles
@@ -46,6 +76,7 @@ class Publication:
     moves: list[dict[str, str]] = field(default_factory=list)
     written: dict[str, int] = field(default_factory=dict)
     partitions: dict[str, int] = field(default_factory=dict)
+    counting: Beside = field(default_factory=lambda: Beside("gold-rows-written"))
 
     def staged(self, key: str) -> str:
         return f"{self.paths.gold_staging(self.run_id)}/{key}"
@@ -55,7 +86,7 @@ class Publication:
         staged = self.staged(key)
         frame.repartition(1).sortWithinPartitions(*grain).write.mode("overwrite").parquet(staged)
         self.moves.append({"staged": staged, "target": target})
-        self._count(key, staged, 1, frame.schema)
+        self.counting.submit(self._count, key, staged, 1, frame.schema)
         return staged
 
     def stage_months(
@@ -89,7 +120,7 @@ class Publication:
                 empty = self.spark.createDataFrame([], frame.schema).repartition(1)
                 empty.write.mode("overwrite").parquet(staged)
             self.moves.append({"staged": staged, "target": target})
-            self._count(key, staged, len(written), frame.schema)
+            self.counting.submit(self._count, key, staged, len(written), frame.schema)
             return staged
         for month in sorted(months | written):
             part = f"{PARTITION}={month}"
@@ -97,7 +128,7 @@ class Publication:
             if month in written:
                 move["staged"] = f"{staged}/{part}"
             self.moves.append(move)
-        self._count(key, staged, len(months | written), frame.schema)
+        self.counting.submit(self._count, key, staged, len(months | written), frame.schema)
         return staged
 
     def _count(self, key: str, staged: str, partitions: int, schema: StructType) -> None:
@@ -114,6 +145,7 @@ class Publication:
 
     def publish(self) -> None:
         """Journal the moves, make them (under the readers' lock where there is one), clean up."""
+        self.counting.settle()
         journal = self.paths.gold_meta(JOURNAL)
         self.files.write_text(journal, json.dumps({"run_id": self.run_id, "moves": self.moves}))
         complete(self.files, self.paths)
