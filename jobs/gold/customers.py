@@ -179,24 +179,24 @@ def lifetime_from_activity(activity: DataFrame, observation_end: date) -> DataFr
         One row per customer with a purchase on or before observation_end.
     """
     purchases = _purchases(activity, observation_end)
-    days = purchases.groupBy("customer_id", "activity_date").agg(
-        F.sum("amount").alias("day_amount")
+    # One shuffle by customer serves the window and the aggregation after it. Sets, not
+    # countDistinct: two distinct counts in one aggregation would expand every row twice.
+    first_day = F.col("activity_date") == F.min("activity_date").over(
+        Window.partitionBy("customer_id")
     )
-    per_customer = days.groupBy("customer_id").agg(
+    flagged = purchases.select("*", first_day.alias("_on_first_day"))
+    per_customer = flagged.groupBy("customer_id").agg(
         F.min("activity_date").alias("first_purchase_date"),
         F.max("activity_date").alias("last_purchase_date"),
-        (F.count(F.lit(1)) - 1).cast("int").alias("frequency"),
-        F.sum("day_amount").alias("_all_days"),
-        F.min_by("day_amount", "activity_date").alias("_first_day"),
-    )
-    orders = purchases.groupBy("customer_id").agg(
-        F.countDistinct("invoice_no").alias("orders"),
+        (F.size(F.collect_set("activity_date")) - 1).cast("int").alias("frequency"),
+        F.size(F.collect_set("invoice_no")).cast("bigint").alias("orders"),
         F.sum("amount").alias("_revenue"),
+        F.sum(F.when(F.col("_on_first_day"), F.col("amount"))).alias("_first_day"),
     )
     # Exact decimal sum of the repeat days, then one division in double: lifetimes' mean of the
     # repeat days' sums, without accumulating float error.
-    repeat_mean = (F.col("_all_days") - F.col("_first_day")).cast("double") / F.col("frequency")
-    return per_customer.join(orders, "customer_id").select(
+    repeat_mean = (F.col("_revenue") - F.col("_first_day")).cast("double") / F.col("frequency")
+    return per_customer.select(
         "customer_id",
         "frequency",
         F.datediff("last_purchase_date", "first_purchase_date").alias("recency"),
@@ -231,23 +231,22 @@ def cohorts_from_activity(activity: DataFrame, observation_end: date) -> DataFra
         .select("customer_id", F.trunc("activity_date", "month").alias("activity_month"))
         .distinct()
     )
-    cohorts = active.groupBy("customer_id").agg(F.min("activity_month").alias("cohort_month"))
+    # One shuffle by customer serves the cohort (the first active month) and the count after it.
+    cohort = F.min("activity_month").over(Window.partitionBy("customer_id"))
     months_since = F.months_between("activity_month", "cohort_month").cast("int")
     activity_counts = (
-        active.join(cohorts, "customer_id")
+        active.select("activity_month", cohort.alias("cohort_month"))
         .groupBy("cohort_month", months_since.alias("months_since"))
         .agg(F.count(F.lit(1)).alias("active_customers"))
     )
+    # Every customer is active in its cohort month, once: month 0 counts the cohort.
+    cohorts = activity_counts.where(F.col("months_since") == 0).select(
+        "cohort_month", F.col("active_customers").alias("cohort_size")
+    )
     last_month = F.trunc(F.lit(observation_end), "month")
-    grid = (
-        cohorts.groupBy("cohort_month")
-        .agg(F.count(F.lit(1)).alias("cohort_size"))
-        .withColumn(
-            "months_since",
-            F.explode(
-                F.sequence(F.lit(0), F.months_between(last_month, "cohort_month").cast("int"))
-            ),
-        )
+    grid = cohorts.withColumn(
+        "months_since",
+        F.explode(F.sequence(F.lit(0), F.months_between(last_month, "cohort_month").cast("int"))),
     )
     return grid.join(activity_counts, ["cohort_month", "months_since"], "left").select(
         "cohort_month",
