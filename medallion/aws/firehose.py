@@ -49,6 +49,7 @@ from tenacity import (
 )
 
 from medallion.aws import AwsError, client
+from medallion.aws.stack import stack_name, stack_outputs
 
 MAX_BATCH_RECORDS = 500
 MAX_BATCH_BYTES = 4 * 1024 * 1024
@@ -67,8 +68,31 @@ TRANSIENT_CODES = frozenset(
 EVENT_NAMESPACE = uuid.UUID("6f1d5a52-3c1e-4f0e-9a55-6d6564616c6c")  # fixed: ids are stable
 
 
+STREAM_OUTPUT = "OrderStreamName"  # infra/stack.py, when OrderStreamEnabled is true
+
+
 class StreamError(AwsError):
     """The stream cannot be written: a call failed for good, or records stayed unacknowledged."""
+
+
+def delivery_stream_name(
+    env: str, endpoint_url: str | None = None, region: str | None = None
+) -> str:
+    """The order stream of an environment's stack: its ``OrderStreamName`` output.
+
+    Raises
+    ------
+    AwsError
+        No stack for that environment (``StackNotFoundError``), or a stack deployed without the
+        order stream (``StreamError``, saying how to add it).
+    """
+    outputs = stack_outputs(env, endpoint_url=endpoint_url, region=region)
+    if not outputs.get(STREAM_OUTPUT):
+        raise StreamError(
+            f"stack {stack_name(env)} has no order stream (no {STREAM_OUTPUT} output): deploy it "
+            f"with `medallion deploy --env {env} -p OrderStreamEnabled=true`, or pass --stream"
+        )
+    return outputs[STREAM_OUTPUT]
 
 
 @dataclass(frozen=True)

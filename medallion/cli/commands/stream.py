@@ -9,18 +9,26 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from medallion.aws.firehose import Checkpoint, Producer, StreamStats, read_events
+from medallion.aws.firehose import (
+    Checkpoint,
+    Producer,
+    StreamStats,
+    delivery_stream_name,
+    read_events,
+)
 from medallion.cli import options
 from medallion.cli.errors import ExitCode, exit_with, handled
 from medallion.cli.output import console
 from medallion.sample.generate import generate
 
 DeliveryStream = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--stream",
-        help="The Firehose delivery stream to write to.",
+        help="The Firehose delivery stream to write to [default: the OrderStreamName output of "
+        "the stack of --env].",
         envvar="MEDALLION_DELIVERY_STREAM",
+        show_default=False,
     ),
 ]
 
@@ -77,13 +85,14 @@ MaxAttempts = Annotated[
 
 
 def stream(
-    delivery_stream: DeliveryStream,
+    delivery_stream: DeliveryStream = None,
     source: Source = None,
     order_lines: OrderLines = 1000,
     seed: Seed = 42,
     rate: Rate = 0.0,
     checkpoint: CheckpointFile = None,
     max_attempts: MaxAttempts = 10,
+    env: options.OptionalEnv = None,
     region: options.Region = None,
     endpoint_url: options.EndpointUrl = None,
 ) -> None:
@@ -91,6 +100,14 @@ def stream(
     the records a batch reports as failed are sent again, with backoff; none is dropped."""
     if source is not None and not source.is_file():
         raise exit_with(ExitCode.USAGE, f"--source {source} is not a file")
+    if delivery_stream is None:
+        if env is None:
+            raise exit_with(
+                ExitCode.USAGE,
+                "no stream: pass --stream NAME, or --env ENV to send to its stack's order stream",
+            )
+        with handled():
+            delivery_stream = delivery_stream_name(env, endpoint_url, region)
     with tempfile.TemporaryDirectory(prefix="medallion-stream-") as scratch:
         if source is None:
             generate(Path(scratch), order_lines, seed)

@@ -235,3 +235,44 @@ def test_an_unknown_stream_is_one_line(endpoint: str) -> None:
     assert result.exit_code == 3, result.output
     assert result.output.startswith("error: delivery stream nope: ResourceNotFoundException: ")
     assert len(result.output.strip().splitlines()) == 1
+
+
+def _stack(endpoint: str, env: str, outputs: dict[str, str]) -> None:
+    """A stack ``medallion-<env>`` with these outputs. moto's CloudFormation cannot create a
+    delivery stream, so the stack holds a topic and names the test's stream as a literal."""
+    template = {
+        "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {key: {"Value": value} for key, value in outputs.items()},
+    }
+    cloudformation = boto3.client("cloudformation", region_name=REGION, endpoint_url=endpoint)
+    cloudformation.create_stack(StackName=f"medallion-{env}", TemplateBody=json.dumps(template))
+
+
+def test_env_sends_to_its_stacks_order_stream_and_says_what_is_missing(
+    endpoint: str, tmp_path: Path
+) -> None:
+    _stack(endpoint, "withstream", {"OrderStreamName": STREAM, "LakeBucketName": BUCKET})
+    _stack(endpoint, "nostream", {"LakeBucketName": BUCKET})
+    aws = ["--endpoint-url", endpoint, "--region", REGION]
+
+    sent = runner.invoke(app, ["stream", "--env", "withstream", "--order-lines", "40", *aws])
+    assert sent.exit_code == 0, sent.output
+    assert sent.stdout.startswith(f"{STREAM}: ")
+    good, ragged = export_rows(tmp_path, 40, 42)  # the command's default seed
+    assert len(records(endpoint)) == len(good) + len(ragged)
+
+    without = runner.invoke(app, ["stream", "--env", "nostream", "--order-lines", "5", *aws])
+    assert without.exit_code == 3, without.output
+    assert without.output.strip() == (
+        "error: stack medallion-nostream has no order stream (no OrderStreamName output): "
+        "deploy it with `medallion deploy --env nostream -p OrderStreamEnabled=true`, or pass "
+        "--stream"
+    )
+    missing = runner.invoke(app, ["stream", "--env", "nowhere", "--order-lines", "5", *aws])
+    assert missing.exit_code == 3, missing.output
+    assert missing.output.startswith("error: stack medallion-nowhere does not exist")
+    unset = {"MEDALLION_ENV": None, "MEDALLION_DELIVERY_STREAM": None}
+    neither = runner.invoke(app, ["stream", "--order-lines", "5", *aws], env=unset)
+    assert neither.exit_code == 2, neither.output
+    assert "no stream: pass --stream NAME, or --env ENV" in neither.output
+    assert len(records(endpoint)) == len(good) + len(ragged)
