@@ -389,7 +389,7 @@ def _is_write(statements: list[exp.Expr]) -> bool:
     return any(not isinstance(s, exp.Query | exp.Describe | exp.Show) for s in statements)
 
 
-def execute(lake_root: str, sql: str, database: str = "gold") -> pd.DataFrame:
+def execute(lake_root: str, sql: str, database: str = "gold", exact: bool = False) -> pd.DataFrame:
     """Run Athena SQL on the local catalog and return the result.
 
     Parameters
@@ -400,6 +400,9 @@ def execute(lake_root: str, sql: str, database: str = "gold") -> pd.DataFrame:
         Athena (Trino) SQL: a query, or DDL such as ``CREATE OR REPLACE VIEW gold.v AS ...``.
     database
         The database unqualified table names resolve in (Athena's QueryExecutionContext).
+    exact
+        Decimals as ``Decimal`` values with their scale (DuckDB's DataFrames hold doubles), and
+        the DuckDB column types in ``attrs["duckdb_types"]``: the local Athena answers with them.
 
     Returns
     -------
@@ -419,35 +422,37 @@ def execute(lake_root: str, sql: str, database: str = "gold") -> pd.DataFrame:
         )
     if not catalog_path(lake_root).exists():
         build_catalog(lake_root)
-    translated = [annotate_types(s).sql(dialect="duckdb") for s in statements]
     # A job rewriting a table (Spark's overwrite: folder removed, then files under _temporary,
     # then committed) leaves it without files for a moment: wait for the write to settle.
     deadline = time.monotonic() + rewrites.SETTLE_SECONDS
     while True:
         try:
-            return _run(lake_root, sql, statements, translated, database)
+            return _run(lake_root, sql, statements, database, exact)
         except QueryError as err:
             if time.monotonic() > deadline or not rewrites.settling(err.message):
                 raise
         time.sleep(0.1)
 
 
-def _run(
-    lake_root: str, sql: str, statements: list[exp.Expr], translated: list[str], database: str
-) -> pd.DataFrame:
-    with connect(lake_root, write=_is_write(statements)) as con:
+def _run(lake: str, sql: str, parsed: list[exp.Expr], database: str, exact: bool) -> pd.DataFrame:
+    translated = [annotate_types(s).sql(dialect="duckdb") for s in parsed]
+    with connect(lake, write=_is_write(parsed)) as con:
         con.execute("SET errors_as_json = true")
         con.execute(f"SET search_path = {_quote(database)}")
         result = pd.DataFrame()
-        for original, duck in zip(statements, translated, strict=True):
+        for original, duck in zip(parsed, translated, strict=True):
             try:
                 cursor = con.execute(duck)
-                # Dates stay dates (not midnight timestamps), as Athena returns them.
-                result = cursor.df(date_as_object=True) if cursor.description else pd.DataFrame()
+                types = [str(column[1]) for column in cursor.description or ()]
+                if not types:
+                    result = pd.DataFrame()
+                elif exact:  # through Arrow: decimals stay Decimal values with their scale
+                    result = cursor.fetch_arrow_table().to_pandas(date_as_object=True)
+                    result.attrs["duckdb_types"] = types
+                else:  # dates stay dates (not midnight timestamps), as Athena returns them
+                    result = cursor.df(date_as_object=True)
             except duckdb.Error as err:
-                raise _query_error(
-                    err, sql if len(statements) == 1 else original.sql(), duck
-                ) from None
+                raise _query_error(err, sql if len(parsed) == 1 else original.sql(), duck) from None
     return result
 
 

@@ -92,13 +92,21 @@ class AthenaResults:
 
 def athena_results(frame: Any) -> AthenaResults:
     """A DuckDB result (a pandas DataFrame) as Athena's results; a statement without rows
-    (CREATE VIEW) gives none."""
+    (CREATE VIEW) gives none. The column types are the result's DuckDB types
+    (``catalog.execute(..., exact=True)`` keeps them) named as Athena names them, a decimal's
+    precision and scale included; without them, guessed from the values."""
     if frame is None or len(frame.columns) == 0:
         return AthenaResults([], [], "")
     names = [str(c) for c in frame.columns]
-    kinds = [_athena_type(frame[c]) for c in frame.columns]
-    columns = zip(names, kinds, frame.columns, strict=True)
-    info = [_column_info(name, kind, frame[column]) for name, kind, column in columns]
+    duckdb_types = frame.attrs.get("duckdb_types")
+    if duckdb_types and len(duckdb_types) == len(names):
+        info = [_typed_column_info(n, t) for n, t in zip(names, duckdb_types, strict=True)]
+    else:
+        info = [
+            _column_info(name, _athena_type(frame.iloc[:, i]), frame.iloc[:, i])
+            for i, name in enumerate(names)
+        ]
+    kinds = [column["Type"] for column in info]
     values = [
         [_athena_value(v, k) for v, k in zip(row, kinds, strict=True)]
         for row in frame.itertuples(index=False, name=None)
@@ -136,6 +144,48 @@ def _athena_type(series: Any) -> str:
     return "varchar"
 
 
+# DuckDB's types by the names Athena (Trino) gives them in ColumnInfo
+# (https://docs.aws.amazon.com/athena/latest/ug/data-types.html); DECIMAL(p,s), lists, structs
+# and maps are matched apart.
+ATHENA_TYPES = {
+    "BOOLEAN": "boolean",
+    "TINYINT": "tinyint",
+    "SMALLINT": "smallint",
+    "INTEGER": "integer",
+    "BIGINT": "bigint",
+    "UTINYINT": "smallint",
+    "USMALLINT": "integer",
+    "UINTEGER": "bigint",
+    "FLOAT": "real",
+    "DOUBLE": "double",
+    "VARCHAR": "varchar",
+    "DATE": "date",
+    "TIME": "time",
+    "TIMESTAMP": "timestamp",
+    "TIMESTAMP_S": "timestamp",
+    "TIMESTAMP_MS": "timestamp",
+    "TIMESTAMP_NS": "timestamp",
+    "TIMESTAMP WITH TIME ZONE": "timestamp with time zone",
+    "BLOB": "varbinary",
+}
+DUCKDB_DECIMAL = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)")
+
+
+def _typed_column_info(name: str, duckdb_type: str) -> dict[str, Any]:
+    """Athena's ColumnInfo of a DuckDB result column."""
+    info: dict[str, Any] = {"Name": name, "Label": name, "Nullable": "UNKNOWN"}
+    decimal = DUCKDB_DECIMAL.fullmatch(duckdb_type)
+    if decimal:
+        return {**info, "Type": "decimal", "Precision": int(decimal[1]), "Scale": int(decimal[2])}
+    if duckdb_type.endswith("]"):
+        kind = "array"
+    elif duckdb_type.startswith(("STRUCT", "MAP")):
+        kind = "row" if duckdb_type.startswith("STRUCT") else "map"
+    else:
+        kind = ATHENA_TYPES.get(duckdb_type, "varchar")
+    return {**info, "Type": kind}
+
+
 def _column_info(name: str, kind: str, series: Any) -> dict[str, Any]:
     """Athena's ColumnInfo: a decimal's precision and scale are fields of their own."""
     info: dict[str, Any] = {"Name": name, "Label": name, "Type": kind, "Nullable": "UNKNOWN"}
@@ -146,7 +196,9 @@ def _column_info(name: str, kind: str, series: Any) -> dict[str, Any]:
 
 
 def _athena_value(value: Any, kind: str) -> str | None:
-    if value is None or (not isinstance(value, str | list | dict) and pd.isna(value)):
+    if getattr(value, "ndim", 0):  # an array column's value, as Arrow hands it (numpy)
+        value = value.tolist()
+    if value is None or (not isinstance(value, str | bytes | list | dict) and pd.isna(value)):
         return None
     if kind == "boolean":
         return "true" if value else "false"
@@ -312,7 +364,8 @@ class LocalServices:
         work: ThreadWork
 
         def body() -> None:
-            frame = catalog.execute(str(self.lake_root), query, database=database or "gold")
+            lake, where = str(self.lake_root), database or "gold"
+            frame = catalog.execute(lake, query, database=where, exact=True)
             work.results = athena_results(frame)
 
         work = self._start("athena-query", body)

@@ -21,8 +21,10 @@ from medallion.local.services import LocalServices
 
 SQL = (
     "select 1 as n, 'say \"hi\", it''s' as quote, cast(2.50 as decimal(10,2)) as price, "
-    "cast(null as varchar) as missing, date '2026-12-01' as day, true as flag"
+    "cast(null as varchar) as missing, date '2026-12-01' as day, true as flag, "
+    "cast(7 as bigint) as big, cast(0.25 as double) as share, array[1, 2] as pair"
 )
+HEADER = ["n", "quote", "price", "missing", "day", "flag", "big", "share", "pair"]
 
 
 @pytest.fixture
@@ -66,11 +68,18 @@ def test_get_query_results_and_the_result_csv_hold_the_rows(athena: Any) -> None
     result = athena.get_query_results(QueryExecutionId=query_id)["ResultSet"]
     rows = [[cell.get("VarCharValue") for cell in row["Data"]] for row in result["Rows"]]
     assert rows == [
-        ["n", "quote", "price", "missing", "day", "flag"],
-        ["1", 'say "hi", it\'s', "2.5", None, "2026-12-01", "true"],
+        HEADER,
+        ["1", 'say "hi", it\'s', "2.50", None, "2026-12-01", "true", "7", "0.25", "[1, 2]"],
     ]
-    types = {c["Name"]: c["Type"] for c in result["ResultSetMetadata"]["ColumnInfo"]}
-    assert types["n"] == "bigint" and types["flag"] == "boolean" and types["quote"] == "varchar"
+    # The types Athena gives (Trino's: a literal 1 is an integer), a decimal's precision and
+    # scale in fields of their own, its value with its scale: DuckDB's DataFrames would hold it
+    # as the double 2.5.
+    columns = {c["Name"]: c for c in result["ResultSetMetadata"]["ColumnInfo"]}
+    assert {name: c["Type"] for name, c in columns.items()} == {
+        "n": "integer", "quote": "varchar", "price": "decimal", "missing": "varchar",
+        "day": "date", "flag": "boolean", "big": "bigint", "share": "double", "pair": "array",
+    }  # fmt: skip
+    assert (columns["price"]["Precision"], columns["price"]["Scale"]) == (10, 2)
 
     body = (
         boto3.client("s3", region_name="us-east-1")
@@ -79,17 +88,18 @@ def test_get_query_results_and_the_result_csv_hold_the_rows(athena: Any) -> None
         .decode()
     )
     assert list(csv.reader(io.StringIO(body))) == [
-        ["n", "quote", "price", "missing", "day", "flag"],
-        ["1", 'say "hi", it\'s', "2.5", "", "2026-12-01", "true"],
+        HEADER,
+        ["1", 'say "hi", it\'s', "2.50", "", "2026-12-01", "true", "7", "0.25", "[1, 2]"],
     ]
     # NULL is an empty unquoted field, an empty string a quoted one (Athena's CSV).
-    assert body.splitlines()[1].split(",")[-3] == ""
+    assert ',"2.50",,"2026-12-01",' in body.splitlines()[1]
 
 
 def test_awswrangler_reads_the_rows(athena: Any) -> None:
     result = run_athena(SQL, "wg", "gold", region="us-east-1")
     row = result.frame.iloc[0].to_dict()
     assert row["n"] == 1 and row["quote"] == 'say "hi", it\'s' and bool(row["flag"]) is True
-    assert Decimal(str(row["price"])) == Decimal("2.5")
+    assert row["price"] == Decimal("2.50")  # a Decimal, as awswrangler reads Athena's decimals
+    assert row["big"] == 7 and row["share"] == 0.25
     assert pd.isna(row["missing"])
     assert str(row["day"]) == "2026-12-01"
