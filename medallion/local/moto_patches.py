@@ -32,6 +32,8 @@ Why each patch exists (ARCHITECTURE.md, Orchestration):
    core through a job (each look is a boto3 call through moto: 36 s of CPU in a 92 s run on two
    cores). Locally a Task waits :data:`SYNC_POLL_SECONDS` after its first look, half as long
    again after each, up to :data:`SYNC_POLL_MAX_SECONDS`. AWS polls on its own.
+8. One parse of a definition per run: the tree moto's validation builds at creation serves the
+   next execution instead of a second parse (:mod:`medallion.local.moto_asl` says why it is safe).
 Every patch wraps the moto function it replaces and :func:`uninstall` restores them all.
 ``tests/medallion/local/test_moto_patches.py`` fails if moto changes under them.
 """
@@ -91,6 +93,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
 )
 from moto.stepfunctions.parser.backend import execution_worker  # noqa: E402
 
+from medallion.local import moto_asl  # noqa: E402
 from medallion.local.moto_athena_sync import _CALLBACK, AthenaSyncService  # noqa: E402
 
 
@@ -109,19 +112,15 @@ class LocalHooks(Protocol):
 
     def start_job_run(self, job_name: str, run_id: str, arguments: Mapping[str, str]) -> LocalWork:
         """Start a job run; called after moto recorded it."""
-        ...
 
     def start_crawler(self, crawler_name: str, targets: Mapping[str, Any]) -> LocalWork:
         """Start a crawl; called after moto recorded it."""
-        ...
 
     def start_query(self, query: str, database: str, workgroup: str) -> LocalWork:
         """Start an Athena query; called after moto recorded it."""
-        ...
 
     def publish(self, topic_arn: str, subject: str, message: str) -> None:
         """Deliver an SNS message; called after moto accepted it."""
-        ...
 
 
 _LOCAL: Final = "_medallion_local"
@@ -137,7 +136,6 @@ class FirehoseHooks(Protocol):
     def put_records(self, stream: str, records: list[bytes]) -> list[dict[str, str]]:
         """Take the records; one response each: ``RecordId``, or ``ErrorCode`` and
         ``ErrorMessage`` for a record refused (not delivered)."""
-        ...
 
 
 class ServiceUnavailableException(firehose_exceptions.FirehoseException):
@@ -475,6 +473,7 @@ def install(hooks: LocalHooks | None = None, firehose: FirehoseHooks | None = No
             _patch_sns()
             _patch_firehose()
             _patch_sync_polling()
+            moto_asl.install()
         _hooks = hooks
         _firehose = firehose
 
@@ -490,6 +489,7 @@ def uninstall() -> None:
                 delattr(owner, name)
         _originals.clear()
         state_task_service_glue._SUPPORTED_INTEGRATION_PATTERNS.discard(_CALLBACK)
+        moto_asl.uninstall()
         _hooks = None
         _firehose = None
 

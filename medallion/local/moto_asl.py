@@ -1,0 +1,94 @@
+"""One parse of the state machine's definition per run instead of two (patch 8 of moto_patches).
+
+moto's Step Functions engine parses a definition with ANTLR's Python runtime: about a second
+for the pipeline's (52 KB once rendered) on two busy cores. It parses it when the state machine
+is created, to validate it, and throws that tree away; it parses it again when an execution
+starts, to evaluate it. ``medallion run`` creates its state machine and starts one execution,
+so both parses sit between the command's start and the bronze job's.
+
+Here the validation's tree is kept and handed to the next execution of the same definition,
+which would have built the same tree from the same text. Each tree still serves one execution
+only (the validation never used it), so whatever an evaluation does to its tree is not seen by
+another. A definition that does not parse is refused exactly as moto refuses it (moto's own
+validation runs again to raise its error). A few trees at most are kept for definitions created
+and never run (``medallion serve`` lives long); the oldest is dropped first.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Any, Final
+
+from moto.stepfunctions.parser import models as parser_models
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+from moto.stepfunctions.parser.backend import execution_worker
+
+SPARE_TREES: Final = 4
+VALIDATE: Final = "_validate_definition"
+ENTRYPOINT: Final = "_get_evaluation_entrypoint"
+
+_lock = threading.Lock()
+_spares: OrderedDict[int, tuple[str, Any]] = OrderedDict()  # id -> (definition, parse result)
+_next_id = 0
+_originals: dict[str, Any] = {}
+
+
+def _keep(definition: str, parsed: Any) -> None:
+    global _next_id
+    with _lock:
+        _next_id += 1
+        _spares[_next_id] = (definition, parsed)
+        while len(_spares) > SPARE_TREES:
+            _spares.popitem(last=False)
+
+
+def _take(definition: str) -> Any | None:
+    """The oldest kept parse of this definition, removed (None when there is none)."""
+    with _lock:
+        for key, (kept, parsed) in _spares.items():
+            if kept == definition:
+                del _spares[key]
+                return parsed
+    return None
+
+
+def _validate_definition(definition: str) -> None:
+    try:
+        parsed = AmazonStateLanguageParser.parse(definition)
+    except Exception:  # moto's validation raises its own error (InvalidDefinition)
+        _originals[VALIDATE].__func__(definition=definition)
+        raise
+    _keep(definition, parsed)
+
+
+def _get_evaluation_entrypoint(self: Any) -> Any:
+    parsed = _take(self._evaluation_details.state_machine_details.definition)
+    return parsed[0] if parsed is not None else _originals[ENTRYPOINT](self)
+
+
+def _patched() -> tuple[tuple[Any, str, Any], ...]:
+    """(owner, attribute, replacement) of each patch."""
+    return (
+        (parser_models.StepFunctionsParserBackend, VALIDATE, _validate_definition),
+        (execution_worker.ExecutionWorker, ENTRYPOINT, _get_evaluation_entrypoint),
+    )
+
+
+def install() -> None:
+    """Keep validation trees for executions (idempotent)."""
+    with _lock:
+        if _originals:
+            return
+        for owner, name, replacement in _patched():
+            _originals[name] = owner.__dict__[name]  # the staticmethod itself, to put back
+            setattr(owner, name, staticmethod(replacement) if name == VALIDATE else replacement)
+
+
+def uninstall() -> None:
+    """moto as shipped, and no tree kept."""
+    with _lock:
+        for owner, name, _ in _patched():
+            if name in _originals:
+                setattr(owner, name, _originals.pop(name))
+        _spares.clear()
