@@ -40,7 +40,9 @@ class SchemaDrift:
 def schema_drift(contract: Contract, columns: Mapping[str, list[str]]) -> SchemaDrift:
     """Compare each file's own columns (``columns``: file -> names, from the bronze manifest)
     with the contract's source columns: by name in any case for CSV (bronze maps headers so),
-    by exact name for JSON keys."""
+    by exact name for JSON keys. A database source's watermark column (the column its
+    incremental extraction reads to know where it stopped, such as ``row_id``) is expected
+    whether or not the contract names it: it is the extraction's, not drift."""
 
     def key(name: str) -> str:
         return name if contract.format == "jsonl" else name.lower()
@@ -48,9 +50,11 @@ def schema_drift(contract: Contract, columns: Mapping[str, list[str]]) -> Schema
     appeared: dict[str, list[str]] = {}
     disappeared: dict[str, list[str]] = {}
     spelled = {key(name): name for name in contract.source_columns}
+    watermark = contract.database.watermark_column if contract.database else None
+    expected = set(spelled) | ({key(watermark)} if watermark else set())
     for path in sorted(columns):
         names = {key(name): name for name in reversed(columns[path])}
-        for found in sorted(set(names) - set(spelled)):
+        for found in sorted(set(names) - expected):
             appeared.setdefault(names[found], []).append(path)
         for lacking in sorted(set(spelled) - set(names)):
             disappeared.setdefault(spelled[lacking], []).append(path)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from jobs.common.contracts import load_contracts_dir
+from jobs.common.contracts import load_contracts_dir, parse_contract
 from jobs.common.quality import gate_failures, schema_drift, schema_drift_verdict
+from medallion.sample.postgres import database_contract
 
 CONTRACTS = load_contracts_dir(Path(__file__).resolve().parents[4] / "contracts")
 ORDER_HEADER = [
@@ -55,3 +56,17 @@ def test_no_drift_passes_and_no_recorded_columns_skips() -> None:
     assert (same.status, same.message) == ("pass", "all 1 files have the contract's columns")
     unknown = schema_drift_verdict(contract, schema_drift(contract, {}))
     assert unknown.status == "skipped"
+
+
+def test_a_database_sources_watermark_column_is_not_drift_but_a_new_column_is() -> None:
+    """The contracts ``medallion generate --postgres`` writes read each table incrementally by
+    its ``row_id``, which the contract does not name; every extraction brings it."""
+    shipped = (Path(__file__).resolve().parents[4] / "contracts" / "customers.yaml").read_text()
+    contract = parse_contract("customers.yaml", database_contract(shipped, "retail", "customers"))
+    assert contract.database is not None and contract.database.watermark_column == "row_id"
+    assert "row_id" not in contract.source_columns
+    table = [*contract.source_columns, "row_id"]
+    same = schema_drift_verdict(contract, schema_drift(contract, {"retail.customers": table}))
+    assert (same.status, same.message) == ("pass", "all 1 files have the contract's columns")
+    grown = schema_drift(contract, {"retail.customers": [*table, "tier"]})
+    assert grown.summary() == {"appeared": {"tier": ["retail.customers"]}, "disappeared": {}}
