@@ -52,6 +52,32 @@ def train(archive: Path) -> None:
                     raise RuntimeError(f"the {layer} job failed: {result.error_message}")
 
 
+def remove_stale(folder: Path) -> list[Path]:
+    """Remove the partial archives (``.<name>.jsa.<pid>.tmp``) of builds killed before they
+    cleaned up, keeping those of builds still running; the files removed."""
+    removed = []
+    for stale in folder.glob(".*.jsa.*.tmp"):
+        pid = stale.name.rsplit(".", 2)[-2]
+        if not (pid.isdigit() and _running(int(pid))):
+            stale.unlink(missing_ok=True)
+            removed.append(stale)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    """Whether a process has this id (signal 0 checks without sending; POSIX, not /proc).
+    Elsewhere (Windows, where signal 0 would stop the process) every build counts as running."""
+    if os.name != "posix":
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 def build(force: bool = False) -> Path | None:
     """Build the archive for this Java and these jars unless it exists; its path (None without
     Java)."""
@@ -62,10 +88,7 @@ def build(force: bool = False) -> Path | None:
     if final.is_file() and not force:
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
-    for stale in final.parent.glob(".*.jsa.*.tmp"):  # a build killed before it cleaned up
-        pid = stale.name.rsplit(".", 2)[-2]
-        if not (pid.isdigit() and Path(f"/proc/{pid}").exists()):
-            stale.unlink(missing_ok=True)
+    remove_stale(final.parent)
     partial = final.with_name(f".{final.name}.{os.getpid()}.tmp")
     print("building the local JVM's class archive (once for this Java and these Spark jars: "
           "about a minute)", file=sys.stderr)  # fmt: skip
