@@ -172,6 +172,15 @@ def test_translation_of_the_date_functions_the_views_use() -> None:
     assert duck("select count_if(x) from (values (true), (false), (true)) as t(x)") == 2
 
 
+def test_translation_keeps_trino_like_with_no_default_escape() -> None:
+    # Trino's LIKE has no escape character unless ESCAPE names one; a backslash is itself
+    # (https://trino.io/docs/current/functions/comparison.html#like). So has DuckDB's.
+    assert duck("select 'GIFT_1' like 'GIFT\\_%'") is False
+    assert duck("select 'GIFT\\X1' like 'GIFT\\_%'") is True
+    assert duck("select 'GIFT_1' like 'GIFT\\_%' escape '\\'") is True
+    assert duck("select 'GIFTX1' like 'GIFT\\_%' escape '\\'") is False
+
+
 def test_translation_of_decimal_sums_keeps_cents() -> None:
     cents = "cast(0.10 as decimal(18, 2))), (cast(0.20 as decimal(18, 2))"
     sql = f"select sum(x) from (values ({cents})) as t(x)"
