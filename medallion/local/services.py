@@ -14,8 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -91,21 +90,15 @@ class AthenaResults:
 
 
 def athena_results(frame: Any) -> AthenaResults:
-    """A DuckDB result (a pandas DataFrame) as Athena's results; a statement without rows
-    (CREATE VIEW) gives none. The column types are the result's DuckDB types
-    (``catalog.execute(..., exact=True)`` keeps them) named as Athena names them, a decimal's
-    precision and scale included; without them, guessed from the values."""
+    """A DuckDB result as Athena's results: a pandas DataFrame from
+    ``catalog.execute(..., exact=True)``, whose ``attrs["duckdb_types"]`` are named as Athena
+    names them (a decimal's precision and scale included); a statement without rows (CREATE
+    VIEW) gives none."""
     if frame is None or len(frame.columns) == 0:
         return AthenaResults([], [], "")
     names = [str(c) for c in frame.columns]
-    duckdb_types = frame.attrs.get("duckdb_types")
-    if duckdb_types and len(duckdb_types) == len(names):
-        info = [_typed_column_info(n, t) for n, t in zip(names, duckdb_types, strict=True)]
-    else:
-        info = [
-            _column_info(name, _athena_type(frame.iloc[:, i]), frame.iloc[:, i])
-            for i, name in enumerate(names)
-        ]
+    duckdb_types = frame.attrs["duckdb_types"]
+    info = [_column_info(n, t) for n, t in zip(names, duckdb_types, strict=True)]
     kinds = [column["Type"] for column in info]
     values = [
         [_athena_value(v, k) for v, k in zip(row, kinds, strict=True)]
@@ -124,24 +117,6 @@ def athena_results(frame: Any) -> AthenaResults:
 
 def _quoted(value: str) -> str:
     return '"' + value.replace('"', '""') + '"'
-
-
-def _athena_type(series: Any) -> str:
-    kind = series.dtype.kind
-    if kind in "biufM":
-        return {"b": "boolean", "i": "bigint", "u": "bigint", "f": "double"}.get(kind, "timestamp")
-    first = series.dropna().iloc[0] if series.notna().any() else None
-    if isinstance(first, datetime):
-        return "timestamp"
-    if isinstance(first, date):
-        return "date"
-    if isinstance(first, Decimal):
-        return "decimal"
-    if isinstance(first, bool):
-        return "boolean"
-    if isinstance(first, int):
-        return "bigint"
-    return "varchar"
 
 
 # DuckDB's types by the names Athena (Trino) gives them in ColumnInfo
@@ -171,7 +146,7 @@ ATHENA_TYPES = {
 DUCKDB_DECIMAL = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)")
 
 
-def _typed_column_info(name: str, duckdb_type: str) -> dict[str, Any]:
+def _column_info(name: str, duckdb_type: str) -> dict[str, Any]:
     """Athena's ColumnInfo of a DuckDB result column."""
     info: dict[str, Any] = {"Name": name, "Label": name, "Nullable": "UNKNOWN"}
     decimal = DUCKDB_DECIMAL.fullmatch(duckdb_type)
@@ -179,20 +154,13 @@ def _typed_column_info(name: str, duckdb_type: str) -> dict[str, Any]:
         return {**info, "Type": "decimal", "Precision": int(decimal[1]), "Scale": int(decimal[2])}
     if duckdb_type.endswith("]"):
         kind = "array"
-    elif duckdb_type.startswith(("STRUCT", "MAP")):
-        kind = "row" if duckdb_type.startswith("STRUCT") else "map"
+    elif duckdb_type.startswith("STRUCT"):
+        kind = "row"
+    elif duckdb_type.startswith("MAP"):
+        kind = "map"
     else:
         kind = ATHENA_TYPES.get(duckdb_type, "varchar")
     return {**info, "Type": kind}
-
-
-def _column_info(name: str, kind: str, series: Any) -> dict[str, Any]:
-    """Athena's ColumnInfo: a decimal's precision and scale are fields of their own."""
-    info: dict[str, Any] = {"Name": name, "Label": name, "Type": kind, "Nullable": "UNKNOWN"}
-    if kind == "decimal":
-        scales = [-int(v.as_tuple().exponent) for v in series.dropna()]
-        info.update(Precision=38, Scale=max(scales, default=0))
-    return info
 
 
 def _athena_value(value: Any, kind: str) -> str | None:
