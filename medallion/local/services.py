@@ -128,6 +128,7 @@ ATHENA_TYPES = {
     "SMALLINT": "smallint",
     "INTEGER": "integer",
     "BIGINT": "bigint",
+    "HUGEINT": "bigint",  # DuckDB's sum of bigints; Trino's is a bigint
     "UTINYINT": "smallint",
     "USMALLINT": "integer",
     "UINTEGER": "bigint",

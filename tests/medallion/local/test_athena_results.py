@@ -22,9 +22,10 @@ from medallion.local.services import LocalServices
 SQL = (
     "select 1 as n, 'say \"hi\", it''s' as quote, cast(2.50 as decimal(10,2)) as price, "
     "cast(null as varchar) as missing, date '2026-12-01' as day, true as flag, "
-    "cast(7 as bigint) as big, cast(0.25 as double) as share, array[1, 2] as pair"
+    "cast(7 as bigint) as big, cast(0.25 as double) as share, array[1, 2] as pair, "
+    "(select sum(v) from (values cast(1 as bigint), cast(2 as bigint)) as t(v)) as total"
 )
-HEADER = ["n", "quote", "price", "missing", "day", "flag", "big", "share", "pair"]
+HEADER = ["n", "quote", "price", "missing", "day", "flag", "big", "share", "pair", "total"]
 
 
 @pytest.fixture
@@ -69,7 +70,7 @@ def test_get_query_results_and_the_result_csv_hold_the_rows(athena: Any) -> None
     rows = [[cell.get("VarCharValue") for cell in row["Data"]] for row in result["Rows"]]
     assert rows == [
         HEADER,
-        ["1", 'say "hi", it\'s', "2.50", None, "2026-12-01", "true", "7", "0.25", "[1, 2]"],
+        ["1", 'say "hi", it\'s', "2.50", None, "2026-12-01", "true", "7", "0.25", "[1, 2]", "3"],
     ]
     # The types Athena gives (Trino's: a literal 1 is an integer), a decimal's precision and
     # scale in fields of their own, its value with its scale: DuckDB's DataFrames would hold it
@@ -78,6 +79,7 @@ def test_get_query_results_and_the_result_csv_hold_the_rows(athena: Any) -> None
     assert {name: c["Type"] for name, c in columns.items()} == {
         "n": "integer", "quote": "varchar", "price": "decimal", "missing": "varchar",
         "day": "date", "flag": "boolean", "big": "bigint", "share": "double", "pair": "array",
+        "total": "bigint",  # Trino sums bigints to a bigint (DuckDB to a HUGEINT)
     }  # fmt: skip
     assert (columns["price"]["Precision"], columns["price"]["Scale"]) == (10, 2)
 
@@ -89,7 +91,7 @@ def test_get_query_results_and_the_result_csv_hold_the_rows(athena: Any) -> None
     )
     assert list(csv.reader(io.StringIO(body))) == [
         HEADER,
-        ["1", 'say "hi", it\'s', "2.50", "", "2026-12-01", "true", "7", "0.25", "[1, 2]"],
+        ["1", 'say "hi", it\'s', "2.50", "", "2026-12-01", "true", "7", "0.25", "[1, 2]", "3"],
     ]
     # NULL is an empty unquoted field, an empty string a quoted one (Athena's CSV).
     assert ',"2.50",,"2026-12-01",' in body.splitlines()[1]
@@ -100,6 +102,6 @@ def test_awswrangler_reads_the_rows(athena: Any) -> None:
     row = result.frame.iloc[0].to_dict()
     assert row["n"] == 1 and row["quote"] == 'say "hi", it\'s' and bool(row["flag"]) is True
     assert row["price"] == Decimal("2.50")  # a Decimal, as awswrangler reads Athena's decimals
-    assert row["big"] == 7 and row["share"] == 0.25
+    assert row["big"] == 7 and row["share"] == 0.25 and row["total"] == 3
     assert pd.isna(row["missing"])
     assert str(row["day"]) == "2026-12-01"
