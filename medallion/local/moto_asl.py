@@ -17,7 +17,7 @@ and never run (``medallion serve`` lives long); the oldest is dropped first.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
+from collections import deque
 from typing import Any, Final
 
 from moto.stepfunctions.parser import models as parser_models
@@ -29,27 +29,23 @@ VALIDATE: Final = "_validate_definition"
 ENTRYPOINT: Final = "_get_evaluation_entrypoint"
 
 _lock = threading.Lock()
-_spares: OrderedDict[int, tuple[str, Any]] = OrderedDict()  # id -> (definition, parse result)
-_next_id = 0
+# (definition, parse result), oldest first; a full deque drops its oldest as another comes
+_spares: deque[tuple[str, Any]] = deque(maxlen=SPARE_TREES)
 _originals: dict[str, Any] = {}
 
 
 def _keep(definition: str, parsed: Any) -> None:
-    global _next_id
     with _lock:
-        _next_id += 1
-        _spares[_next_id] = (definition, parsed)
-        while len(_spares) > SPARE_TREES:
-            _spares.popitem(last=False)
+        _spares.append((definition, parsed))
 
 
 def _take(definition: str) -> Any | None:
     """The oldest kept parse of this definition, removed (None when there is none)."""
     with _lock:
-        for key, (kept, parsed) in _spares.items():
-            if kept == definition:
-                del _spares[key]
-                return parsed
+        for spare in _spares:
+            if spare[0] == definition:
+                _spares.remove(spare)
+                return spare[1]
     return None
 
 
