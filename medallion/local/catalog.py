@@ -422,25 +422,28 @@ def execute(lake_root: str, sql: str, database: str = "gold", exact: bool = Fals
         )
     if not catalog_path(lake_root).exists():
         build_catalog(lake_root)
+    steps = [(s, annotate_types(s).sql(dialect="duckdb")) for s in statements]
     # A job rewriting a table (Spark's overwrite: folder removed, then files under _temporary,
     # then committed) leaves it without files for a moment: wait for the write to settle.
     deadline = time.monotonic() + rewrites.SETTLE_SECONDS
     while True:
         try:
-            return _run(lake_root, sql, statements, database, exact)
+            return _run(lake_root, sql, steps, database, exact)
         except QueryError as err:
             if time.monotonic() > deadline or not rewrites.settling(err.message):
                 raise
         time.sleep(0.1)
 
 
-def _run(lake: str, sql: str, parsed: list[exp.Expr], database: str, exact: bool) -> pd.DataFrame:
-    translated = [annotate_types(s).sql(dialect="duckdb") for s in parsed]
-    with connect(lake, write=_is_write(parsed)) as con:
+def _run(
+    lake: str, sql: str, steps: list[tuple[exp.Expr, str]], database: str, exact: bool
+) -> pd.DataFrame:
+    """Each statement, parsed and translated to DuckDB, in one connection; the last result."""
+    with connect(lake, write=_is_write([parsed for parsed, _ in steps])) as con:
         con.execute("SET errors_as_json = true")
         con.execute(f"SET search_path = {_quote(database)}")
         result = pd.DataFrame()
-        for original, duck in zip(parsed, translated, strict=True):
+        for original, duck in steps:
             try:
                 cursor = con.execute(duck)
                 types = [str(column[1]) for column in cursor.description or ()]
@@ -452,7 +455,7 @@ def _run(lake: str, sql: str, parsed: list[exp.Expr], database: str, exact: bool
                 else:  # dates stay dates (not midnight timestamps), as Athena returns them
                     result = cursor.df(date_as_object=True)
             except duckdb.Error as err:
-                raise _query_error(err, sql if len(parsed) == 1 else original.sql(), duck) from None
+                raise _query_error(err, sql if len(steps) == 1 else original.sql(), duck) from None
     return result
 
 
