@@ -78,10 +78,8 @@ if [[ $WITH_TESTS -eq 1 ]]; then
   fi
 fi
 
-if wait "$ARCHIVE_PID"; then
-  cat "$ARCHIVE_LOG" >&2
-else
-  cat "$ARCHIVE_LOG" >&2
-  say "no class archive: local runs start Spark without it"
-fi
+ARCHIVE_STATUS=0
+wait "$ARCHIVE_PID" || ARCHIVE_STATUS=$?
+cat "$ARCHIVE_LOG" >&2
 rm -f "$ARCHIVE_LOG"
+[[ $ARCHIVE_STATUS -eq 0 ]] || say "no class archive: local runs start Spark without it"
