@@ -30,10 +30,11 @@ Why each patch exists (ARCHITECTURE.md, Orchestration):
    (``_DELAY_SECONDS_SYNC_CONDITION_CHECK``); a local ``CREATE VIEW`` ends in milliseconds, so
    nine view Tasks waited out half a second each. Looking every 20 ms instead cost a third of a
    core through a job (each look is a boto3 call through moto: 36 s of CPU in a 92 s run on two
-   cores). Locally a Task waits :data:`SYNC_POLL_SECONDS` after its first look, half as long
-   again after each, up to :data:`SYNC_POLL_MAX_SECONDS`. AWS polls on its own.
+   cores). Locally a Task waits after each look, longer each time, up to a quarter second
+   (:func:`medallion.local.moto_lean.backing_off`). AWS polls on its own.
 8. One parse of a definition per run: the tree moto's validation builds at creation serves the
    next execution instead of a second parse (:mod:`medallion.local.moto_asl` says why it is safe).
+9-10. No EC2 models imported for one Batch enum; one boto3 client per service (``moto_lean``).
 Every patch wraps the moto function it replaces and :func:`uninstall` restores them all.
 ``tests/medallion/local/test_moto_patches.py`` fails if moto changes under them.
 """
@@ -43,12 +44,13 @@ from __future__ import annotations
 import inspect
 import json
 import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, cast
 
 import moto
+
+from medallion.local import moto_lean
 
 MOTO_VERSION: Final = "5.2.5"
 
@@ -74,8 +76,8 @@ def check_moto_version(version: str | None = None) -> None:
 
 
 check_moto_version()
-
-# Imported after the version check: these private modules are what the patches depend on.
+moto_lean.defer_batch_backend()  # patch 9, before moto's Step Functions engine is imported
+# Imported after both: these private modules are what the patches depend on.
 from moto.athena import models as athena_models  # noqa: E402
 from moto.athena import responses as athena_responses  # noqa: E402
 from moto.firehose import exceptions as firehose_exceptions  # noqa: E402
@@ -124,10 +126,6 @@ class LocalHooks(Protocol):
 
 
 _LOCAL: Final = "_medallion_local"
-# patch 7: a local .sync Task's first wait between looks at its work, growth, and longest wait
-SYNC_POLL_SECONDS: Final = 0.01
-SYNC_POLL_GROWTH: Final = 1.5
-SYNC_POLL_MAX_SECONDS: Final = 0.25
 
 
 class FirehoseHooks(Protocol):
@@ -157,8 +155,7 @@ def active_hooks() -> LocalHooks | None:
 
 
 def _local(obj: Any) -> LocalWork | None:
-    work: LocalWork | None = getattr(obj, _LOCAL, None)
-    return work
+    return cast("LocalWork | None", getattr(obj, _LOCAL, None))
 
 
 def _remember(owner: Any, name: str) -> None:
@@ -389,23 +386,6 @@ def _record_bytes(data: Any) -> bytes:
     return data if isinstance(data, bytes) else str(data).encode("utf-8")
 
 
-def backing_off(resolver: Callable[[], Any]) -> Callable[[], Any]:
-    """``resolver`` (a .sync Task's look at its work), waiting after each look that finds it
-    unfinished: :data:`SYNC_POLL_SECONDS`, then longer by :data:`SYNC_POLL_GROWTH` each time,
-    up to :data:`SYNC_POLL_MAX_SECONDS`."""
-    delay = SYNC_POLL_SECONDS
-
-    def look() -> Any:
-        nonlocal delay
-        result = resolver()
-        if not result:
-            time.sleep(delay)
-            delay = min(delay * SYNC_POLL_GROWTH, SYNC_POLL_MAX_SECONDS)
-        return result
-
-    return look
-
-
 def _patch_sync_polling() -> None:
     # moto's loop sleeps its module constant after each unfinished look: zero, since the
     # resolver handed to it now waits, longer each time.
@@ -420,7 +400,7 @@ def _patch_sync_polling() -> None:
         callback_endpoint: Any,
         heartbeat_endpoint: Any,
     ) -> Any:
-        resolver = backing_off(sync_resolver) if sync_resolver is not None else None
+        resolver = moto_lean.backing_off(sync_resolver) if sync_resolver is not None else None
         return original(self, env, resolver, timeout_seconds, callback_endpoint, heartbeat_endpoint)
 
     _patch(callback, "_eval_sync", _eval_sync)
@@ -474,6 +454,7 @@ def install(hooks: LocalHooks | None = None, firehose: FirehoseHooks | None = No
             _patch_firehose()
             _patch_sync_polling()
             moto_asl.install()
+            moto_lean.reuse_clients()
         _hooks = hooks
         _firehose = firehose
 
@@ -490,6 +471,7 @@ def uninstall() -> None:
         _originals.clear()
         state_task_service_glue._SUPPORTED_INTEGRATION_PATTERNS.discard(_CALLBACK)
         moto_asl.uninstall()
+        moto_lean.restore_clients()
         _hooks = None
         _firehose = None
 

@@ -23,7 +23,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
 )
 from moto.stepfunctions.parser.backend import execution_worker
 
-from medallion.local import moto_patches
+from medallion.local import moto_lean, moto_patches
 
 ROLE = "arn:aws:iam::123456789012:role/medallion-test"
 
@@ -302,18 +302,18 @@ def test_a_sync_task_looks_soon_then_less_and_less_often(monkeypatch: pytest.Mon
         waits.append(seconds)
         clock[0] += seconds
 
-    monkeypatch.setattr(moto_patches.time, "sleep", sleep)
+    monkeypatch.setattr(moto_lean.time, "sleep", sleep)
     looks: list[float] = []
 
     def resolver() -> dict[str, str] | None:
         looks.append(clock[0])
         return {"JobRunState": "SUCCEEDED"} if looks[-1] >= 1.2 else None
 
-    look = moto_patches.backing_off(resolver)
+    look = moto_lean.backing_off(resolver)
     while not look():
         pass
-    assert looks[-1] - 1.2 <= moto_patches.SYNC_POLL_MAX_SECONDS
+    assert looks[-1] - 1.2 <= moto_lean.SYNC_POLL_MAX_SECONDS
     assert len(looks) <= 20
     assert waits[0] <= 0.01
-    assert waits == sorted(waits) and max(waits) <= moto_patches.SYNC_POLL_MAX_SECONDS
+    assert waits == sorted(waits) and max(waits) <= moto_lean.SYNC_POLL_MAX_SECONDS
     assert waits[5] > waits[0] * 3

@@ -1,0 +1,148 @@
+"""Costs moto's Step Functions engine adds to every local run for nothing (patches 7, 9, 10).
+
+7. **Looks at a job every half second.** :func:`backing_off` makes a ``.sync`` Task look at its
+   work soon, then less often (moto_patches' docstring has the figures).
+
+9. **EC2 loaded for an enum.** moto's Task factory imports every service integration, Batch's
+   among them, and that module takes one enum (``JobStatus``) from ``moto.batch.utils``.
+   Importing a submodule runs its package's ``__init__`` first, and ``moto/batch/__init__.py``
+   imports Batch's backend, which imports EC2's models: about 1.1 s of a local run's start (a
+   third of its imports on two cores), before the first job. :func:`defer_batch_backend`
+   registers the ``moto.batch`` package without running its ``__init__`` (its only line imports
+   ``batch_backends``): the package's submodules import as before, and ``batch_backends`` is
+   imported the first time anything asks the package for it, so Batch works as shipped for a
+   caller that uses it. It must run before moto's Step Functions parser is imported, and does
+   nothing when ``moto.batch`` is already imported.
+10. **A new boto3 client for every Task.** The engine asks ``boto_client_for`` for a client each
+   time a Task calls a service (a Glue job's start and its ``.sync`` looks, every crawler poll,
+   every view's query), and each call builds a client from the service's model: tens of
+   milliseconds of CPU each, about 40 per run. The clients are alike (the same fixed test
+   credentials, region, endpoint and configuration; the Task's state credentials are not used by
+   moto 5.2.5) and botocore clients are thread-safe, so :func:`reuse_clients` hands out one
+   client per region, service and endpoint instead.
+
+``tests/medallion/local/test_moto_lean.py`` checks both, and that moto still behaves as shipped.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import threading
+import time
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any, Final
+
+BATCH: Final = "moto.batch"
+CLIENT_FACTORY: Final = "boto_client_for"
+ENGINE: Final = "moto.stepfunctions.parser."
+ATHENA_SYNC: Final = "medallion.local.moto_athena_sync"  # patch 2's service, built like moto's
+# patch 7: a local .sync Task's first wait between looks at its work, growth, and longest wait
+SYNC_POLL_SECONDS: Final = 0.01
+SYNC_POLL_GROWTH: Final = 1.5
+SYNC_POLL_MAX_SECONDS: Final = 0.25
+_lock = threading.Lock()
+_clients: dict[tuple[Any, ...], Any] = {}
+_originals: dict[str, Callable[..., Any]] = {}
+_patched_modules: list[ModuleType] = []
+
+
+def defer_batch_backend() -> bool:
+    """Register ``moto.batch`` without importing Batch's backend (and EC2's) until it is asked
+    for. Returns whether it did (False: already imported, or moto has no Batch package)."""
+    if BATCH in sys.modules:
+        return False
+    spec = importlib.util.find_spec(BATCH)
+    if spec is None or spec.submodule_search_locations is None:
+        return False
+    package = importlib.util.module_from_spec(spec)  # __path__, __spec__; __init__ not run
+
+    def __getattr__(name: str) -> Any:  # what moto/batch/__init__.py would have imported
+        if name == "batch_backends":
+            from moto.batch.models import batch_backends
+
+            return batch_backends
+        raise AttributeError(f"module {BATCH!r} has no attribute {name!r}")
+
+    package.__getattr__ = __getattr__  # type: ignore[method-assign]
+    sys.modules[BATCH] = package
+    parent = sys.modules.get("moto")
+    if parent is not None:
+        parent.batch = package  # type: ignore[attr-defined]
+    return True
+
+
+def _engine_modules() -> list[ModuleType]:
+    """The loaded modules of moto's Step Functions engine (and patch 2's Athena service) that
+    bound ``boto_client_for``."""
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    original = _originals.get(CLIENT_FACTORY, boto_client.boto_client_for)
+    found = []
+    for name, module in list(sys.modules.items()):
+        engine = name.startswith(ENGINE) or name == ATHENA_SYNC
+        if engine and getattr(module, CLIENT_FACTORY, None) is original:
+            found.append(module)
+    return found
+
+
+def reuse_clients() -> None:
+    """Make the engine's ``boto_client_for`` hand out one client per region, service and
+    endpoint (idempotent)."""
+    from moto.core.models import botocore_stubber
+
+    with _lock:
+        if _originals:
+            return
+        modules = _engine_modules()
+        original = getattr(modules[0], CLIENT_FACTORY)
+        _originals[CLIENT_FACTORY] = original
+
+        def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+            # moto points a client at its server unless the in-process stubber is on: both
+            # decide which client is asked for, so both are in the key.
+            key = (region, service, bool(botocore_stubber.enabled), _server_port())
+            with _lock:
+                client = _clients.get(key)
+                if client is None:
+                    client = _clients[key] = original(region, service, state_credentials)
+            return client
+
+        for module in modules:
+            setattr(module, CLIENT_FACTORY, boto_client_for)
+            _patched_modules.append(module)
+
+
+def _server_port() -> int:
+    from moto.settings import moto_server_port
+
+    return int(moto_server_port())
+
+
+def restore_clients() -> None:
+    """moto's own ``boto_client_for`` again, and no client kept."""
+    with _lock:
+        original = _originals.pop(CLIENT_FACTORY, None)
+        for module in _patched_modules:
+            if original is not None:
+                setattr(module, CLIENT_FACTORY, original)
+        _patched_modules.clear()
+        _clients.clear()
+
+
+def backing_off(resolver: Callable[[], Any]) -> Callable[[], Any]:
+    """``resolver`` (a .sync Task's look at its work), waiting after each look that finds it
+    unfinished: :data:`SYNC_POLL_SECONDS`, then longer by :data:`SYNC_POLL_GROWTH` each time,
+    up to :data:`SYNC_POLL_MAX_SECONDS`."""
+    delay = SYNC_POLL_SECONDS
+
+    def look() -> Any:
+        nonlocal delay
+        result = resolver()
+        if not result:
+            time.sleep(delay)
+            delay = min(delay * SYNC_POLL_GROWTH, SYNC_POLL_MAX_SECONDS)
+        return result
+
+    return look
