@@ -126,7 +126,8 @@ def merge_days(existing: DataFrame, fresh: DataFrame, column: str, days: set[dat
     return kept.unionByName(with_month(fresh.where(F.col(column).isin(*replaced)), column))
 
 
-Customers = Callable[[DataFrame], object]  # stages the customer marts from the activity
+# Stages the customer marts from the activity (read only when they are computed again).
+Customers = Callable[[Callable[[], DataFrame]], object]
 
 
 def stage_full(
@@ -161,7 +162,7 @@ def stage_full(
             staged = publication.staged(ACTIVITY)
             return lambda: (
                 publication.stage_months(name, target, frame, grain, None),
-                customers(reader.spark.read.parquet(staged)),
+                customers(lambda: reader.spark.read.parquet(staged)),
             )
         return lambda: publication.stage_months(name, target, frame, grain, None)
 
@@ -211,7 +212,7 @@ class Incremental:
         def activity_then_customers() -> None:
             if days:
                 self.merged(ACTIVITY, customer_activity(lines), days)
-            customers(self.activity())
+            customers(self.activity)
 
         tasks: list[Callable[[], object]] = [
             lambda: self.product_monthly(lines, has_products, has_reviews),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from typing import Any
@@ -23,7 +24,15 @@ from jobs.gold.marts import MARTS, empty_reasons
 from jobs.gold.plan import plan_run
 from jobs.gold.publish import Publication, complete, write_run_record
 from jobs.gold.value.model import ValueSettings
-from jobs.gold.value.publish import VALUE_GRAINS, ValuePublished, add_value_marts, value_settings
+from jobs.gold.value.publish import (
+    VALUE_GRAINS,
+    ValuePublished,
+    add_empty_reasons,
+    add_value_marts,
+    customer_inputs,
+    kept_customer_marts,
+    value_settings,
+)
 
 __all__ = ["MARTS", "body", "empty_reasons", "main"]
 
@@ -88,22 +97,21 @@ def body(argv: list[str]) -> dict[str, Any]:
     observation_end = args.observation_end or last
     available = {d: reader.empty(d) if present[d] else None for d in schemas}
     empty = empty_reasons(available, has_sales=observation_end is not None)
-    staged: list[ValuePublished] = []
-
-    def customers(activity: DataFrame) -> None:
-        staged.append(stage_customer_marts(publication, activity, empty, args.run_id,
-                                           observation_end, settings))  # fmt: skip
-
+    plan = plan_run(changes)
+    customers = CustomerMarts(publication, empty, args.run_id, observation_end, settings)
+    if not (full or plan.sales_days):  # the activity is as the last run left it
+        customers.keep_if_unchanged(state)
     if full:
         inputs = {d: reader.silver(d) if present[d] else reader.empty(d) for d in schemas}
         stage_full(publication, reader, inputs, customers)
     else:
-        incremental = Incremental(reader, changes, plan_run(changes), publication)
+        incremental = Incremental(reader, changes, plan, publication)
         incremental.stage(present["products"], present["reviews"], customers)
-    [value] = staged
+    [value] = customers.staged
     rows_read = reader.rows_read()  # before publishing replaces files its counts list
     publication.publish()
-    write_state(files, paths, consumed(changes, present, last))
+    recorded = {"inputs": customers.inputs, "summary": value.summary()}
+    write_state(files, paths, {**consumed(changes, present, last), "customers": recorded})
     value.write_quality(files, paths, args.run_id)
     record = run_record(args.run_id, full, rows_read, publication, clock)
     write_run_record(files, paths, record)
@@ -121,6 +129,46 @@ def body(argv: list[str]) -> dict[str, Any]:
 
 
 GRAINS = {**{m.name: m.grain for m in MARTS}, **VALUE_GRAINS}
+
+
+class CustomerMarts:
+    """Stages the customer marts when the run's activity table is ready (a callable on it), or
+    keeps them as published when the last run computed them from the same inputs.
+
+    The marts depend on the activity, the observation end and the value settings only. When
+    the caller knows the activity did not change (no order-line day rewritten) and gold's state
+    records the same end and settings, the marts, the model and its quality results stay as
+    they are: a run with nothing new, or with new products only, fits nothing.
+    """
+
+    def __init__(
+        self,
+        publication: Publication,
+        empty: dict[str, str],
+        run_id: str,
+        observation_end: date | None,
+        settings: ValueSettings,
+    ) -> None:
+        self.publication, self.empty, self.run_id = publication, empty, run_id
+        self.observation_end, self.settings = observation_end, settings
+        # Without sales every mart is empty whatever the end date; today's keeps the types whole.
+        self.end = observation_end or datetime.now(UTC).date()
+        self.inputs = customer_inputs(self.end, settings)
+        self.kept: ValuePublished | None = None
+        self.staged: list[ValuePublished] = []
+
+    def keep_if_unchanged(self, state: dict[str, Any] | None) -> None:
+        self.kept = kept_customer_marts(state, self.inputs)
+
+    def __call__(self, activity: Callable[[], DataFrame]) -> None:
+        if self.kept is not None:
+            add_empty_reasons(self.empty, self.observation_end)  # as when they were published
+            self.staged.append(self.kept)
+            return
+        self.staged.append(
+            stage_customer_marts(self.publication, activity(), self.empty, self.run_id, self.end,
+                                 self.observation_end, self.settings)
+        )  # fmt: skip
 
 
 def consumed(changes: SilverChanges, present: dict[str, bool], last: date | None) -> dict[str, Any]:
@@ -153,13 +201,12 @@ def stage_customer_marts(
     activity: DataFrame,
     empty: dict[str, str],
     run_id: str,
+    end: date,
     observation_end: date | None,
     settings: ValueSettings,
 ) -> ValuePublished:
-    """Stage the customer marts, every run, from the whole customer-activity table: RFM ranks
+    """Stage the customer marts as of ``end`` from the whole customer-activity table: RFM ranks
     all customers, so it reads the compact table, never the order lines."""
-    # Without sales every mart is empty whatever the end date; today's keeps the types whole.
-    end = observation_end or datetime.now(UTC).date()
     marts = {
         "customer_rfm": rfm_from_activity(activity, end),
         "customer_lifetime": lifetime_from_activity(activity, end),

@@ -37,8 +37,9 @@ def test_a_fit_that_cannot_converge_warns_and_every_other_mart_is_published(
     (note,) = value_model_notes({"gold": summary})
     assert note.startswith("customer value model failed (bg_nbd: BG/NBD fit did not converge")
     # Every other mart is published, with the rows of the successful run (same silver): the
-    # customer marts are written again (they are recomputed every run), the marts that grow with
-    # time keep their months (silver changed nothing, so gold rewrote none of them).
+    # customer marts are written again (the value settings differ from the run that published
+    # them), the marts that grow with time keep their months (silver changed nothing, so gold
+    # rewrote none of them).
     assert summary["empty"] == {}
     after = {p.name: len(pd.read_parquet(p)) for p in (lake / "gold").iterdir() if p.is_dir()}
     assert {k: v for k, v in after.items() if k != "customer_value_model"} == {

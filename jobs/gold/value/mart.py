@@ -201,8 +201,8 @@ def _expected_spend(model: ValueModel) -> Column:
 def model_history(
     spark: SparkSession, path: str, exists: bool, this_run: DataFrame, run_id: str
 ) -> DataFrame:
-    """Earlier runs' ``customer_value_model`` rows and this run's: one row per run, this run's
-    replacing its own earlier row (so a re-run of a run id changes nothing)."""
+    """Earlier fits' ``customer_value_model`` rows and this run's: one row per fitting run, this
+    run's replacing its own earlier row (so a re-run of a run id changes nothing)."""
     if not exists:
         return this_run
     try:

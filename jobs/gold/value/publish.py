@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -73,10 +73,11 @@ class ValuePublished:
     verdicts: list[Verdict]
 
     def summary(self) -> dict[str, Any]:
-        """The job summary's ``customer_value`` entry: status, and why a model is not usable."""
+        """The job summary's ``customer_value`` entry: status, why a model is not usable, and
+        that this run fitted it."""
         if self.model is None:
-            return {"status": "not_fitted", "reasons": {}}
-        return {"status": self.model.status, "reasons": dict(self.model.reasons)}
+            return {"status": "not_fitted", "reasons": {}, "fitted": True}
+        return {"status": self.model.status, "reasons": dict(self.model.reasons), "fitted": True}
 
     def write_quality(self, files: LakeFiles, paths: LakePaths, run_id: str) -> None:
         """Write the run's ``quality_results`` records (one file per attempt, as silver does)."""
@@ -89,6 +90,42 @@ class ValuePublished:
         attempt = attempt_stamp(moment)
         target = paths.quality_record("quality_results", QUALITY_DATASET, run_id, attempt)
         files.write_json_lines(target, records)
+
+
+@dataclass(frozen=True)
+class ValueKept(ValuePublished):
+    """A run that left the customer marts as the last fit published them: its summary is that
+    fit's, and it writes no quality results of its own."""
+
+    recorded: dict[str, Any] | None = None
+
+    def summary(self) -> dict[str, Any]:
+        return {**(self.recorded or {}), "fitted": False}
+
+
+def customer_inputs(end: date, settings: ValueSettings) -> dict[str, Any]:
+    """What the customer marts are computed from besides the activity: the observation end and
+    the value model's settings (gold's state records them with the marts it published)."""
+    return {"observation_end": end.isoformat(), "value_settings": asdict(settings)}
+
+
+def kept_customer_marts(state: dict[str, Any] | None, inputs: dict[str, Any]) -> ValueKept | None:
+    """The published customer marts, when the last run computed them from these inputs (and the
+    caller knows the activity did not change since); None when they must be computed again."""
+    recorded = (state or {}).get("customers")
+    if not isinstance(recorded, dict) or recorded.get("inputs") != inputs:
+        return None
+    return ValueKept(None, [], dict(recorded.get("summary") or {}))
+
+
+def add_empty_reasons(empty: dict[str, str], observation_end: date | None) -> bool:
+    """Add why the value marts are empty to ``empty`` when ``customer_lifetime`` has no rows to
+    fit on; return whether they are."""
+    if observation_end is None or "customer_lifetime" in empty:
+        reason = empty.get("customer_lifetime", "needs order_lines with at least one row")
+        empty.update({CUSTOMER_VALUE: reason, CUSTOMER_VALUE_MODEL: reason})
+        return True
+    return False
 
 
 def add_value_marts(
@@ -105,9 +142,7 @@ def add_value_marts(
     spark = lifetime.sparkSession
     model_path = paths.gold(CUSTOMER_VALUE_MODEL)
     exists = LakeFiles(spark).exists(model_path)
-    if observation_end is None or "customer_lifetime" in empty:
-        reason = empty.get("customer_lifetime", "needs order_lines with at least one row")
-        empty.update({CUSTOMER_VALUE: reason, CUSTOMER_VALUE_MODEL: reason})
+    if add_empty_reasons(empty, observation_end) or observation_end is None:
         marts[CUSTOMER_VALUE] = spark.createDataFrame([], CUSTOMER_VALUE_SCHEMA)
         this_run = spark.createDataFrame([], MODEL_SCHEMA)
         marts[CUSTOMER_VALUE_MODEL] = model_history(spark, model_path, exists, this_run, run_id)

@@ -191,25 +191,39 @@ def test_full_lake_builds_every_mart_and_a_rerun_changes_nothing(
     months = sorted(p.name for p in (full_lake / "gold" / "sales_daily").iterdir() if p.is_dir())
     assert months == ["year_month=2024-01", "year_month=2024-02"]
     second = gold_job.body(["job.py", "--lake_root", str(full_lake), "--run_id", "gold-2"])
-    # Nothing changed in silver: no partition is rewritten, and silver is not read; the
-    # customer marts are recomputed from the activity table (customer_value_model keeps one
-    # row per run: the second run adds its own).
+    # Nothing changed in silver: no partition is rewritten and silver is not read; the customer
+    # marts' inputs (the activity, the observation end, the value settings) are those of the
+    # first run, so they are kept as published: nothing is written, the model is not fitted
+    # again (its history keeps the first run's row only) and the activity is not read.
     assert second["mode"] == "incremental"
-    partitioned = {"sales_daily", "product_monthly", "inventory_health"}
-    assert second["marts"] == {
-        **_dict(first.summary["marts"]),
-        **dict.fromkeys(partitioned, 0),
-        "customer_value_model": 2,
-    }
+    assert second["marts"] == dict.fromkeys(_dict(first.summary["marts"]), 0)
+    assert second["customer_value"] == {**_dict(first.summary["customer_value"]), "fitted": False}
+    assert _dict(first.summary["customer_value"])["fitted"] is True
     record = json.loads((full_lake / "_meta" / "gold" / "runs" / "gold-2.json").read_text())
-    assert record["mode"] == "incremental" and record["rows_read"] == second["rows_read"]
-    assert not any(name.startswith("silver.") for name in record["rows_read_by_input"])
-    assert set(record["partitions_rewritten"]) == set(ALL_MARTS)
-    assert all(record["partitions_rewritten"][name] == 0 for name in partitioned)
-    for name in ALL_MARTS - {"customer_value_model"}:
+    assert record["mode"] == "incremental" and record["rows_read"] == second["rows_read"] == 0
+    assert record["rows_read_by_input"] == {}
+    assert record["partitions_rewritten"] == dict.fromkeys(ALL_MARTS, 0)
+    for name in ALL_MARTS:
         pd.testing.assert_frame_equal(_mart(full_lake, name), before[name])
+    assert not (
+        full_lake / "quality" / "results" / "dataset=customer_value" / "run_id=gold-2"
+    ).exists()
+    # Another observation end is another input: the customer marts are computed again.
+    third = gold_job.body(
+        [
+            "job.py",
+            "--lake_root",
+            str(full_lake),
+            "--run_id",
+            "gold-3",
+            "--observation_end",
+            "2024-03-31",
+        ]
+    )
+    assert third["customer_value"]["fitted"] is True
+    assert third["marts"]["customer_rfm"] == len(before["customer_rfm"])
     models = pd.read_parquet(full_lake / "gold" / "customer_value_model")
-    assert sorted(models.run_id) == ["gold-1", "gold-2"]
+    assert sorted(models.run_id) == ["gold-1", "gold-3"]
     first_row = models[models.run_id == "gold-1"].reset_index(drop=True)
     pd.testing.assert_frame_equal(first_row, before["customer_value_model"], check_like=True)
 

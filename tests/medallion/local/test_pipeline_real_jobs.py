@@ -233,9 +233,11 @@ def test_a_job_killed_mid_write_fails_and_a_rerun_restores_the_same_gold(
     baseline: Baseline, inbox: SmtpServer, tmp_path: Path
 ):
     lake = copy_lake(baseline.lake, tmp_path)
+    # A full refresh: on the baseline's own lake an incremental gold has nothing to write (no
+    # new order line, the same observation end), so there would be no write to kill.
     killed = pipeline.run_local(
         config(lake, baseline.landing, inbox, job_runner=runner({"gold"}, kill_mid_write)),
-        RunOptions(run_id="killed-1"),
+        RunOptions(run_id="killed-1", full_refresh=True),
     )
 
     expect_one_alert(inbox, killed, "Gold job")
@@ -244,7 +246,7 @@ def test_a_job_killed_mid_write_fails_and_a_rerun_restores_the_same_gold(
     inbox.inbox.messages.clear()
     rerun = pipeline.run_local(
         config(lake, baseline.landing, inbox, job_runner=runner({"gold"}, run_job)),
-        RunOptions(run_id="killed-1"),
+        RunOptions(run_id="killed-1", full_refresh=True),
     )
     assert rerun.status == "SUCCEEDED", (rerun.error, rerun.cause)
     assert inbox.inbox.messages == []
