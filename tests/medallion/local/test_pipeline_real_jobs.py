@@ -10,6 +10,7 @@ give the same gold."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -233,11 +234,16 @@ def test_a_job_killed_mid_write_fails_and_a_rerun_restores_the_same_gold(
     baseline: Baseline, inbox: SmtpServer, tmp_path: Path
 ):
     lake = copy_lake(baseline.lake, tmp_path)
-    # A full refresh: on the baseline's own lake an incremental gold has nothing to write (no
-    # new order line, the same observation end), so there would be no write to kill.
+    # On the baseline's own lake gold has nothing to write (no new order line, the customer
+    # marts' inputs unchanged). Its state as a lake upgraded from before gold recorded those
+    # inputs: the customer marts are computed again, and the kill comes as they are written.
+    state_path = lake / "_meta" / "gold" / "state.json"
+    state = json.loads(state_path.read_text())
+    del state["customers"]
+    state_path.write_text(json.dumps(state))
     killed = pipeline.run_local(
         config(lake, baseline.landing, inbox, job_runner=runner({"gold"}, kill_mid_write)),
-        RunOptions(run_id="killed-1", full_refresh=True),
+        RunOptions(run_id="killed-1"),
     )
 
     expect_one_alert(inbox, killed, "Gold job")
@@ -246,7 +252,7 @@ def test_a_job_killed_mid_write_fails_and_a_rerun_restores_the_same_gold(
     inbox.inbox.messages.clear()
     rerun = pipeline.run_local(
         config(lake, baseline.landing, inbox, job_runner=runner({"gold"}, run_job)),
-        RunOptions(run_id="killed-1", full_refresh=True),
+        RunOptions(run_id="killed-1"),
     )
     assert rerun.status == "SUCCEEDED", (rerun.error, rerun.cause)
     assert inbox.inbox.messages == []
