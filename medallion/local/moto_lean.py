@@ -44,8 +44,6 @@ SYNC_POLL_GROWTH: Final = 1.5
 SYNC_POLL_MAX_SECONDS: Final = 0.25
 _lock = threading.Lock()
 _clients: dict[tuple[Any, ...], Any] = {}
-_originals: dict[str, Callable[..., Any]] = {}
-_patched_modules: list[ModuleType] = []
 
 
 def defer_batch_backend() -> bool:
@@ -75,43 +73,37 @@ def defer_batch_backend() -> bool:
 
 def _engine_modules() -> list[ModuleType]:
     """The loaded modules of moto's Step Functions engine (and patch 2's Athena service) that
-    bound ``boto_client_for``."""
+    bound moto's ``boto_client_for``."""
     from moto.stepfunctions.parser.asl.utils import boto_client
 
-    original = _originals.get(CLIENT_FACTORY, boto_client.boto_client_for)
     found = []
     for name, module in list(sys.modules.items()):
         engine = name.startswith(ENGINE) or name == ATHENA_SYNC
-        if engine and getattr(module, CLIENT_FACTORY, None) is original:
+        if engine and getattr(module, CLIENT_FACTORY, None) is boto_client.boto_client_for:
             found.append(module)
     return found
 
 
-def reuse_clients() -> None:
-    """Make the engine's ``boto_client_for`` hand out one client per region, service and
-    endpoint (idempotent)."""
+def reuse_clients() -> list[tuple[ModuleType, str, Callable[..., Any]]]:
+    """(module, attribute, replacement) for each engine module: a ``boto_client_for`` that hands
+    out one client per region, service and endpoint. moto_patches applies and restores them
+    as it does every patch; :func:`forget_clients` drops the clients kept."""
     from moto.core.models import botocore_stubber
+    from moto.stepfunctions.parser.asl.utils import boto_client
 
-    with _lock:
-        if _originals:
-            return
-        modules = _engine_modules()
-        original = getattr(modules[0], CLIENT_FACTORY)
-        _originals[CLIENT_FACTORY] = original
+    original = boto_client.boto_client_for
 
-        def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
-            # moto points a client at its server unless the in-process stubber is on: both
-            # decide which client is asked for, so both are in the key.
-            key = (region, service, bool(botocore_stubber.enabled), _server_port())
-            with _lock:
-                client = _clients.get(key)
-                if client is None:
-                    client = _clients[key] = original(region, service, state_credentials)
-            return client
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        # moto points a client at its server unless the in-process stubber is on: both
+        # decide which client is asked for, so both are in the key.
+        key = (region, service, bool(botocore_stubber.enabled), _server_port())
+        with _lock:
+            client = _clients.get(key)
+            if client is None:
+                client = _clients[key] = original(region, service, state_credentials)
+        return client
 
-        for module in modules:
-            setattr(module, CLIENT_FACTORY, boto_client_for)
-            _patched_modules.append(module)
+    return [(module, CLIENT_FACTORY, boto_client_for) for module in _engine_modules()]
 
 
 def _server_port() -> int:
@@ -120,14 +112,9 @@ def _server_port() -> int:
     return int(moto_server_port())
 
 
-def restore_clients() -> None:
-    """moto's own ``boto_client_for`` again, and no client kept."""
+def forget_clients() -> None:
+    """Drop the clients kept (moto_patches' uninstall, with moto's own factory put back)."""
     with _lock:
-        original = _originals.pop(CLIENT_FACTORY, None)
-        for module in _patched_modules:
-            if original is not None:
-                setattr(module, CLIENT_FACTORY, original)
-        _patched_modules.clear()
         _clients.clear()
 
 

@@ -454,7 +454,8 @@ def install(hooks: LocalHooks | None = None, firehose: FirehoseHooks | None = No
             _patch_firehose()
             _patch_sync_polling()
             moto_asl.install()
-            moto_lean.reuse_clients()
+            for module, name, replacement in moto_lean.reuse_clients():
+                _patch(module, name, replacement)
         _hooks = hooks
         _firehose = firehose
 
@@ -471,7 +472,7 @@ def uninstall() -> None:
         _originals.clear()
         state_task_service_glue._SUPPORTED_INTEGRATION_PATTERNS.discard(_CALLBACK)
         moto_asl.uninstall()
-        moto_lean.restore_clients()
+        moto_lean.forget_clients()
         _hooks = None
         _firehose = None
 
