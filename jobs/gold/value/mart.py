@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 import numpy as np
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.common.quality.verdicts import Verdict
+from jobs.gold.value.fit import Array
 from jobs.gold.value.model import (
     Histories,
     SpendGroups,
@@ -67,21 +67,33 @@ class ValueOutcome:
 
 
 def collect_histories(lifetime: DataFrame) -> tuple[Histories, SpendGroups]:
-    """The grouped inputs of both fits, brought to the driver."""
-    rows = lifetime.groupBy("frequency", "recency", "T").count().collect()
-    spend = (
-        lifetime.where((F.col("frequency") > 0) & (F.col("monetary_value") > 0))
-        .groupBy("frequency", "monetary_value")
-        .count()
-        .collect()
-    )
+    """The grouped inputs of both fits, brought to the driver by one Spark query.
 
-    def column(found: list[Any], name: str) -> np.ndarray:
-        return np.array([float(row[name]) for row in found], dtype=np.float64)
+    Customers are grouped by (frequency, recency, T, monetary value), about one row per repeat
+    customer and one per (recency, T) of the others, and both fits' groups are summed from
+    those in the driver, sorted: the fit sees them in the same order whatever order Spark
+    returned them in.
+    """
+    found = lifetime.groupBy("frequency", "recency", "T", "monetary_value").count().collect()
+    table = np.array(
+        [
+            (row["frequency"], row["recency"], row["T"], row["monetary_value"], row["count"])
+            for row in found
+        ],
+        dtype=np.float64,  # a missing monetary value becomes NaN: no spend to fit
+    ).reshape(-1, 5)
+    keys, counts = _summed(table[:, :3], table[:, 4])
+    histories = Histories(keys[:, 0], keys[:, 1], keys[:, 2], counts)
+    spends = table[(table[:, 0] > 0) & (table[:, 3] > 0)]  # NaN > 0 is false
+    keys, counts = _summed(spends[:, [0, 3]], spends[:, 4])
+    return histories, SpendGroups(keys[:, 0], keys[:, 1], counts)
 
-    histories = Histories(*(column(rows, c) for c in ("frequency", "recency", "T", "count")))
-    groups = SpendGroups(*(column(spend, c) for c in ("frequency", "monetary_value", "count")))
-    return histories, groups
+
+def _summed(keys: Array, counts: Array) -> tuple[Array, Array]:
+    """The distinct rows of ``keys``, sorted, and the ``counts`` of each summed."""
+    distinct, where = np.unique(keys, axis=0, return_inverse=True)
+    summed = np.bincount(where.reshape(-1), weights=counts, minlength=len(distinct))
+    return distinct, summed.astype(np.float64)
 
 
 def churn_risk(p_alive: Column) -> Column:
