@@ -101,6 +101,11 @@ def get_spark(app_name: str, glue: bool | None = None) -> SparkSession:
         builder = builder.config(key, value)
     if not (on_glue() if glue is None else glue):
         require_java()
+        # Spark's Python workers (PySpark ships local rows through them) run PYSPARK_PYTHON,
+        # else whatever `python3` the PATH finds first, which may be another Python than this
+        # one, a version PySpark refuses to pair with it. Locally they run this interpreter,
+        # as Glue's workers run its driver's.
+        os.environ["PYSPARK_PYTHON"] = sys.executable
         master = os.environ.get("MEDALLION_SPARK_MASTER", "local[2]")
         builder = builder.master(master)
         java_options = LOCAL_SETTINGS["spark.driver.extraJavaOptions"] + class_archive_options()

@@ -38,7 +38,7 @@ UCI_HEADER = [
 ]
 
 
-def medallion(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def medallion(*args: str, cwd: Path, path: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [MEDALLION, *args],
         cwd=cwd,
@@ -47,8 +47,20 @@ def medallion(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         timeout=900,
         check=False,
         # Wide enough that rich does not fold the lines the assertions read.
-        env={**os.environ, "COLUMNS": "200"},
+        env={**os.environ, "COLUMNS": "200", "PATH": path or os.environ["PATH"]},
     )
+
+
+def another_python_first(root: Path) -> str:
+    """A PATH whose first ``python3`` and ``python`` are not this Python (a user's system
+    Python of another version, say): each refuses to run and leaves a note that it was asked."""
+    folder = root / "other-python"
+    folder.mkdir()
+    for name in ("python3", "python"):
+        shim = folder / name
+        shim.write_text(f'#!/bin/sh\necho "$0 $*" >> {folder / "asked"}\nexit 3\n')
+        shim.chmod(0o755)
+    return f"{folder}{os.pathsep}{os.environ['PATH']}"
 
 
 @pytest.fixture(scope="module")
@@ -94,8 +106,10 @@ def views_answer(lake: Path, cwd: Path) -> dict[str, int]:
     return {row["view_name"]: int(row["n"]) for row in json.loads(done.stdout)}
 
 
-def run(landing: Path, lake: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    done = medallion("run", "--landing", str(landing), "--lake", str(lake), cwd=cwd)
+def run(
+    landing: Path, lake: Path, cwd: Path, path: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    done = medallion("run", "--landing", str(landing), "--lake", str(lake), cwd=cwd, path=path)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     assert "Run succeeded" in done.stdout
     return done
@@ -110,8 +124,11 @@ def test_only_the_public_order_lines_file_gives_a_successful_run_and_every_view(
         generated / "order_lines" / "order_lines.csv", landing / "order_lines" / name
     )
     lake = tmp_path / "lake"
-    done = run(landing, lake, tmp_path)
+    # The user's PATH finds another Python first: the run uses its own interpreter throughout.
+    path = another_python_first(tmp_path)
+    done = run(landing, lake, tmp_path, path=path)
     assert "inventory_health is empty: needs inventory" in done.stdout
+    assert not (tmp_path / "other-python" / "asked").exists()
 
     counts = views_answer(lake, tmp_path)
     assert set(counts) == {path.stem for path in view_files()}
