@@ -11,11 +11,13 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import botocore.exceptions
-import pandas as pd
+
+if TYPE_CHECKING:  # every command imports this module's errors; pandas (0.4 s) only for queries
+    import pandas as pd
 
 from medallion.aws import AwsError
 from medallion.aws.stack import stack_outputs

@@ -7,14 +7,16 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from medallion.aws.athena import QueryResult, human_bytes
+
+if TYPE_CHECKING:  # imported where rows are shown: every command imports this module
+    import pandas as pd
 
 FORMATS = ("table", "csv", "json", "parquet")
 # Wide enough for any table a command prints: rich measures a table to what it needs, so this
@@ -103,6 +105,8 @@ def describe_scan(result: QueryResult) -> str:
 
 def rich_table(frame: pd.DataFrame, title: str | None = None, max_rows: int = 100) -> Table:
     """The rows as a rich Table (numbers right-aligned, NULL dimmed), at most ``max_rows``."""
+    import pandas as pd
+
     table = Table(title=title, title_justify="left", header_style="bold")
     for name, dtype in frame.dtypes.items():
         numeric = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
@@ -116,6 +120,8 @@ def rich_table(frame: pd.DataFrame, title: str | None = None, max_rows: int = 10
 
 
 def _cell(value: Any) -> str:
+    import pandas as pd
+
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
         return "[dim]NULL[/dim]"
     if isinstance(value, float):

@@ -22,13 +22,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.optimizer.annotate_types import annotate_types
+
+if TYPE_CHECKING:  # imported where rows are returned: a run starts before it needs pandas
+    import pandas as pd
 
 from jobs.common import records
 from medallion.aws.athena import QueryError
@@ -290,7 +293,7 @@ def register_layer(lake_root: str, layer: str) -> list[TableInfo]:
 def list_tables(lake_root: str) -> pd.DataFrame:
     """Every table and view of the catalog: database, name, kind (table or view)."""
     if not catalog_path(lake_root).exists():
-        return pd.DataFrame(columns=["database", "name", "kind"])
+        return duckdb.sql("SELECT '' AS database, '' AS name, '' AS kind LIMIT 0").df()
     with connect(lake_root) as con:
         return con.execute(
             "SELECT schema_name AS database, view_name AS name, "
@@ -439,6 +442,8 @@ def _run(
     lake: str, sql: str, steps: list[tuple[exp.Expr, str]], database: str, exact: bool
 ) -> pd.DataFrame:
     """Each statement, parsed and translated to DuckDB, in one connection; the last result."""
+    import pandas as pd
+
     with connect(lake, write=_is_write([parsed for parsed, _ in steps])) as con:
         con.execute("SET errors_as_json = true")
         con.execute(f"SET search_path = {_quote(database)}")

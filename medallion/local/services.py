@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import pandas as pd
 
 from medallion.local import catalog
 from medallion.local.jobrunner import JobResult, run_job
@@ -165,6 +164,8 @@ def _column_info(name: str, duckdb_type: str) -> dict[str, Any]:
 
 
 def _athena_value(value: Any, kind: str) -> str | None:
+    import pandas as pd  # here, not at the top: a run imports this module before its host starts
+
     if getattr(value, "ndim", 0):  # an array column's value, as Arrow hands it (numpy)
         value = value.tolist()
     if value is None or (not isinstance(value, str | bytes | list | dict) and pd.isna(value)):

@@ -1,0 +1,25 @@
+"""The command starts lean: what every command imports leaves out the heavy libraries.
+
+`medallion run` starts its job host (a JVM, seconds to warm) as soon as it has parsed its
+options; every library imported before that delays the first job. pandas (about 0.3 s), PySpark
+and moto are imported where they are used: by the host, by moto's set-up once the host is
+starting, and where rows are shown.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+HEAVY = ("pandas", "pyspark", "moto", "scipy", "awswrangler")
+
+
+def test_importing_the_command_leaves_out_the_heavy_libraries() -> None:
+    probe = (
+        f"import sys, medallion.cli.app; print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "", f"imported with the command: {done.stdout.strip()}"
