@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import botocore.exceptions
 
-if TYPE_CHECKING:  # every command imports this module's errors; pandas (0.4 s) only for queries
-    import pandas as pd
-
 from medallion.aws import AwsError
 from medallion.aws.stack import stack_outputs
+
+if TYPE_CHECKING:  # every command imports this module's errors; pandas (0.3 s) only for queries
+    import pandas as pd
 
 PRICE_PER_TB_USD = 5.0
 TB = 1024**4

@@ -30,13 +30,13 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.optimizer.annotate_types import annotate_types
 
-if TYPE_CHECKING:  # imported where rows are returned: a run starts before it needs pandas
-    import pandas as pd
-
 from jobs.common import records
 from medallion.aws.athena import QueryError
 from medallion.local import rewrites
 from medallion.spec.views import view_statements
+
+if TYPE_CHECKING:  # imported where rows are returned: a run starts before it needs pandas
+    import pandas as pd
 
 LAYERS = ("bronze", "silver", "gold", "quality")
 SCHEMAS = ("bronze", "silver", "gold", "quality")
