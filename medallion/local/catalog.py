@@ -192,9 +192,8 @@ def _create_table_view(
     con: duckdb.DuckDBPyConnection, database: str, name: str, source: str, layer: str
 ) -> list[tuple[str, str]]:
     con.execute(f'CREATE OR REPLACE VIEW "{database}"."{name}" AS SELECT * FROM {source}')
-    con.execute(
-        f'COMMENT ON VIEW "{database}"."{name}" IS {_quote(TABLE_COMMENT.format(layer=layer))}'
-    )
+    comment = _quote(TABLE_COMMENT.format(layer=layer))
+    con.execute(f'COMMENT ON VIEW "{database}"."{name}" IS {comment}')
     rows = con.execute(f'DESCRIBE "{database}"."{name}"').fetchall()
     return [(str(r[0]), str(r[1])) for r in rows]
 
@@ -281,19 +280,20 @@ def register_layer(lake_root: str, layer: str) -> list[TableInfo]:
         raise ValueError(f"unknown layer {layer!r}; expected one of {', '.join(LAYERS)}")
     layer_dir = lake_path(lake_root) / layer
     with connect(lake_root, write=True) as con:
-        tables: list[TableInfo] = []
         if layer == "quality":
             tables = _register_quality(con, layer_dir)
-        elif layer_dir.is_dir():
-            tables = _register_parquet(con, layer_dir, layer)
+        else:
+            tables = _register_parquet(con, layer_dir, layer) if layer_dir.is_dir() else []
         _drop_stale(con, layer, {(t.database, t.name) for t in tables})
     return tables
 
 
 def list_tables(lake_root: str) -> pd.DataFrame:
     """Every table and view of the catalog: database, name, kind (table or view)."""
+    import pandas as pd
+
     if not catalog_path(lake_root).exists():
-        return duckdb.sql("SELECT '' AS database, '' AS name, '' AS kind LIMIT 0").df()
+        return pd.DataFrame(columns=["database", "name", "kind"])
     with connect(lake_root) as con:
         return con.execute(
             "SELECT schema_name AS database, view_name AS name, "
