@@ -304,17 +304,15 @@ class JobHostRunner:
 
 # --- the worker ---------------------------------------------------------------------------------
 WARM_IMPORTS = (
-    "numpy",
     "pandas",  # PySpark's createDataFrame imports it
     "pyarrow",
     "scipy.optimize",  # the customer-value fits
     "scipy.special",
     "yaml",  # the contracts
-    "pyspark.sql.functions",
 )
-"""Libraries the jobs import. The jobs' own modules come from each run's jobs.zip, but these
-stay imported in the worker: imported while its JVM starts, they are not on the first job's
-clock."""
+"""Libraries the jobs import that starting Spark does not (``pyspark.sql`` brings numpy and its
+functions). The jobs' own modules come from each run's jobs.zip, but these stay imported in the
+worker: imported while its JVM starts, they are not on the first job's clock."""
 
 
 def _import_libraries() -> None:
