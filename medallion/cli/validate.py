@@ -10,7 +10,7 @@ import typer
 from jobs.common.contracts import load_contracts_dir
 from jobs.common.errors import ContractError
 from medallion.cli.errors import ExitCode, exit_with
-from medallion.local.jit import jit_mode
+from medallion.local.jit import jit_setting
 from medallion.local.jobhost import warm_hosts_enabled
 
 
@@ -63,6 +63,6 @@ def local_settings() -> None:
     are checked before anything starts: a bad value is a usage error naming the choices."""
     try:
         warm_hosts_enabled()
-        jit_mode(Path("."), Path("."), full_refresh=True)
+        jit_setting()
     except ValueError as err:
         raise exit_with(ExitCode.USAGE, str(err)) from None

@@ -20,6 +20,7 @@ Glue's: this is the local runner's only.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterator, Mapping
@@ -57,7 +58,10 @@ def new_landing_bytes(lake: Path, landing: Path) -> int:
     datasets = [d for d in children if d.is_dir() and not d.name.startswith((".", "_"))]
     for dataset in datasets:
         for path in data_files(dataset):
-            stat = os.stat(path)
+            try:
+                stat = os.stat(path)
+            except OSError:  # gone since it was listed, or a link to nothing: no work
+                continue
             key = (f"file:{os.path.abspath(path)}", stat.st_size, stat.st_mtime_ns // 1_000_000)
             if key not in taken:
                 total += stat.st_size
@@ -80,20 +84,36 @@ def jit_mode(
     ValueError
         ``MEDALLION_JIT`` is set to something else than ``quick``, ``full`` or ``auto``.
     """
-    chosen = env.get(JIT_SETTING, "auto").strip().lower()
+    chosen = jit_setting(env)
     if chosen in JIT_OPTIONS:
         return chosen
-    if chosen != "auto":
-        raise ValueError(f"{JIT_SETTING} must be 'quick', 'full' or 'auto', not {chosen!r}")
     work = new_landing_bytes(lake, landing)
     if full_refresh or not (lake / GOLD_STATE).is_file():
         work += PARQUET_TO_CSV * data_bytes(lake / "bronze")
     return "quick" if work <= QUICK_RUN_BYTES else "full"
 
 
+def jit_setting(env: Mapping[str, str] = os.environ) -> str:
+    """``MEDALLION_JIT`` as given: ``quick``, ``full`` or ``auto`` (the default).
+
+    Raises
+    ------
+    ValueError
+        It is set to something else.
+    """
+    chosen = env.get(JIT_SETTING, "auto").strip().lower()
+    if chosen not in (*JIT_OPTIONS, "auto"):
+        raise ValueError(f"{JIT_SETTING} must be 'quick', 'full' or 'auto', not {chosen!r}")
+    return chosen
+
+
 def data_bytes(folder: Path) -> int:
-    """The bytes of the data files under ``folder``."""
-    return sum(os.path.getsize(path) for path in data_files(folder))
+    """The bytes of the data files under ``folder`` (one gone since it was listed has none)."""
+    total = 0
+    for path in data_files(folder):
+        with contextlib.suppress(OSError):
+            total += os.path.getsize(path)
+    return total
 
 
 def data_files(folder: Path) -> Iterator[str]:

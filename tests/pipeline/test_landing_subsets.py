@@ -126,6 +126,11 @@ def test_only_the_public_order_lines_file_gives_a_successful_run_and_every_view(
     lake = tmp_path / "lake"
     # The user's PATH finds another Python first: the run uses its own interpreter throughout.
     path = another_python_first(tmp_path)
+    # Links to nothing, in the landing and in the folder the command is typed in (a browser's
+    # stale lock, say): neither is data, and neither stops the run.
+    (landing / "order_lines" / "moved away.csv").symlink_to(tmp_path / "nowhere.csv")
+    (tmp_path / "downloads").mkdir()
+    (tmp_path / "downloads" / "SingletonCookie").symlink_to(tmp_path / "nowhere")
     done = run(landing, lake, tmp_path, path=path)
     assert "inventory_health is empty: needs inventory" in done.stdout
     assert not (tmp_path / "other-python" / "asked").exists()

@@ -63,6 +63,12 @@ def test_files_bronze_has_not_taken_are_new(
     assert jit_mode(pipeline_lake, landing, full_refresh=False, env={}) == "full"
 
 
+def test_a_link_to_nothing_is_no_work(pipeline_lake: Path, tmp_path: Path):
+    landing = shutil.copytree(pipeline_lake.parent / "landing", tmp_path / "landing")
+    (landing / "order_lines" / "moved away.csv").symlink_to(tmp_path / "nowhere.csv")
+    assert new_landing_bytes(pipeline_lake, landing) == sizes(landing)
+
+
 def test_a_lake_gold_never_published_counts_its_bronze(
     copy_lake: Callable[[Path], Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
