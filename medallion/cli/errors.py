@@ -5,7 +5,8 @@ code  meaning
 ====  =====================================================================================
 0     done
 1     it ran and failed: a pipeline run or execution did not succeed, a query failed, the
-      ledger does not balance, verify found denials, a deploy or destroy was declined
+      ledger does not balance, verify found denials, a deploy or destroy was declined, a
+      local run found its lake in use by another run
 2     usage: a bad option or argument (Typer's own usage errors are 2 too), or an input the
       command needs is missing (no lake at --lake)
 3     AWS: no credentials or region, no such stack or state machine, AWS refused a call
@@ -25,6 +26,7 @@ from medallion.aws import Aborted, AwsError, DeployInputError
 from medallion.aws.athena import QueryError
 from medallion.aws.stepfunctions import StepFunctionsError
 from medallion.cli.output import console
+from medallion.local.lakelock import LakeBusy
 
 
 class ExitCode(IntEnum):
@@ -53,7 +55,7 @@ def handled() -> Iterator[None]:
         yield
     except (UsageError, DeployInputError) as exc:
         raise exit_with(ExitCode.USAGE, str(exc)) from None
-    except Aborted as exc:
+    except (Aborted, LakeBusy) as exc:
         raise exit_with(ExitCode.FAILED, str(exc)) from None
     except (AwsError, StepFunctionsError) as exc:
         raise exit_with(ExitCode.AWS, str(exc)) from None

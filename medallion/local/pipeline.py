@@ -24,6 +24,7 @@ from medallion.local.jobrunner import (
     local_default_arguments,
     run_job,
 )
+from medallion.local.lakelock import lake_held
 from medallion.local.services import AlertSettings, JobRunner, LocalServices
 from medallion.spec.definition import render_definition
 from medallion.spec.views import view_statements
@@ -286,6 +287,11 @@ def run_local(
     -------
     LocalRun
         Status, error and cause, the history and the jobs' summaries.
+
+    Raises
+    ------
+    medallion.local.lakelock.LakeBusy
+        Another local run holds the lake; nothing was started.
     """
     config.lake.mkdir(parents=True, exist_ok=True)
     # Injected services bring their own job runner: no host is started for them.
@@ -293,6 +299,7 @@ def run_local(
         nullcontext(config.job_runner) if services else launching_jobs(config, options.full_refresh)
     )
     with (
+        lake_held(config.lake, options.run_id),
         runner as job_runner,
         local_aws(replace(config, job_runner=job_runner), services) as (sfn, arn, local),
     ):

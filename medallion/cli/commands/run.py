@@ -10,7 +10,7 @@ import typer
 
 from medallion.aws.stepfunctions import RunOptions
 from medallion.cli import options
-from medallion.cli.errors import failed_unless
+from medallion.cli.errors import failed_unless, handled
 from medallion.cli.output import console
 from medallion.cli.progress import ProgressPrinter, print_run, run_json
 from medallion.cli.validate import contracts_valid, dataset_names, iso_day, local_settings
@@ -53,9 +53,10 @@ def run(
     run_options = RunOptions(run_id or "", datasets, observation_end or "", full_refresh)
     if not as_json:
         out.print(f"[bold]medallion run[/bold] lake={lake} landing={landing or lake / 'landing'}")
-    outcome = pipeline.run_local(
-        config, run_options, on_event=None if as_json else ProgressPrinter(out)
-    )
+    with handled():
+        outcome = pipeline.run_local(
+            config, run_options, on_event=None if as_json else ProgressPrinter(out)
+        )
     if as_json:
         typer.echo(json.dumps(run_json(outcome), indent=2, default=str))
         failed_unless(outcome.status == "SUCCEEDED")
