@@ -211,9 +211,18 @@ class LakeFiles:
             stream.close()
 
     def first_line(self, uri: str) -> str:
-        """A file's first line, decoded as UTF-8 (BOM dropped) or, if not valid, Latin-1."""
-        stream = self._fs(uri).open(self._path(uri))
+        """A file's first line, decoded as UTF-8 (BOM dropped) or, if not valid, Latin-1.
+
+        A compressed file (``.gz``, ``.bz2``...) is decompressed first, by the Hadoop codec its
+        suffix names, as Spark's text source decompresses its lines.
+        """
+        path = self._path(uri)
+        codecs = self._jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(self._conf)
+        codec = codecs.getCodec(path)
+        stream = self._fs(uri).open(path)
         try:
+            if codec is not None:
+                stream = codec.createInputStream(stream)
             # Latin-1 maps bytes to characters one to one, so the raw bytes can be recovered.
             reader = self._jvm.java.io.BufferedReader(
                 self._jvm.java.io.InputStreamReader(stream, "ISO-8859-1")

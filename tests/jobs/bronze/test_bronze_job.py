@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,8 @@ def write_landing(landing: Path) -> None:
     lines = [HEADER, "536365,85123A,CAFÉ MUG,6,12/1/2010 8:26,2.55,17850,France", "bad,line"]
     (orders / "bom-crlf.csv").write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines).encode() + b"\r\n")
     (orders / "latin1.csv").write_bytes("\n".join(lines[:2]).encode("latin-1"))
+    # A gzip'd export: its header is read through the codec, as its lines are.
+    (orders / "exported.csv.gz").write_bytes(gzip.compress("\n".join(lines[:2]).encode()))
     (orders / "empty.csv").write_bytes(b"")
     (orders / "header-only.csv").write_text(HEADER + "\n")
 
@@ -45,6 +48,7 @@ def test_bronze_keeps_every_line_records_every_file_and_ingests_once(
     assert {name: e["status"] for name, e in files.items()} == {
         "bom-crlf.csv": "ingested",
         "latin1.csv": "ingested",
+        "exported.csv.gz": "ingested",
         "empty.csv": "skipped_empty",
         "header-only.csv": "skipped_header_only",
     }
@@ -54,8 +58,9 @@ def test_bronze_keeps_every_line_records_every_file_and_ingests_once(
         f"select * from read_parquet('{lake}/bronze/order_lines/**/*.parquet', "
         "hive_partitioning = true) order by _ingest_file, _ingest_line"
     ).df()
-    assert len(rows) == 3
-    assert rows["Description"].tolist() == ["CAFÉ MUG", None, "CAFÉ MUG"]
+    assert len(rows) == 4
+    assert rows["Description"].tolist() == ["CAFÉ MUG", None, "CAFÉ MUG", "CAFÉ MUG"]
+    assert rows["CustomerID"].tolist()[2] == "17850"  # the gzip'd file's, under its header
     assert rows["_corrupt_record"].tolist()[1] == "bad,line"
     assert set(rows["run_id"]) == {"r1"} and set(rows["_ingest_run_id"]) == {"r1"}
 
