@@ -10,6 +10,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
+from jobs.bronze.sniff import SNIFF_BYTES, not_text_reason
 from jobs.bronze.transforms import (
     add_ingest_metadata,
     extra_columns,
@@ -61,7 +62,8 @@ def ingest_dataset(
         say(f"bronze: {dataset}: no new files ({len(found)} already ingested)")
         return result
     batch_id = next_batch_id(run_id, batches)
-    with_data = [f for f in new if f.size > 0]
+    refused = refused_files(files, [f for f in new if f.size > 0 and f.path not in streamed])
+    with_data = [f for f in new if f.size > 0 and f.path not in refused]
     counts: dict[str, dict[str, Any]] = {}
     columns: dict[str, list[str]] = {}
     if with_data:
@@ -77,7 +79,9 @@ def ingest_dataset(
             raise RuntimeError(f"bronze: {dataset}: rows counted for unlisted files {unlisted}")
     formats = {f.path: "jsonl" if f.path in streamed else contract.format for f in new}
     entries = [
-        manifest_entry(f, counts, columns.get(f.path, []), batch_id, formats[f.path], ingested_at)
+        manifest_entry(
+            f, counts, columns.get(f.path, []), batch_id, formats[f.path], ingested_at, refused
+        )
         for f in new
     ]
     files.write_json_lines(f"{manifest_dir}/{batch_id}.json", entries)
@@ -86,6 +90,7 @@ def ingest_dataset(
         rows=sum(e["rows"] for e in entries),
         malformed=sum(e["malformed"] for e in entries),
         skipped={e["path"]: e["status"] for e in entries if e["status"] != "ingested"},
+        refused=refused,
     )
     extras = extra_columns(contract.source_columns, columns, contract.format == "jsonl")
     if extras:
@@ -95,6 +100,20 @@ def ingest_dataset(
         f"({result['malformed']} malformed) in batch {batch_id}"
     )
     return result
+
+
+def refused_files(files: LakeFiles, candidates: list[FileInfo]) -> dict[str, str]:
+    """The files that are not text bronze can read (an Excel workbook, say), each with why and
+    what to do (``jobs.bronze.sniff``): none of their bytes is read as lines."""
+    refused: dict[str, str] = {}
+    for info in candidates:
+        reason = not_text_reason(
+            info.path.rsplit("/", 1)[-1], files.first_bytes(info.path, SNIFF_BYTES)
+        )
+        if reason:
+            say(f"bronze: {info.path} not read: {reason}")
+            refused[info.path] = reason
+    return refused
 
 
 def read_lines(
@@ -225,15 +244,21 @@ def manifest_entry(
     batch_id: str,
     file_format: str,
     ingested_at: datetime,
+    refused: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """What the manifest remembers of one file; empty and header-only files are recorded too.
+    """What the manifest remembers of one file; empty, header-only and refused files are
+    recorded too.
 
     ``columns`` are the file's own column names (header or JSON keys): silver compares them
-    with the contract to report schema drift.
+    with the contract to report schema drift. ``refused``: why files that are not text were
+    not read, by path (``refused_files``).
     """
     count = counts.get(info.path, {})
     rows = int(count.get("rows", 0))
-    if info.size == 0:
+    reason = (refused or {}).get(info.path)
+    if reason:
+        status = "refused_not_text"
+    elif info.size == 0:
         status = "skipped_empty"
     elif rows == 0:
         status = "skipped_header_only" if file_format == "csv" else "skipped_empty"
@@ -250,7 +275,7 @@ def manifest_entry(
         "columns": columns,
         "run_id": batch_id,
         "ingested_at": ingested_at.isoformat(),
-    }
+    } | ({"reason": reason} if reason else {})
 
 
 def next_batch_id(run_id: str, batches: set[str]) -> str:

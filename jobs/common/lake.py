@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -210,12 +211,10 @@ class LakeFiles:
         finally:
             stream.close()
 
-    def first_line(self, uri: str) -> str:
-        """A file's first line, decoded as UTF-8 (BOM dropped) or, if not valid, Latin-1.
-
-        A compressed file (``.gz``, ``.bz2``...) is decompressed first, by the Hadoop codec its
-        suffix names, as Spark's text source decompresses its lines.
-        """
+    @contextmanager
+    def _content(self, uri: str) -> Iterator[Any]:
+        """A file's content as a Java stream: a compressed file (``.gz``, ``.bz2``...)
+        decompressed by the Hadoop codec its suffix names, as Spark's text source reads it."""
         path = self._path(uri)
         codecs = self._jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(self._conf)
         codec = codecs.getCodec(path)
@@ -223,13 +222,24 @@ class LakeFiles:
         try:
             if codec is not None:
                 stream = codec.createInputStream(stream)
+            yield stream
+        finally:
+            stream.close()
+
+    def first_bytes(self, uri: str, count: int) -> bytes:
+        """The first ``count`` bytes of a file's content (fewer if it is shorter)."""
+        with self._content(uri) as stream:
+            return bytes(stream.readNBytes(count))
+
+    def first_line(self, uri: str) -> str:
+        """A file's first line of content, decoded as UTF-8 (BOM dropped) or, if not valid,
+        Latin-1."""
+        with self._content(uri) as stream:
             # Latin-1 maps bytes to characters one to one, so the raw bytes can be recovered.
             reader = self._jvm.java.io.BufferedReader(
                 self._jvm.java.io.InputStreamReader(stream, "ISO-8859-1")
             )
             raw = str(reader.readLine() or "").encode("latin-1")
-        finally:
-            stream.close()
         try:
             return raw.decode("utf-8-sig")
         except UnicodeDecodeError:

@@ -277,8 +277,12 @@ def print_run(console: Console, outcome: LocalRun, lake: Path) -> bool:
         Whether the run succeeded and its conservation ledger balances.
     """
     console.print(summary_table(outcome.events, outcome.summaries, outcome.failed_state))
-    for dataset in outcome.summaries.get("bronze", {}).get("absent", []):
+    bronze = outcome.summaries.get("bronze", {})
+    for dataset in bronze.get("absent", []):
         console.print(f"[yellow]bronze:[/yellow] no landing files for {escape(dataset)}; skipped")
+    for ingested in bronze.get("datasets", {}).values():
+        for path, reason in ingested.get("refused", {}).items():
+            console.print(f"[yellow]bronze:[/yellow] {escape(path)} not read: {escape(reason)}")
     for line in [*empty_marts(outcome.summaries), *value_model_notes(outcome.summaries)]:
         console.print(f"[yellow]gold:[/yellow] {escape(line)}")
     if outcome.status != "SUCCEEDED":

@@ -19,17 +19,18 @@ def test_the_manifest_fields_are_the_ones_bronze_writes() -> None:
     paragraph = DOC[DOC.index("one JSON line per file with the fields") :].split("\n\n")[0]
     named = re.findall(r"`([a-z_]+)`", paragraph)
     # The status values and bronze's column named in passing are not fields.
-    statuses = {"ingested", "skipped_empty", "skipped_header_only"}
+    statuses = {"ingested", "skipped_empty", "skipped_header_only", "refused_not_text"}
     documented = [n for n in named if n not in statuses and not n.startswith("_")]
-    entry = manifest_entry(
-        FileInfo("file:/landing/order_lines/a.csv", 10, 1),
-        {},
-        ["InvoiceNo"],
-        "r1",
-        "csv",
-        datetime(2026, 12, 1),
-    )
-    assert documented == list(entry)
+    path = "file:/landing/order_lines/a.csv"
+    written = [
+        manifest_entry(
+            FileInfo(path, 10, 1), {}, ["InvoiceNo"], "r1", "csv", datetime(2026, 12, 1), refused
+        )
+        for refused in (None, {path: "not text: a PDF document"})
+    ]
+    # A refused file's entry has one field more, named last ("and for a refused file").
+    assert documented == [*written[0], "reason"] == list(written[1])
+    assert written[1]["status"] == "refused_not_text"
 
 
 def test_silver_partitions_are_the_contracts_granularity() -> None:

@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import duckdb
@@ -129,10 +130,16 @@ def test_only_the_public_order_lines_file_gives_a_successful_run_and_every_view(
     # Links to nothing, in the landing and in the folder the command is typed in (a browser's
     # stale lock, say): neither is data, and neither stops the run.
     (landing / "order_lines" / "moved away.csv").symlink_to(tmp_path / "nowhere.csv")
+    # The workbook the data set is published as, dropped in beside its CSV copy: not text.
+    workbook = landing / "order_lines" / "Online Retail.xlsx"
+    with zipfile.ZipFile(workbook, "w") as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", "<worksheet/>")
     (tmp_path / "downloads").mkdir()
     (tmp_path / "downloads" / "SingletonCookie").symlink_to(tmp_path / "nowhere")
     done = run(landing, lake, tmp_path, path=path)
     assert "inventory_health is empty: needs inventory" in done.stdout
+    said = " ".join(done.stdout.split())
+    assert f"bronze: file:{workbook} not read: not text: a spreadsheet workbook (.xlsx)" in said
     assert not (tmp_path / "other-python" / "asked").exists()
 
     counts = views_answer(lake, tmp_path)
@@ -140,11 +147,13 @@ def test_only_the_public_order_lines_file_gives_a_successful_run_and_every_view(
     assert counts["v_inventory_alerts"] == 0
     assert counts["v_monthly_revenue"] > 0 and counts["v_customer_segments"] > 0
     # The manifest records the file under its real name, with every data line counted.
-    [entry] = [
+    entries = [
         json.loads(line)
         for path in (lake / "_meta" / "ingested" / "order_lines").glob("*.json")
         for line in path.read_text(encoding="utf-8").splitlines()
     ]
+    [entry] = [e for e in entries if e["status"] != "refused_not_text"]
+    assert [e["path"] for e in entries if e["status"] == "refused_not_text"] == [f"file:{workbook}"]
     assert entry["path"].endswith("/order_lines/" + name)
     assert (entry["rows"], entry["status"], entry["encoding"]) == (lines, "ingested", "ISO-8859-1")
     # A missing optional input gives the documented null or zero (docs/gold.md).

@@ -22,6 +22,9 @@ def write_landing(landing: Path) -> None:
     (orders / "latin1.csv").write_bytes("\n".join(lines[:2]).encode("latin-1"))
     # A gzip'd export: its header is read through the codec, as its lines are.
     (orders / "exported.csv.gz").write_bytes(gzip.compress("\n".join(lines[:2]).encode()))
+    # Not text: refused whole, recorded with the reason, no line of them read.
+    (orders / "Online Retail.xlsx").write_bytes(b"PK\x03\x04" + bytes(range(256)) * 4)
+    (orders / "unicode-text.txt").write_bytes("\n".join(lines[:2]).encode("utf-16"))
     (orders / "empty.csv").write_bytes(b"")
     (orders / "header-only.csv").write_text(HEADER + "\n")
 
@@ -49,8 +52,15 @@ def test_bronze_keeps_every_line_records_every_file_and_ingests_once(
         "bom-crlf.csv": "ingested",
         "latin1.csv": "ingested",
         "exported.csv.gz": "ingested",
+        "Online Retail.xlsx": "refused_not_text",
+        "unicode-text.txt": "refused_not_text",
         "empty.csv": "skipped_empty",
         "header-only.csv": "skipped_header_only",
+    }
+    assert "a spreadsheet workbook (.xlsx)" in files["Online Retail.xlsx"]["reason"]
+    assert "UTF-16 text" in files["unicode-text.txt"]["reason"]
+    assert first.summary["datasets"]["order_lines"]["refused"] == {
+        e["path"]: e["reason"] for e in files.values() if e["status"] == "refused_not_text"
     }
     assert files["bom-crlf.csv"]["encoding"] == "UTF-8"
     assert files["latin1.csv"]["encoding"] == "ISO-8859-1"
