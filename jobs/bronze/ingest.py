@@ -16,6 +16,7 @@ from jobs.bronze.transforms import (
     extra_columns,
     json_keys,
     listed_path,
+    named_as_contract,
     number_and_decode_lines,
     parse_csv_lines,
     parse_header,
@@ -92,14 +93,21 @@ def ingest_dataset(
         skipped={e["path"]: e["status"] for e in entries if e["status"] != "ingested"},
         refused=refused,
     )
-    extras = extra_columns(contract.source_columns, columns, contract.format == "jsonl")
-    if extras:
-        result["extra_columns"] = [extra.name for extra in extras]
+    if extras := extra_names(contract, columns):
+        result["extra_columns"] = extras
     say(
         f"bronze: {dataset}: {len(new)} new file(s), {result['rows']} rows "
         f"({result['malformed']} malformed) in batch {batch_id}"
     )
     return result
+
+
+def extra_names(contract: Contract, columns: dict[str, list[str]]) -> list[str]:
+    """The bronze names of the columns a batch's files bring beyond the contract's (a column
+    under one of its aliases is the contract's)."""
+    exact, aliases = contract.format == "jsonl", contract.source_aliases
+    named = {path: named_as_contract(found, aliases, exact) for path, found in columns.items()}
+    return [extra.name for extra in extra_columns(contract.source_columns, named, exact)]
 
 
 def refused_files(files: LakeFiles, candidates: list[FileInfo]) -> dict[str, str]:
@@ -172,11 +180,13 @@ def read_exports(
     """Export files (CSV or JSON Lines, as the contract says) as bronze rows, and their columns."""
     files = LakeFiles(spark)
     lines = scan_lines(spark, new)
+    aliases = contract.source_aliases
     if contract.format == "csv":
         fields = {f.path: parse_header(files.first_line(f.path)) for f in new}
-        return parse_csv_lines(lines, contract.source_columns, fields), fields
+        named = {path: named_as_contract(header, aliases) for path, header in fields.items()}
+        return parse_csv_lines(lines, contract.source_columns, named), fields
     fields = file_keys(lines, new)
-    return parse_json_lines(lines, contract.source_columns, fields), fields
+    return parse_json_lines(lines, contract.source_columns, fields, aliases), fields
 
 
 def read_events(

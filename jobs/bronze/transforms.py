@@ -121,6 +121,27 @@ def parse_header(text: str) -> list[str]:
     return [name.strip() for name in next(csv.reader([text]), [])]
 
 
+def named_as_contract(
+    header: Sequence[str], aliases: Mapping[str, str], case_sensitive: bool = False
+) -> list[str]:
+    """A file's field names with each one named like an alias of a source column (in any case
+    for a CSV header, exactly for JSON keys) renamed to that column's source name, unless the
+    file has the source name too (then the alias stays a column of its own). ``aliases``:
+    alias -> source name (``Contract.source_aliases``).
+    """
+
+    def key(name: str) -> str:
+        return name if case_sensitive else name.lower()
+
+    keyed = {key(alias): source for alias, source in aliases.items()}
+    present = {key(name) for name in header}
+    renamed = []
+    for name in header:
+        source = keyed.get(key(name))
+        renamed.append(source if source and key(source) not in present else name)
+    return renamed
+
+
 @dataclass(frozen=True)
 class ExtraColumn:
     """A column files bring that the contract does not name: its bronze name, and the field
@@ -266,12 +287,16 @@ def parse_json_lines(
     lines: DataFrame,
     source_columns: list[str],
     keys: Mapping[str, Sequence[str]] | None = None,
+    aliases: Mapping[str, str] | None = None,
 ) -> DataFrame:
     """Parse JSON Lines into the contract's source columns, then every other key any file has
     (``keys``: each file's keys, see ``json_keys`` and ``extra_columns``), all as strings
-    (a nested value as its JSON text); bad lines kept whole.
+    (a nested value as its JSON text); bad lines kept whole. A source column's value is under
+    its name, else under one of its ``aliases`` (alias -> source name; exact names, as keys);
+    in a file whose objects have both, the alias is a column of its own, as in a CSV file.
     """
-    schema = ", ".join(f"`{name}` string" for name in source_columns)
+    aliases = aliases or {}
+    schema = ", ".join(f"`{name}` string" for name in [*source_columns, *aliases])
     parsed = F.from_json(
         F.col("_line"),
         f"{schema}, _corrupt_record string",
@@ -284,9 +309,13 @@ def parse_json_lines(
         .when(parsed["_corrupt_record"].isNotNull(), F.lit("line is not valid JSON"))
     )
     keep = F.when(reason.isNull(), parsed)
-    columns = [keep[name].alias(name) for name in source_columns]
+    columns = [
+        F.coalesce(keep[name], *[keep[a] for a, s in aliases.items() if s == name]).alias(name)
+        for name in source_columns
+    ]
     keys = keys or {}
-    extras = extra_columns(source_columns, keys, case_sensitive=True)
+    renamed = {path: named_as_contract(found, aliases, True) for path, found in keys.items()}
+    extras = extra_columns(source_columns, renamed, case_sensitive=True)
     if extras:
         values = F.when(reason.isNull(), F.from_json(F.col("_line"), "map<string,string>"))
         for extra in extras:

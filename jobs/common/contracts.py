@@ -72,6 +72,7 @@ class Column:
     name: str
     type: str
     formats: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()  # other names files give it (Online Retail II's "Invoice")
 
     @property
     def format(self) -> str | None:
@@ -186,6 +187,11 @@ class Contract:
         return [c.source for c in self.columns]
 
     @property
+    def source_aliases(self) -> dict[str, str]:
+        """Each other name files give a source column (its ``aliases``), to the source name."""
+        return {alias: c.source for c in self.columns for alias in c.aliases}
+
+    @property
     def event_columns(self) -> tuple[Column, ...]:
         """The stream's event id and sent-at time as columns (none without a stream); files
         lack them, so they are not source columns: they are null in a file's rows."""
@@ -263,7 +269,7 @@ def _column(source: str, raw: Any, index: int) -> Column:
     if not isinstance(raw, Mapping):
         raise ContractError(f"{source}: columns[{index}] must be a mapping")
     r = _Reader(source, raw, f"columns[{index}]")
-    r.unknown_keys({"source", "name", "type", "format"})
+    r.unknown_keys({"source", "name", "type", "format", "aliases"})
     name = r.required("name")
     if not IDENTIFIER.match(name):
         raise r.fail(f"silver name {name!r} must be snake_case")
@@ -274,7 +280,10 @@ def _column(source: str, raw: Any, index: int) -> Column:
     formats = [formats] if isinstance(formats, str) else formats
     if not all(isinstance(f, str) and f for f in formats):
         raise r.fail("format must be a pattern or a list of patterns")
-    return Column(r.required("source"), name, type_, tuple(formats))
+    aliases = r.optional("aliases", list, [])
+    if not all(isinstance(a, str) and a.strip() for a in aliases):
+        raise r.fail("aliases must be a list of column names")
+    return Column(r.required("source"), name, type_, tuple(formats), tuple(aliases))
 
 
 RULE_FIELDS = {
@@ -387,6 +396,12 @@ def _stream(source: str, raw: Any, columns: tuple[Column, ...], known: set[str])
     return EventStream(prefix, own[0], own[1], dict(fields))
 
 
+def _spelled_once(r: _Reader, columns: tuple[Column, ...]) -> None:
+    spellings = [n.lower() for c in columns for n in (c.source, *c.aliases)]
+    if len(set(spellings)) != len(spellings):
+        raise r.fail("a column's source name or alias names another column too (in any case)")
+
+
 def parse_contract(source: str, text: str) -> Contract:
     """Parse and validate one contract's YAML text; ``source`` names it in errors."""
     try:
@@ -410,6 +425,7 @@ def parse_contract(source: str, text: str) -> Contract:
         )
         for i, d in enumerate(r.optional("derived", list, []))
     )
+    _spelled_once(r, columns)
     known = {c.name for c in columns} | {d.name for d in derived}
     if len(known) != len(columns) + len(derived):
         raise r.fail("silver column names must be unique")

@@ -15,6 +15,8 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -207,3 +209,57 @@ def test_a_subset_of_the_datasets_gives_a_successful_run_and_every_view(
     else:
         assert all(n == 0 for n in counts.values()), counts
         assert "sales_daily is empty: needs order_lines" in done.stdout
+
+
+def iso(uci_time: str) -> str:
+    """12/1/2010 8:26 as 2010-12-01 08:26:00."""
+    return datetime.strptime(uci_time, "%m/%d/%Y %H:%M").isoformat(" ")
+
+
+def test_the_online_retail_ii_layout_loads_as_the_first_data_set(tmp_path: Path) -> None:
+    # "Online Retail II" as its CSV copies have it: Invoice, Price and Customer ID for three
+    # of the columns (the contract's aliases), ISO times, customer ids written 13085.0.
+    generate(tmp_path / "generated", 600, 11, defects=False)
+    source = tmp_path / "generated" / "order_lines" / "order_lines.csv"
+    with source.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == UCI_HEADER
+    header = ["Invoice", "StockCode", "Description", "Quantity", "InvoiceDate", "Price"]
+    body = [
+        [*row[:4], iso(row[4]), row[5], f"{row[6]}.0" if row[6] else "", row[7]] for row in rows[1:]
+    ]
+    landing = tmp_path / "landing" / "order_lines"
+    landing.mkdir(parents=True)
+    with (landing / "online_retail_II.csv").open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows([[*header, "Customer ID", "Country"], *body])
+    lake = tmp_path / "lake"
+    run(landing.parent, lake, tmp_path)
+
+    # Every line in silver with its values, figured from the file itself.
+    revenue = sum(Decimal(line[3]) * Decimal(line[5]) for line in body)
+    customers = {int(float(line[6])) for line in body if line[6]}
+    sql = (
+        "SELECT count(*) AS n, CAST(sum(line_amount) AS VARCHAR) AS revenue, "
+        "count(DISTINCT customer_id) AS customers, count(customer_id) AS with_customer "
+        "FROM silver.order_lines"
+    )
+    done = medallion("query", sql, "--lake", str(lake), "--format", "json", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    [silver] = json.loads(done.stdout)
+    assert silver["n"] == len(body)
+    assert Decimal(silver["revenue"]) == revenue
+    assert silver["customers"] == len(customers)
+    assert silver["with_customer"] == sum(1 for line in body if line[6])
+    # The aliases are the contract's columns, not drift.
+    drift = medallion(
+        "query",
+        "SELECT status, message FROM v_quality_latest WHERE rule_id = 'order_lines_schema_drift'",
+        "--lake",
+        str(lake),
+        "--format",
+        "json",
+        cwd=tmp_path,
+    )
+    assert json.loads(drift.stdout) == [
+        {"status": "pass", "message": "all 1 files have the contract's columns"}
+    ], drift.stdout + drift.stderr

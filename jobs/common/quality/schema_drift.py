@@ -42,7 +42,8 @@ def schema_drift(contract: Contract, columns: Mapping[str, list[str]]) -> Schema
     with the contract's source columns: by name in any case for CSV (bronze maps headers so),
     by exact name for JSON keys. A database source's watermark column (the column its
     incremental extraction reads to know where it stopped, such as ``row_id``) is expected
-    whether or not the contract names it: it is the extraction's, not drift."""
+    whether or not the contract names it: it is the extraction's, not drift. A column under
+    one of its aliases (``aliases:``, another name files give it) is the column, not drift."""
 
     def key(name: str) -> str:
         return name if contract.format == "jsonl" else name.lower()
@@ -52,8 +53,12 @@ def schema_drift(contract: Contract, columns: Mapping[str, list[str]]) -> Schema
     spelled = {key(name): name for name in contract.source_columns}
     watermark = contract.database.watermark_column if contract.database else None
     expected = set(spelled) | ({key(watermark)} if watermark else set())
+    aliases = {key(alias): key(source) for alias, source in contract.source_aliases.items()}
     for path in sorted(columns):
         names = {key(name): name for name in reversed(columns[path])}
+        for alias in set(names) & set(aliases):
+            if aliases[alias] not in names:  # else the alias is a column of its own
+                names[aliases[alias]] = names.pop(alias)
         for found in sorted(set(names) - expected):
             appeared.setdefault(names[found], []).append(path)
         for lacking in sorted(set(spelled) - set(names)):

@@ -13,6 +13,7 @@ from jobs.bronze.ingest import read_lines
 from jobs.bronze.transforms import (
     extra_columns,
     json_keys,
+    named_as_contract,
     number_and_decode_lines,
     parse_csv_lines,
     parse_header,
@@ -215,3 +216,28 @@ def test_a_file_read_in_splits_keeps_every_line_and_its_number(
         else:
             assert row["_corrupt_record"] is None and row["Description"] == line.split(",")[2]
     assert got[("small.csv", 2)]["Description"] == "MUG 1"
+
+
+def test_a_header_names_a_column_by_its_alias_unless_it_has_the_column_too() -> None:
+    aliases = {"Invoice": "InvoiceNo", "Customer ID": "CustomerID"}
+    assert named_as_contract(["invoice", "StockCode", "CUSTOMER ID"], aliases) == [
+        "InvoiceNo", "StockCode", "CustomerID",
+    ]  # fmt: skip
+    assert named_as_contract(["InvoiceNo", "Invoice"], aliases) == ["InvoiceNo", "Invoice"]
+
+
+def test_json_keys_under_an_alias_fill_the_column(lines_of) -> None:
+    files = {
+        "a.jsonl": b'{"review_id": "r1", "stars": 5}\n',
+        "b.jsonl": b'{"review_id": "r2", "rating": 4, "stars": 1}\n',
+    }
+    keys = {"a.jsonl": ["review_id", "stars"], "b.jsonl": ["rating", "review_id", "stars"]}
+    parse = lambda lines: parse_json_lines(  # noqa: E731
+        lines, ["review_id", "rating"], keys, {"stars": "rating"}
+    )
+    rows = {r["_ingest_file"]: r.asDict() for r in lines_of(files, parse)}
+    # Under its alias the value is the column's; beside the column the alias is one of its own.
+    assert {f: (r["review_id"], r["rating"], r["stars"]) for f, r in rows.items()} == {
+        "a.jsonl": ("r1", "5", None),
+        "b.jsonl": ("r2", "4", "1"),
+    }

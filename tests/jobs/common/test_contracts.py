@@ -70,6 +70,12 @@ def _broken(mutate) -> str:
             r"expected one of \['fail', 'warn'\]$",
         ),
         (lambda d: d.update(on_schema_change=True), r"field 'on_schema_change' must be str"),
+        (
+            lambda d: d["columns"][0].update(aliases=[d["columns"][1]["source"].upper()]),
+            r"source name or alias names another column too",
+        ),
+        (lambda d: d["columns"][0].update(aliases="id"), r"aliases.*must be list"),
+        (lambda d: d["columns"][0].update(aliases=[" "]), r"aliases must be a list of column"),
     ],
 )
 def test_a_malformed_contract_names_file_rule_and_problem(mutate, message: str) -> None:

@@ -70,3 +70,11 @@ def test_a_database_sources_watermark_column_is_not_drift_but_a_new_column_is() 
     assert (same.status, same.message) == ("pass", "all 1 files have the contract's columns")
     grown = schema_drift(contract, {"retail.customers": [*table, "tier"]})
     assert grown.summary() == {"appeared": {"tier": ["retail.customers"]}, "disappeared": {}}
+
+
+def test_a_column_under_its_alias_is_no_drift_and_an_alias_beside_it_is_a_column() -> None:
+    contract = CONTRACTS["order_lines"]  # Online Retail II's Invoice, Price, Customer ID
+    second = ["Invoice", *ORDER_HEADER[1:5], "price", "Customer ID", "Country"]
+    both = [*ORDER_HEADER, "Invoice"]
+    drift = schema_drift(contract, {"ii.csv": second, "both.csv": both})
+    assert drift.summary() == {"appeared": {"Invoice": ["both.csv"]}, "disappeared": {}}
