@@ -246,15 +246,12 @@ def parse_csv_lines(
     for extra in extra_columns(source_columns, headers):
         positions = {path: F.lit(extra.fields.get(path, -1) + 1) for path in headers}
         columns.append(_field_at(_per_file(positions, F.lit(0))).alias(extra.name))
-    lacking = {
-        path: ", ".join(n for n in source_columns if n.lower() not in header)
-        for path, header in lowered.items()
-    }
+    lacking = {path: header_problem(header, source_columns) for path, header in headers.items()}
     header_lacks = _per_file({p: F.lit(m) for p, m in lacking.items()}, F.lit(""))
     header_count = _per_file({p: F.lit(len(h)) for p, h in headers.items()}, F.lit(0))
     field_count = csv_field_count(F.col("_line"))
     reason = (
-        F.when(header_lacks != "", F.concat(F.lit("file header lacks column(s) "), header_lacks))
+        F.when(header_lacks != "", header_lacks)
         .when(F.trim(F.col("_line")) == "", F.lit("blank line"))
         .when(
             field_count != header_count,
@@ -269,6 +266,28 @@ def parse_csv_lines(
         "_ingest_line",
         "_ingest_encoding",
     )
+
+
+OTHER_SEPARATORS = {";": "semicolon", "\t": "tab", "|": "pipe"}
+
+
+def header_problem(header: Sequence[str], source_columns: Sequence[str]) -> str:
+    """Why a file's header cannot be read as the contract's ("" when it can): the contract
+    columns it lacks, and, for a header that is one field holding another separator (an Excel
+    export in a locale whose list separator is ';', say), what the file looks like."""
+    names = {name.lower() for name in header}
+    lacks = [name for name in source_columns if name.lower() not in names]
+    if not lacks:
+        return ""
+    problem = f"file header lacks column(s) {', '.join(lacks)}"
+    found = [sep for sep in OTHER_SEPARATORS if len(header) == 1 and sep in header[0]]
+    if found:
+        problem += (
+            f": its header is one field holding {OTHER_SEPARATORS[found[0]]}s, a "
+            f"{OTHER_SEPARATORS[found[0]]}-separated file? bronze reads comma-separated CSV: "
+            "save it with commas between fields and dots in numbers"
+        )
+    return problem
 
 
 def _field_at(position: Column) -> Column:

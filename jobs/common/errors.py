@@ -20,6 +20,11 @@ class ConfigurationError(MedallionError):
 class QualityGateFailed(MedallionError):
     """An error-severity dataset rule failed; the message lists the rules and by how much."""
 
-    def __init__(self, failures: list[str]) -> None:
+    def __init__(self, failures: list[str], reasons: list[str] | None = None) -> None:
         self.failures = failures
-        super().__init__("quality gate failed: " + "; ".join(failures))
+        said = "; ".join(reasons or [])
+        super().__init__(
+            "quality gate failed: "
+            + "; ".join(failures)
+            + (f"; commonest quarantine reasons: {said}" if said else "")
+        )

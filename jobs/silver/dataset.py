@@ -116,7 +116,9 @@ class DatasetRun:
             written = self.write(publisher, checked, stats, batches, failed)
         finally:
             publisher.clear_staged()
-        return self.record(Outcome(batches, stats, found, written, failed, drift))
+        reasons = written.get("quarantine_reasons")
+        summary = self.record(Outcome(batches, stats, found, written, failed, drift))
+        return summary | ({"quarantine_reasons": reasons} if reasons else {})
 
     def evaluate(
         self, bronze: DataFrame, references: dict[str, DataFrame]
@@ -174,8 +176,10 @@ class DatasetRun:
         with ThreadPoolExecutor(max_workers=1) as alongside:
             quarantined = alongside.submit(publisher.write_quarantine, checked)
             if failed:
+                reasons = self.quarantine_reasons(checked, stats)
                 written = {"rows_silver": stats["clean"], "rows_duplicate": 0,
-                           "rows_duplicate_event": 0, "partitions": []}  # fmt: skip
+                           "rows_duplicate_event": 0, "partitions": [],
+                           "quarantine_reasons": reasons}  # fmt: skip
                 self.log("quality gate failed, batch not published: " + "; ".join(failed))
             else:
                 written = publisher.publish(
@@ -185,6 +189,24 @@ class DatasetRun:
             quarantined.result()
         self.log(f"quarantined {stats['quarantined']} rows")
         return written
+
+    def quarantine_reasons(
+        self, checked: DataFrame, stats: dict[str, Any], most: int = 3
+    ) -> list[str]:
+        """The commonest reasons rows were quarantined, each with its rows: read only when the
+        gate failed, so that the failure says why (a file that is one column, say)."""
+        if not stats["quarantined"]:
+            return []
+        reasons = (
+            checked.where(~clean_rows())
+            .select(F.explode("dq_reasons").alias("reason"))
+            .groupBy("reason")
+            .count()
+            .orderBy(F.desc("count"), "reason")
+            .limit(most)
+            .collect()
+        )
+        return [f"{row['reason']} ({row['count']} rows)" for row in reasons]
 
     def record(self, outcome: Outcome) -> dict[str, Any]:
         """Write this run's rule results and ledger summary to quality/; return the summary."""

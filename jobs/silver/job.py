@@ -60,6 +60,7 @@ def body(argv: list[str]) -> dict[str, Any]:
             results |= {name: future.result() for name, future in runs.items()}
     summary: dict[str, Any] = {"run_id": args.run_id, "datasets": {}, "absent": []}
     failures: list[str] = []
+    reasons: list[str] = []
     for dataset in ordered:
         result = results[dataset]
         if result is None:
@@ -67,8 +68,9 @@ def body(argv: list[str]) -> dict[str, Any]:
             continue
         summary["datasets"][dataset] = result
         failures += result.get("failed_rules", [])
+        reasons += [f"{dataset}: {reason}" for reason in result.get("quarantine_reasons", [])]
     if failures:
-        raise QualityGateFailed(failures)
+        raise QualityGateFailed(failures, reasons)
     return summary
 
 

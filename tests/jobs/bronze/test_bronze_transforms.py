@@ -12,6 +12,7 @@ from pyspark.sql import functions as F
 from jobs.bronze.ingest import read_lines
 from jobs.bronze.transforms import (
     extra_columns,
+    header_problem,
     json_keys,
     named_as_contract,
     number_and_decode_lines,
@@ -241,3 +242,19 @@ def test_json_keys_under_an_alias_fill_the_column(lines_of) -> None:
         "a.jsonl": ("r1", "5", None),
         "b.jsonl": ("r2", "4", "1"),
     }
+
+
+def test_a_semicolon_separated_file_is_kept_whole_with_what_it_looks_like(lines_of) -> None:
+    files = {"export.csv": b"InvoiceNo;StockCode;Quantity\n536365;85123A;6\n"}
+    headers = {"export.csv": parse_header("InvoiceNo;StockCode;Quantity")}
+    [row] = lines_of(files, lambda lines: parse_csv_lines(lines, COLUMNS, headers))
+    assert row["_corrupt_record"] == "536365;85123A;6"
+    assert row["_corrupt_reason"] == (
+        "file header lacks column(s) InvoiceNo, StockCode, Quantity: its header is one field "
+        "holding semicolons, a semicolon-separated file? bronze reads comma-separated CSV: save "
+        "it with commas between fields and dots in numbers"
+    )
+    assert header_problem(["InvoiceNo", "StockCode"], COLUMNS) == (
+        "file header lacks column(s) Quantity"
+    )
+    assert header_problem(["quantity", "INVOICENO", "StockCode"], COLUMNS) == ""

@@ -289,6 +289,15 @@ def test_a_failing_error_severity_rule_fails_silver_with_the_rule_and_the_number
     assert "order_lines_quarantine_ratio" in run.cause
     assert "over the limit of 0.10%" in run.cause
     assert "order_lines_quarantine_ratio" in body
+    # The failure says why rows were quarantined: the commonest reasons, as the quarantine
+    # silver wrote has them.
+    commonest = duckdb.sql(
+        "select reason, count(*) as n from (select unnest(dq_reasons) as reason from "
+        f"read_parquet('{lake}/quarantine/order_lines/**/*.parquet')) "
+        "group by reason order by n desc, reason limit 3"
+    ).fetchall()
+    said = "; ".join(f"order_lines: {reason} ({n} rows)" for reason, n in commonest)
+    assert run.cause.endswith(f"; commonest quarantine reasons: {said}")
     assert not (lake / "silver" / "order_lines").exists() or not any(
         (lake / "silver" / "order_lines").rglob("*.parquet")
     )
