@@ -206,7 +206,8 @@ class DatasetRun:
             .limit(most)
             .collect()
         )
-        return [f"{row['reason']} ({row['count']} rows)" for row in reasons]
+        return [f"{row['reason']} ({row['count']} row{'' if row['count'] == 1 else 's'})"
+                for row in reasons]  # fmt: skip
 
     def record(self, outcome: Outcome) -> dict[str, Any]:
         """Write this run's rule results and ledger summary to quality/; return the summary."""

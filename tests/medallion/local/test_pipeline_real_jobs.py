@@ -296,7 +296,9 @@ def test_a_failing_error_severity_rule_fails_silver_with_the_rule_and_the_number
         f"read_parquet('{lake}/quarantine/order_lines/**/*.parquet')) "
         "group by reason order by n desc, reason limit 3"
     ).fetchall()
-    said = "; ".join(f"order_lines: {reason} ({n} rows)" for reason, n in commonest)
+    said = "; ".join(
+        f"order_lines: {reason} ({n} row{'' if n == 1 else 's'})" for reason, n in commonest
+    )
     assert run.cause.endswith(f"; commonest quarantine reasons: {said}")
     assert not (lake / "silver" / "order_lines").exists() or not any(
         (lake / "silver" / "order_lines").rglob("*.parquet")
