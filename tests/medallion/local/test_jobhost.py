@@ -3,8 +3,12 @@ arguments or environment; a failed or timed-out job retires its host; closing st
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
+import subprocess
+import sys
 import textwrap
 import time
 from collections.abc import Callable, Iterator
@@ -250,3 +254,54 @@ def test_the_last_layer_s_host_stops_as_its_job_ends_and_a_later_job_gets_a_new_
         assert not alive(int(gold["pid"])), "the last job's host outlived it"  # type: ignore[call-overload]
         again = run("gold")
         assert again["pid"] != gold["pid"]
+
+
+PARENT = """
+import sys
+from pathlib import Path
+from medallion.local.jobhost import JobHost
+
+host = JobHost()
+print(host.process.pid, flush=True)
+host.run(Path(sys.argv[1]), [])
+"""
+
+
+def running(pid: int) -> bool:
+    """Whether the process exists and is not a zombie waiting to be reaped."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_a_worker_whose_command_was_killed_ends_with_its_jvm(tmp_path: Path):
+    """The command is killed by SIGKILL while its worker runs a long job: the worker and its
+    JVM end too, instead of running the job to its end against the lake."""
+    started = tmp_path / "started"
+    sleeper = tmp_path / "long_job.py"
+    sleeper.write_text(
+        f"import pathlib, time\npathlib.Path({str(started)!r}).write_text('x')\ntime.sleep(300)\n"
+    )
+    command = subprocess.Popen(
+        [sys.executable, "-c", PARENT, str(sleeper)], stdout=subprocess.PIPE, text=True
+    )
+    assert command.stdout is not None
+    worker = int(command.stdout.readline())
+    try:
+        deadline = time.monotonic() + 600  # however long the JVM takes to start
+        while not started.exists():
+            assert command.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        group = [worker, *_children(worker)]
+        assert len(group) >= 2, "the worker has no JVM child"
+        command.kill()
+        command.wait(timeout=30)
+        deadline = time.monotonic() + 60
+        while any(running(pid) for pid in group) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(running(pid) for pid in group)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(worker, signal.SIGKILL)
