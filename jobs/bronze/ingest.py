@@ -6,11 +6,12 @@ from datetime import datetime
 from functools import reduce
 from typing import Any
 
+from py4j.protocol import Py4JJavaError
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
-from jobs.bronze.sniff import SNIFF_BYTES, not_text_reason
+from jobs.bronze.sniff import SNIFF_BYTES, not_text_reason, unreadable_reason
 from jobs.bronze.transforms import (
     add_ingest_metadata,
     extra_columns,
@@ -111,13 +112,19 @@ def extra_names(contract: Contract, columns: dict[str, list[str]]) -> list[str]:
 
 
 def refused_files(files: LakeFiles, candidates: list[FileInfo]) -> dict[str, str]:
-    """The files that are not text bronze can read (an Excel workbook, say), each with why and
-    what to do (``jobs.bronze.sniff``): none of their bytes is read as lines."""
+    """The files that are not text bronze can read (an Excel workbook, or plain text named
+    ``.gz``, say), each with why and what to do (``jobs.bronze.sniff``): none of their bytes is
+    read as lines."""
     refused: dict[str, str] = {}
     for info in candidates:
-        reason = not_text_reason(
-            info.path.rsplit("/", 1)[-1], files.first_bytes(info.path, SNIFF_BYTES)
-        )
+        name = info.path.rsplit("/", 1)[-1]
+        try:
+            reason = not_text_reason(name, files.first_bytes(info.path, SNIFF_BYTES))
+        except Py4JJavaError as err:
+            # Its stored bytes read (else this raises: the job fails and the next run tries
+            # again), so its codec refused it, as Spark's read would, failing the job.
+            files.first_bytes(info.path, 1, decoded=False)
+            reason = unreadable_reason(name, str(err.java_exception.getMessage() or ""))
         if reason:
             say(f"bronze: {info.path} not read: {reason}")
             refused[info.path] = reason
@@ -267,7 +274,7 @@ def manifest_entry(
     rows = int(count.get("rows", 0))
     reason = (refused or {}).get(info.path)
     if reason:
-        status = "refused_not_text"
+        status = "refused_unreadable" if reason.startswith("unreadable") else "refused_not_text"
     elif info.size == 0:
         status = "skipped_empty"
     elif rows == 0:

@@ -51,3 +51,13 @@ def not_text_reason(name: str, head: bytes) -> str | None:
     if suffix in WORKBOOK_SUFFIXES:
         what, advice = f"a spreadsheet workbook (.{suffix})", SAVE_AS_CSV
     return f"not text: {what}; bronze reads CSV or JSON Lines text (UTF-8 or Latin-1): {advice}"
+
+
+def unreadable_reason(name: str, message: str) -> str:
+    """Why a file whose content could not be read through its suffix's codec (plain text named
+    ``.gz``, say) was refused, and what to do."""
+    suffix = name.rsplit(".", 1)[-1] if "." in name else ""
+    return (
+        f"unreadable: {message or 'its codec failed'} (read through the codec its .{suffix} "
+        f"suffix names); if it is not .{suffix} data, rename it without the .{suffix}"
+    )

@@ -212,12 +212,13 @@ class LakeFiles:
             stream.close()
 
     @contextmanager
-    def _content(self, uri: str) -> Iterator[Any]:
+    def _content(self, uri: str, decoded: bool = True) -> Iterator[Any]:
         """A file's content as a Java stream: a compressed file (``.gz``, ``.bz2``...)
-        decompressed by the Hadoop codec its suffix names, as Spark's text source reads it."""
+        decompressed by the Hadoop codec its suffix names, as Spark's text source reads it
+        (its stored bytes with ``decoded=False``)."""
         path = self._path(uri)
         codecs = self._jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(self._conf)
-        codec = codecs.getCodec(path)
+        codec = codecs.getCodec(path) if decoded else None
         stream = self._fs(uri).open(path)
         try:
             if codec is not None:
@@ -226,9 +227,9 @@ class LakeFiles:
         finally:
             stream.close()
 
-    def first_bytes(self, uri: str, count: int) -> bytes:
+    def first_bytes(self, uri: str, count: int, decoded: bool = True) -> bytes:
         """The first ``count`` bytes of a file's content (fewer if it is shorter)."""
-        with self._content(uri) as stream:
+        with self._content(uri, decoded) as stream:
             return bytes(stream.readNBytes(count))
 
     def first_line(self, uri: str) -> str:

@@ -25,6 +25,8 @@ def write_landing(landing: Path) -> None:
     # Not text: refused whole, recorded with the reason, no line of them read.
     (orders / "Online Retail.xlsx").write_bytes(b"PK\x03\x04" + bytes(range(256)) * 4)
     (orders / "unicode-text.txt").write_bytes("\n".join(lines[:2]).encode("utf-16"))
+    # Plain text under a .gz name: its codec refuses it, as Spark's read would, failing the job.
+    (orders / "not gzip.csv.gz").write_text("\n".join(lines[:2]))
     (orders / "empty.csv").write_bytes(b"")
     (orders / "header-only.csv").write_text(HEADER + "\n")
 
@@ -54,13 +56,18 @@ def test_bronze_keeps_every_line_records_every_file_and_ingests_once(
         "exported.csv.gz": "ingested",
         "Online Retail.xlsx": "refused_not_text",
         "unicode-text.txt": "refused_not_text",
+        "not gzip.csv.gz": "refused_unreadable",
         "empty.csv": "skipped_empty",
         "header-only.csv": "skipped_header_only",
     }
     assert "a spreadsheet workbook (.xlsx)" in files["Online Retail.xlsx"]["reason"]
     assert "UTF-16 text" in files["unicode-text.txt"]["reason"]
+    assert files["not gzip.csv.gz"]["reason"] == (
+        "unreadable: not a gzip file (read through the codec its .gz suffix names); "
+        "if it is not .gz data, rename it without the .gz"
+    )
     assert first.summary["datasets"]["order_lines"]["refused"] == {
-        e["path"]: e["reason"] for e in files.values() if e["status"] == "refused_not_text"
+        e["path"]: e["reason"] for e in files.values() if e["status"].startswith("refused_")
     }
     assert files["bom-crlf.csv"]["encoding"] == "UTF-8"
     assert files["latin1.csv"]["encoding"] == "ISO-8859-1"
