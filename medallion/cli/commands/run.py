@@ -10,7 +10,7 @@ import typer
 
 from medallion.aws.stepfunctions import RunOptions
 from medallion.cli import options
-from medallion.cli.errors import failed_unless, handled
+from medallion.cli.errors import ExitCode, exit_with, failed_unless, handled
 from medallion.cli.output import console
 from medallion.cli.progress import ProgressPrinter, print_run, run_json
 from medallion.cli.validate import contracts_valid, dataset_names, iso_day, local_settings
@@ -45,6 +45,9 @@ def run(
     """Run bronze, silver, gold, the crawlers and the views through the Step Functions definition,
     locally (moto's ASL engine, local PySpark, DuckDB, SMTP alerts)."""
     iso_day(observation_end, "--observation-end")
+    if landing is not None and not landing.is_dir():
+        # A landing named on purpose that is not there is a typo, not a day with nothing new.
+        raise exit_with(ExitCode.USAGE, f"--landing {landing}: no such folder")
     dataset_names(datasets, contracts)
     contracts_valid(contracts)
     local_settings()

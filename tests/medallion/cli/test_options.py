@@ -95,3 +95,11 @@ def test_run_option_env_names_every_environment_variable_of_medallion_run() -> N
     run = command.commands["run"]  # type: ignore[attr-defined]
     envvars = {p.envvar for p in run.params if getattr(p, "envvar", None)}
     assert envvars == set(RUN_OPTION_ENV)
+
+
+def test_a_landing_named_that_is_not_there_is_a_usage_error(tmp_path: Path) -> None:
+    missing = tmp_path / "drop-typo"
+    result = CliRunner().invoke(app, ["run", "--lake", str(tmp_path), "--landing", str(missing)])
+    assert result.exit_code == 2, result.output
+    assert f"--landing {missing}: no such folder" in " ".join(result.output.split())
+    assert not (tmp_path / "_meta").exists()  # refused before anything started
