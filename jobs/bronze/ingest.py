@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from functools import reduce
 from typing import Any
@@ -26,7 +28,8 @@ from jobs.bronze.transforms import (
     stream_file_columns,
 )
 from jobs.common.contracts import Contract, EventStream
-from jobs.common.entry import say
+from jobs.common.entry import java_failure, say
+from jobs.common.errors import LandingReadError
 from jobs.common.lake import FileInfo, LakeFiles, LakePaths
 
 # Above this many new bytes in files that cannot be split, spread the parsing over every core
@@ -69,12 +72,13 @@ def ingest_dataset(
     counts: dict[str, dict[str, Any]] = {}
     columns: dict[str, list[str]] = {}
     if with_data:
-        rows, columns = read_lines(spark, contract, with_data, set(streamed))
-        rows = add_ingest_metadata(rows, batch_id, ingested_at)
-        # The batch's partition directory is written directly: with partitionBy, Spark would
-        # sort every row by two constant columns first.
-        rows.write.mode("overwrite").parquet(batch_path(lake, dataset, ingested_at, batch_id))
-        counts = count_batch(spark, batch_path(lake, dataset, ingested_at, batch_id), rows.schema)
+        path = batch_path(lake, dataset, ingested_at, batch_id)
+        with named_on_failure(dataset, with_data):
+            rows, columns = read_lines(spark, contract, with_data, set(streamed))
+            rows = add_ingest_metadata(rows, batch_id, ingested_at)
+            # Its directory written directly: partitionBy would sort by two constant columns.
+            rows.write.mode("overwrite").parquet(path)
+        counts = count_batch(spark, path, rows.schema)
         unlisted = sorted(set(counts) - {f.path for f in with_data})
         if unlisted:
             # A row whose file is not one listed would leave the listed file counted as empty.
@@ -101,6 +105,24 @@ def ingest_dataset(
         f"({result['malformed']} malformed) in batch {batch_id}"
     )
     return result
+
+
+@contextmanager
+def named_on_failure(dataset: str, new: list[FileInfo], most: int = 5) -> Iterator[None]:
+    """A failed read of the new files (a .gz cut short, say) as a LandingReadError naming the
+    files and the Java cause: Spark's own error names neither the file nor, on its first line,
+    the cause. The batch is not recorded, so the next run reads the files again."""
+    try:
+        yield
+    except Py4JJavaError as err:
+        names = [f.path.rsplit("/", 1)[-1] for f in new]
+        listed = ", ".join(names[:most]) + (
+            f" and {len(names) - most} more" if len(names) > most else ""
+        )
+        raise LandingReadError(
+            f"{dataset}: reading its new landing files failed: {java_failure(err)}; "
+            f"the files read: {listed}"
+        ) from err
 
 
 def extra_names(contract: Contract, columns: dict[str, list[str]]) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import threading
@@ -40,12 +41,32 @@ def run_main(layer: str, body: Callable[[list[str]], dict[str, Any]]) -> None:
         _fail(layer, f"{type(exc).__name__}: {exc}", exc)
     except Exception as exc:
         traceback.print_exc()
-        _fail(layer, f"{type(exc).__name__}: {_first_line(str(exc))}", exc)
+        said = java_failure(exc) or _first_line(str(exc))
+        _fail(layer, f"{type(exc).__name__}: {said}", exc)
     say(SUMMARY_PREFIX + json.dumps(summary, sort_keys=True, default=str))
 
 
 def _first_line(text: str) -> str:
     return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
+def java_failure(exc: BaseException, most: int = 30) -> str | None:
+    """The Java side of a failed Spark call in one line, for a Py4JJavaError (whose own first
+    line only names the call: ``An error occurred while calling o144.parquet``): its deepest
+    cause (``EOFException: Unexpected end of input stream``). None for other errors."""
+    failure = getattr(exc, "java_exception", None)
+    if failure is None:
+        return None
+    chain: list[tuple[str, str]] = []
+    with contextlib.suppress(Exception):  # a JVM gone already: the first line will do
+        while failure is not None and len(chain) < most:
+            message = str(failure.getMessage() or "")
+            chain.append((str(failure.getClass().getSimpleName()), _first_line(message)))
+            failure = failure.getCause()
+    if not chain:
+        return None
+    kind, message = chain[-1]
+    return f"{kind}: {message}" if message else kind
 
 
 def _fail(layer: str, message: str, exc: BaseException) -> None:

@@ -28,3 +28,7 @@ class QualityGateFailed(MedallionError):
             + "; ".join(failures)
             + (f"; commonest quarantine reasons: {said}" if said else "")
         )
+
+
+class LandingReadError(MedallionError):
+    """Spark could not read a dataset's new landing files to their end (a .gz cut short)."""

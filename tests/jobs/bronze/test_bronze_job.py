@@ -111,3 +111,30 @@ def test_bad_arguments_fail_with_one_clear_line(
         "bronze job failed: JobArgumentError: --run_id 'bad id!' may not contain ' ' "
         "(a Step Functions execution name's rule)"
     )
+
+
+def test_a_file_spark_cannot_read_to_its_end_fails_naming_the_file_and_the_cause(
+    tmp_path: Path, job_runner: Callable[..., JobResult]
+) -> None:
+    # An upload cut short: a good gzip header, then the end missing. The first bytes read, so
+    # it is not refused; Spark's read of it fails the job, and the message names the files and
+    # the cause, not only the Java call ("An error occurred while calling o144.parquet").
+    orders = tmp_path / "landing" / "order_lines"
+    orders.mkdir(parents=True)
+    lines = [f"{536365 + i},{i * 7919 % 99991}A,MUG {i},6,12/1/2010 8:26,2.55,17850,UK" for i
+             in range(20000)]  # fmt: skip
+    whole = gzip.compress("\n".join([HEADER, *lines]).encode())  # cut far past its first bytes
+    cut = orders / "cut short.csv.gz"
+    cut.write_bytes(whole[: len(whole) // 2])
+    options = {
+        "lake_root": str(tmp_path / "lake"),
+        "run_id": "r1",
+        "landing_root": str(orders.parent),
+    }
+    result = job_runner("bronze", options)
+    assert result.state == "FAILED"
+    assert result.error_message == (
+        "bronze job failed: LandingReadError: order_lines: reading its new landing files failed: "
+        "EOFException: Unexpected end of input stream; the files read: cut short.csv.gz"
+    )
+    assert not (tmp_path / "lake" / "_meta" / "ingested").exists()  # read again next run
