@@ -13,7 +13,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
-from jobs.bronze.sniff import SNIFF_BYTES, not_text_reason, unreadable_reason
+from jobs.bronze.sniff import GZIP_MAGIC, SNIFF_BYTES, not_text_reason, unreadable_reason
 from jobs.bronze.transforms import (
     add_ingest_metadata,
     extra_columns,
@@ -120,8 +120,8 @@ def named_on_failure(dataset: str, new: list[FileInfo], most: int = 5) -> Iterat
             f" and {len(names) - most} more" if len(names) > most else ""
         )
         raise LandingReadError(
-            f"{dataset}: reading its new landing files failed: {java_failure(err)}; "
-            f"the files read: {listed}"
+            f"{dataset}: reading its new landing files (or writing their bronze batch) failed: "
+            f"{java_failure(err)}; the files read: {listed}"
         ) from err
 
 
@@ -143,9 +143,15 @@ def refused_files(files: LakeFiles, candidates: list[FileInfo]) -> dict[str, str
         try:
             reason = not_text_reason(name, files.first_bytes(info.path, SNIFF_BYTES))
         except Py4JJavaError as err:
-            # Its stored bytes read (else this raises: the job fails and the next run tries
-            # again), so its codec refused it, as Spark's read would, failing the job.
-            files.first_bytes(info.path, 1, decoded=False)
+            # Refused only when it is plainly not gzip data under a gzip name. Anything else
+            # (gzip data cut short, a codec this machine lacks, a read that failed) fails the
+            # job, and the next run tries the file again.
+            stored = files.first_bytes(info.path, 2, decoded=False)
+            if not name.lower().endswith((".gz", ".gzip")) or stored == GZIP_MAGIC:
+                failed = java_failure(err)
+                raise LandingReadError(
+                    f"{info.path}: reading its first bytes failed: {failed}"
+                ) from err
             reason = unreadable_reason(name, str(err.java_exception.getMessage() or ""))
         if reason:
             say(f"bronze: {info.path} not read: {reason}")

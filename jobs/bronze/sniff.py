@@ -14,6 +14,8 @@ from __future__ import annotations
 SNIFF_BYTES = 4096
 """How much of a file is looked at: a text file has no NUL byte in it."""
 
+GZIP_MAGIC = b"\x1f\x8b"
+
 SAVE_AS_CSV = "save it as CSV (UTF-8), a sheet per file, and drop that file in landing"
 
 # https://en.wikipedia.org/wiki/List_of_file_signatures
@@ -30,7 +32,7 @@ SIGNATURES: tuple[tuple[bytes, str, str], ...] = (
     ),
     (b"PAR1", "a Parquet file", "export it as CSV or JSON Lines"),
     (b"%PDF-", "a PDF document", "export its table as CSV"),
-    (b"\x1f\x8b", "gzip data in a file whose name does not end in .gz", "rename it to end in .gz"),
+    (GZIP_MAGIC, "gzip data in a file whose name does not end in .gz", "rename it to end in .gz"),
     (b"\xff\xfe", "UTF-16 text (Excel's 'Unicode Text' export)", SAVE_AS_CSV),
     (b"\xfe\xff", "UTF-16 text", SAVE_AS_CSV),
 )

@@ -311,8 +311,10 @@ def parse_json_lines(
     """Parse JSON Lines into the contract's source columns, then every other key any file has
     (``keys``: each file's keys, see ``json_keys`` and ``extra_columns``), all as strings
     (a nested value as its JSON text); bad lines kept whole. A source column's value is under
-    its name, else under one of its ``aliases`` (alias -> source name; exact names, as keys);
-    in a file whose objects have both, the alias is a column of its own, as in a CSV file.
+    its name, else, in a line without it, under one of its ``aliases`` (alias -> source name;
+    exact names, as keys). In a file whose objects have both, the alias is also a column of its
+    own; unlike a CSV header, which is the whole file's, a line lacking the name takes the
+    alias's value.
     """
     aliases = aliases or {}
     schema = ", ".join(f"`{name}` string" for name in [*source_columns, *aliases])

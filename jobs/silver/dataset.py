@@ -193,21 +193,27 @@ class DatasetRun:
     def quarantine_reasons(
         self, checked: DataFrame, stats: dict[str, Any], most: int = 3
     ) -> list[str]:
-        """The commonest reasons rows were quarantined, each with its rows: read only when the
-        gate failed, so that the failure says why (a file that is one column, say)."""
+        """The rules that quarantined the most rows, each with its rows and one of its reasons:
+        read only when the gate failed, so that the failure says why (a file that is one
+        column, say). By rule, not by reason: a reason names the value it refused."""
         if not stats["quarantined"]:
             return []
-        reasons = (
-            checked.where(~clean_rows())
-            .select(F.explode("dq_reasons").alias("reason"))
-            .groupBy("reason")
-            .count()
-            .orderBy(F.desc("count"), "reason")
+        failed = checked.where(~clean_rows()).select(
+            F.explode("dq_failed_rules").alias("rule"), "dq_reasons"
+        )
+        own = F.filter("dq_reasons", lambda r: r.startswith(F.concat(F.col("rule"), F.lit(": "))))
+        rules = (
+            failed.groupBy("rule")
+            .agg(F.count("*").alias("rows"), F.min(F.element_at(own, 1)).alias("example"))
+            .orderBy(F.desc("rows"), "rule")
             .limit(most)
             .collect()
         )
-        return [f"{row['reason']} ({row['count']} row{'' if row['count'] == 1 else 's'})"
-                for row in reasons]  # fmt: skip
+        return [
+            f"{r['rule']} ({r['rows']} row{'' if r['rows'] == 1 else 's'}, e.g. "
+            f"{(r['example'] or '')[len(r['rule']) + 2 :]})"
+            for r in rules
+        ]
 
     def record(self, outcome: Outcome) -> dict[str, Any]:
         """Write this run's rule results and ledger summary to quality/; return the summary."""

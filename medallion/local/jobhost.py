@@ -376,8 +376,8 @@ def _run_script(script: str, argv: list[str], env: Mapping[str, str]) -> int:
 
 
 def _end_with_parent(parent: int, every: float = 0.5) -> None:
-    """End the worker's process group (the worker, its JVM, Spark's Python workers) as soon as
-    the process that started it is gone.
+    """End the worker's process group (the worker and its JVM; Spark's Python workers, in
+    groups of their own, end with the JVM) as soon as the process that started it is gone.
 
     A command killed by SIGKILL (or by the kernel's out-of-memory killer) closes nothing: its
     worker, in a session of its own, would run the job it holds to its end, writing to a lake

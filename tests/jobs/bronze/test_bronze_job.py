@@ -134,7 +134,17 @@ def test_a_file_spark_cannot_read_to_its_end_fails_naming_the_file_and_the_cause
     result = job_runner("bronze", options)
     assert result.state == "FAILED"
     assert result.error_message == (
-        "bronze job failed: LandingReadError: order_lines: reading its new landing files failed: "
-        "EOFException: Unexpected end of input stream; the files read: cut short.csv.gz"
+        "bronze job failed: LandingReadError: order_lines: reading its new landing files (or "
+        "writing their bronze batch) failed: EOFException: Unexpected end of input stream; the "
+        "files read: cut short.csv.gz"
     )
     assert not (tmp_path / "lake" / "_meta" / "ingested").exists()  # read again next run
+    # Cut within its first bytes: gzip data all the same, so not refused as "not gzip" (which
+    # would record it for good) but failed the same way, to be read again next run.
+    cut.write_bytes(whole[:600])
+    early = job_runner("bronze", options)
+    assert early.error_message == (
+        f"bronze job failed: LandingReadError: file:{cut}: reading its first bytes failed: "
+        "EOFException: Unexpected end of input stream"
+    )
+    assert not (tmp_path / "lake" / "_meta" / "ingested").exists()

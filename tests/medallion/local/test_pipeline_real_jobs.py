@@ -289,15 +289,17 @@ def test_a_failing_error_severity_rule_fails_silver_with_the_rule_and_the_number
     assert "order_lines_quarantine_ratio" in run.cause
     assert "over the limit of 0.10%" in run.cause
     assert "order_lines_quarantine_ratio" in body
-    # The failure says why rows were quarantined: the commonest reasons, as the quarantine
-    # silver wrote has them.
+    # The failure says why rows were quarantined: the rules that quarantined the most rows,
+    # each with one of its reasons, as the quarantine silver wrote has them.
     commonest = duckdb.sql(
-        "select reason, count(*) as n from (select unnest(dq_reasons) as reason from "
+        "select rule, count(*) as n, min(list_filter(dq_reasons, r -> starts_with(r, rule || "
+        "': '))[1]) as example from (select unnest(dq_failed_rules) as rule, dq_reasons from "
         f"read_parquet('{lake}/quarantine/order_lines/**/*.parquet')) "
-        "group by reason order by n desc, reason limit 3"
+        "group by rule order by n desc, rule limit 3"
     ).fetchall()
     said = "; ".join(
-        f"order_lines: {reason} ({n} row{'' if n == 1 else 's'})" for reason, n in commonest
+        f"order_lines: {rule} ({n} row{'' if n == 1 else 's'}, e.g. {example[len(rule) + 2 :]})"
+        for rule, n, example in commonest
     )
     assert run.cause.endswith(f"; commonest quarantine reasons: {said}")
     assert not (lake / "silver" / "order_lines").exists() or not any(
