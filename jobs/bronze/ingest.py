@@ -19,7 +19,6 @@ from jobs.bronze.transforms import (
     extra_columns,
     json_keys,
     listed_path,
-    named_as_contract,
     number_and_decode_lines,
     parse_csv_lines,
     parse_header,
@@ -27,6 +26,7 @@ from jobs.bronze.transforms import (
     parse_stream_records,
     stream_file_columns,
 )
+from jobs.common.aliases import named_as_contract
 from jobs.common.contracts import Contract, EventStream
 from jobs.common.entry import java_failure, say
 from jobs.common.errors import LandingReadError

@@ -11,6 +11,8 @@ from datetime import datetime
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from jobs.common.aliases import named_as_contract
+
 REPLACEMENT_CHAR = "\ufffd"
 BOM = "\ufeff"
 MAX_LENGTH = (1 << 31) - 1
@@ -119,27 +121,6 @@ def csv_field_count(line: Column) -> Column:
 def parse_header(text: str) -> list[str]:
     """A CSV header line as trimmed field names, spelled as the file spells them."""
     return [name.strip() for name in next(csv.reader([text]), [])]
-
-
-def named_as_contract(
-    header: Sequence[str], aliases: Mapping[str, str], case_sensitive: bool = False
-) -> list[str]:
-    """A file's field names with each one named like an alias of a source column (in any case
-    for a CSV header, exactly for JSON keys) renamed to that column's source name, unless the
-    file has the source name too (then the alias stays a column of its own). ``aliases``:
-    alias -> source name (``Contract.source_aliases``).
-    """
-
-    def key(name: str) -> str:
-        return name if case_sensitive else name.lower()
-
-    keyed = {key(alias): source for alias, source in aliases.items()}
-    present = {key(name) for name in header}
-    renamed = []
-    for name in header:
-        source = keyed.get(key(name))
-        renamed.append(source if source and key(source) not in present else name)
-    return renamed
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from jobs.common.aliases import named_as_contract
 from jobs.common.contracts import Contract
 from jobs.common.quality.verdicts import Verdict, status
 
@@ -53,12 +54,10 @@ def schema_drift(contract: Contract, columns: Mapping[str, list[str]]) -> Schema
     spelled = {key(name): name for name in contract.source_columns}
     watermark = contract.database.watermark_column if contract.database else None
     expected = set(spelled) | ({key(watermark)} if watermark else set())
-    aliases = {key(alias): key(source) for alias, source in contract.source_aliases.items()}
+    exact = contract.format == "jsonl"
     for path in sorted(columns):
-        names = {key(name): name for name in reversed(columns[path])}
-        for alias in set(names) & set(aliases):
-            if aliases[alias] not in names:  # else the alias is a column of its own
-                names[aliases[alias]] = names.pop(alias)
+        named = named_as_contract(columns[path], contract.source_aliases, exact)
+        names = {key(name): name for name in reversed(named)}
         for found in sorted(set(names) - expected):
             appeared.setdefault(names[found], []).append(path)
         for lacking in sorted(set(spelled) - set(names)):

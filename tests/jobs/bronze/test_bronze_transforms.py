@@ -14,7 +14,6 @@ from jobs.bronze.transforms import (
     extra_columns,
     header_problem,
     json_keys,
-    named_as_contract,
     number_and_decode_lines,
     parse_csv_lines,
     parse_header,
@@ -217,14 +216,6 @@ def test_a_file_read_in_splits_keeps_every_line_and_its_number(
         else:
             assert row["_corrupt_record"] is None and row["Description"] == line.split(",")[2]
     assert got[("small.csv", 2)]["Description"] == "MUG 1"
-
-
-def test_a_header_names_a_column_by_its_alias_unless_it_has_the_column_too() -> None:
-    aliases = {"Invoice": "InvoiceNo", "Customer ID": "CustomerID"}
-    assert named_as_contract(["invoice", "StockCode", "CUSTOMER ID"], aliases) == [
-        "InvoiceNo", "StockCode", "CustomerID",
-    ]  # fmt: skip
-    assert named_as_contract(["InvoiceNo", "Invoice"], aliases) == ["InvoiceNo", "Invoice"]
 
 
 def test_json_keys_under_an_alias_fill_the_column(lines_of) -> None:
