@@ -271,11 +271,13 @@ def expected_spend_sql(model: Any) -> str:
     """Gamma-Gamma's expected spend per purchase (jobs/gold/value/mart.py's _expected_spend)."""
     if not model.spend_ok or model.spend is None:
         return "NULL::DOUBLE"
-    p, q, v = (model.spend.params[k] for k in ("p", "q", "v"))
+    # Doubles, as the gold job's F.lit: DuckDB reads a bare 885.3476573648721 as DECIMAL(18,13),
+    # and that times a frequency of 191 overflows.
+    p, q, v = (f"{float(model.spend.params[k])!r}::DOUBLE" for k in ("p", "q", "v"))
     repeat = "frequency > 0 AND monetary_value > 0"
-    weight = f"(CASE WHEN {repeat} THEN {p} * frequency / ({p} * frequency + {q - 1}) ELSE 0 END)"
+    weight = f"(CASE WHEN {repeat} THEN {p} * frequency / ({p} * frequency + {q} - 1) ELSE 0 END)"
     own = f"(CASE WHEN {repeat} THEN monetary_value ELSE 0 END)"
-    return f"(1 - {weight}) * {v * p / (q - 1)} + {weight} * {own}"
+    return f"(1 - {weight}) * ({v} * {p} / ({q} - 1)) + {weight} * {own}"
 
 
 def write(con: duckdb.DuckDBPyConnection, sql: str, out: Path) -> int:

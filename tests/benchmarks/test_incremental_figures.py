@@ -42,3 +42,45 @@ def test_repeat_below_one_is_refused_before_anything_runs(
     assert stopped.value.code == 2
     assert "--repeat must be at least 1" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+def history_result(lines: int, read: dict[str, int], shape: str = "years") -> dict[str, object]:
+    gold = {"rows_read_by_input": read}
+    return {"order_lines": lines, "history": shape, "incremental": {"gold": gold}}
+
+
+def test_rows_read_growth_compares_histories_of_the_same_daily_volume(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    per_year = incremental_benchmark.YEAR_LINES
+    incremental_benchmark.rows_read_growth(
+        [
+            # One year of fewer lines a day: not compared.
+            history_result(per_year // 5, {"silver.order_lines": 10, "gold.customer_activity": 5}),
+            history_result(
+                2 * per_year,
+                {"silver.order_lines": 600, "silver.reviews": 400, "gold.customer_activity": 2_000},
+            ),
+            history_result(
+                6 * per_year,
+                {"silver.order_lines": 600, "silver.reviews": 500, "gold.customer_activity": 6_000},
+            ),
+        ]
+    )
+    said = capsys.readouterr().out.splitlines()
+    assert said == [
+        "gold's rows read from silver: 1,000 at 1,000,000, 1,100 at 3,000,000 "
+        "(1.10 x, the history 3.0 x)",
+        "gold's rows read from its own tables: 2,000 at 1,000,000, 6,000 at 3,000,000 "
+        "(3.00 x, the history 3.0 x)",
+    ]
+
+
+def test_rows_read_growth_says_nothing_of_dense_histories(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    read = {"silver.order_lines": 1}
+    incremental_benchmark.rows_read_growth(
+        [history_result(10**6, read, "dense"), history_result(3 * 10**6, read, "dense")]
+    )
+    assert capsys.readouterr().out == ""
