@@ -16,6 +16,7 @@ import tempfile
 import threading
 import time
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
 from medallion.local.jobhost import JobHostRunner, warm_hosts_enabled
@@ -25,27 +26,69 @@ from medallion.sample.generate import generate
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def tree_rss(root_pid: int) -> int:
-    """Resident bytes of a process and all its descendants."""
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
+# Fields of /proc/<pid>/stat after the command's closing parenthesis (field 3, the state, is 0):
+# vsize, startcode, endcode and startstack, all read from the process's address space.
+_LAYOUT = (20, 23, 24, 25)
+
+
+@dataclass(frozen=True)
+class Proc:
+    """What /proc says of one process: its parent, command name, address-space layout, RSS."""
+
+    parent: int
+    command: str
+    layout: tuple[str, ...]
+    rss: int
+
+
+def processes() -> dict[int, Proc]:
+    """Every process /proc lists now (one gone while read is left out)."""
+    table: dict[int, Proc] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            head, _, tail = (entry / "stat").read_text().rpartition(")")
             statm = (entry / "statm").read_text().split()
         except OSError:
             continue
-        pid = int(entry.name)
-        children.setdefault(int(stat[1]), []).append(pid)
-        rss[pid] = int(statm[1]) * PAGE
+        stat = tail.split()
+        layout = tuple(stat[i] for i in _LAYOUT)
+        table[int(entry.name)] = Proc(
+            int(stat[1]), head.partition("(")[2], layout, int(statm[1]) * PAGE
+        )
+    return table
+
+
+def tree_bytes(table: dict[int, Proc], root_pid: int) -> int:
+    """Resident bytes of ``root_pid`` and its descendants in ``table``, each address space once.
+
+    A JVM starts every subprocess (Hadoop's shell commands: a chmod for each file the local
+    file system writes) with posix_spawn, whose child shares the JVM's address space until it
+    runs the new program. Read in that moment, the child reports the whole JVM's resident set
+    as its own, under the JVM's own command name and layout (proc(5): they come from the
+    address space), and a sum over the tree counted the JVM twice: a 2 GiB JVM showed up as
+    4 GiB. A child of a ``java`` process whose layout is its parent's is that moment, and counts
+    nothing: a JVM never forks without running a new program.
+    """
+    children: dict[int, list[int]] = {}
+    for pid, proc in table.items():
+        children.setdefault(proc.parent, []).append(pid)
     total, stack = 0, [root_pid]
     while stack:
         pid = stack.pop()
-        total += rss.get(pid, 0)
         stack.extend(children.get(pid, []))
+        if pid not in table:
+            continue
+        proc, up = table[pid], table.get(table[pid].parent)
+        if not (up is not None and up.command == "java" and up.layout == proc.layout):
+            total += proc.rss
     return total
+
+
+def tree_rss(root_pid: int) -> int:
+    """Resident bytes of a process and all its descendants now (:func:`tree_bytes`)."""
+    return tree_bytes(processes(), root_pid)
 
 
 class PeakMemory:
