@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,19 +22,37 @@ def vm_rss(pid: int) -> int:
     raise AssertionError(f"no VmRSS for {pid}")
 
 
+HOLDER = """
+import subprocess, sys
+b = bytearray({mib} * 2**20)
+kid = None
+if {nest}:
+    kid = subprocess.Popen([sys.executable, "-c", sys.argv[1]], stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, text=True)
+    kid.stdout.readline()
+print(kid.pid if kid else 0, flush=True)
+sys.stdin.read()
+"""
+
+
 def test_a_real_tree_counts_each_process() -> None:
-    """A child holding 200 MiB: the tree is this process plus the child, as status says."""
-    code = "import sys; b = bytearray(200 * 2**20); print('ready', flush=True); sys.stdin.read()"
+    """A process holding 200 MiB with a child holding 100 MiB: the tree is both, as their
+    /proc/<pid>/status says (the test's own process has other children in a test session)."""
+    grandchild = HOLDER.format(mib=100, nest=False)
     child = subprocess.Popen(
-        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", HOLDER.format(mib=200, nest=True), grandchild],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
-        assert child.stdout is not None and child.stdout.readline().strip() == "ready"
-        ours = tree_rss(os.getpid())
-        expected = vm_rss(os.getpid()) + vm_rss(child.pid)
-        assert ours > 200 * 2**20
-        assert abs(ours - expected) < 16 * 2**20  # both read within moments of each other
-        assert processes()[child.pid].parent == os.getpid()
+        assert child.stdout is not None
+        kid = int(child.stdout.readline())
+        counted = tree_rss(child.pid)
+        expected = vm_rss(child.pid) + vm_rss(kid)
+        assert counted > 300 * 2**20
+        assert abs(counted - expected) < 16 * 2**20  # both read within moments of each other
+        assert processes()[kid].parent == child.pid
     finally:
         child.communicate("")
 
