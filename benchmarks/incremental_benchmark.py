@@ -414,7 +414,18 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
-    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+    try:
+        sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+    except ValueError:
+        parser.error(f"--sizes takes whole numbers of order lines, not {args.sizes!r}")
+    if not sizes or min(sizes) < 1:
+        parser.error("--sizes needs at least one size of at least 1 order line")
+    uneven = [n for n in sizes if n > YEAR_LINES and n % YEAR_LINES]
+    if args.history == "years" and uneven:
+        parser.error(
+            f"--history years builds whole years of {YEAR_LINES:,} order lines: "
+            f"{', '.join(f'{n:,}' for n in uneven)} is not a multiple (or use --history dense)"
+        )
     print(
         f"incremental benchmark: sizes {sizes}, history by {args.history}, "
         f"workdir {args.workdir}, {load_average()}"

@@ -84,3 +84,22 @@ def test_rows_read_growth_says_nothing_of_dense_histories(
         [history_result(10**6, read, "dense"), history_result(3 * 10**6, read, "dense")]
     )
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize(
+    ("sizes", "said"),
+    [
+        ("750000", "750,000 is not a multiple"),
+        ("1000000,1250000", "1,250,000 is not a multiple"),
+        ("1e6", "whole numbers of order lines"),
+        (",", "at least one size"),
+    ],
+)
+def test_sizes_a_history_cannot_have_are_refused_before_anything_runs(
+    sizes: str, said: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        incremental_benchmark.main(["--sizes", sizes, "--workdir", str(tmp_path)])
+    assert stopped.value.code == 2
+    assert said in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
