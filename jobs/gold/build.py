@@ -21,16 +21,19 @@ from pyspark.sql.types import StringType, StructField, StructType
 from jobs.common.lake import LakeFiles, LakePaths
 from jobs.gold import transforms as t
 from jobs.gold.changes import SilverChanges
+from jobs.gold.customer_state import CustomerTables, Published, stage_rebuilt, stage_updated
 from jobs.gold.customers import ACTIVITY_GRAIN, customer_activity
 from jobs.gold.plan import Plan, days_of_months, month_of
 from jobs.gold.publish import PARTITION, Beside, Publication, month_key
+from jobs.gold.summary import COHORTS, SUMMARY, cohort_counts, summarize
 
 ACTIVITY = "customer_activity"
 DESCRIPTIONS = "product_descriptions"
 PRODUCT_DAYS = "product_daily"  # each product's order-line sums per day
 CATALOGUE = "product_catalogue"  # the products' attributes product_monthly last joined
 SOLD = "product_codes"  # every stock code ever sold: a superset of product_monthly's codes
-STATE = (ACTIVITY, DESCRIPTIONS, PRODUCT_DAYS, CATALOGUE, SOLD)  # gold's own tables, not marts
+# Gold's own tables, not marts.
+STATE = (ACTIVITY, SUMMARY, COHORTS, DESCRIPTIONS, PRODUCT_DAYS, CATALOGUE, SOLD)
 # The marts that grow with time, partitioned by business month: their date column and grain.
 PARTITIONED: dict[str, tuple[str, tuple[str, ...]]] = {
     "sales_daily": ("sales_date", ("sales_date", "country")),
@@ -126,8 +129,8 @@ def merge_days(existing: DataFrame, fresh: DataFrame, column: str, days: set[dat
     return kept.unionByName(with_month(fresh.where(F.col(column).isin(*replaced)), column))
 
 
-# Stages the customer marts from the activity (read only when they are computed again).
-Customers = Callable[[Callable[[], DataFrame]], object]
+# Stages the customer marts from their inputs (staged only when they are computed again).
+Customers = Callable[[Callable[[], CustomerTables]], object]
 
 
 def stage_full(
@@ -160,9 +163,10 @@ def stage_full(
         frame = with_month(built[name], column)
         if name == ACTIVITY:
             staged = publication.staged(ACTIVITY)
+            whole = lambda: reader.spark.read.parquet(staged)  # noqa: E731
             return lambda: (
                 publication.stage_months(name, target, frame, grain, None),
-                customers(lambda: reader.spark.read.parquet(staged)),
+                customers(lambda: stage_rebuilt(publication, whole)),
             )
         return lambda: publication.stage_months(name, target, frame, grain, None)
 
@@ -212,7 +216,7 @@ class Incremental:
         def activity_then_customers() -> None:
             if days:
                 self.merged(ACTIVITY, customer_activity(lines), days)
-            customers(self.activity)
+            customers(self.customer_tables)
 
         tasks: list[Callable[[], object]] = [
             lambda: self.product_monthly(lines, has_products, has_reviews),
@@ -245,6 +249,25 @@ class Incremental:
         if not rebuilt or not self.reader.files.exists(staged):
             return kept
         return kept.unionByName(self.reader.spark.read.schema(kept.schema).parquet(staged))
+
+    def customer_tables(self) -> CustomerTables:
+        """Stage the summary and cohort counts updated for the rewritten days (rebuilt from the
+        whole activity when gold has none yet, or an update cannot be exact)."""
+        reader, files = self.reader, self.reader.files
+        activity = customer_activity(reader.empty("order_lines"))
+        schemas = {SUMMARY: summarize(activity).schema, COHORTS: cohort_counts(activity).schema}
+        if not all(files.exists(self.target(name)) for name in schemas):
+            return stage_rebuilt(self.publication, self.activity)
+        summary, cohorts = (
+            reader.table(name, self.target(name), schema).drop(PARTITION)
+            for name, schema in schemas.items()
+        )
+        days = set(self.plan.sales_days)
+        months = {month_of(d) for d in days}
+        before = reader.table(ACTIVITY, self.target(ACTIVITY), activity.schema, months)
+        after = self.staged_months(ACTIVITY, months, activity.schema)
+        published = Published(summary, cohorts, before.drop(PARTITION), after)
+        return stage_updated(self.publication, published, days, self.activity)
 
     def descriptions(self, lines: DataFrame) -> tuple[DataFrame, list[str]]:
         """Stage each stock code's latest line description, the published ones merged with the
@@ -282,9 +305,9 @@ class Incremental:
         differ = new.exceptAll(old).unionByName(old.exceptAll(new))
         return [r[0] for r in differ.select("stock_code").distinct().collect()]
 
-    def staged_days(self, months: set[str], schema: StructType) -> DataFrame:
-        """The product day totals this run staged for ``months`` (all their days)."""
-        staged = self.publication.staged(PRODUCT_DAYS)
+    def staged_months(self, key: str, months: set[str], schema: StructType) -> DataFrame:
+        """The rows of a table this run staged for ``months`` (all their days)."""
+        staged = self.publication.staged(key)
         folders = [f"{staged}/{PARTITION}={m}" for m in sorted(months)]
         folders = [f for f in folders if self.reader.files.exists(f)]
         if not folders:
@@ -362,7 +385,8 @@ class Incremental:
         months = rated | rejoined
         if not months:
             return
-        totals = t.product_month_totals_of_days(self.staged_days(line_months, day_schema))
+        days = self.staged_months(PRODUCT_DAYS, line_months, day_schema)
+        totals = t.product_month_totals_of_days(days)
         others = months - line_months
         published = self.reader.table("product_monthly", target, schema, others)
         totals = totals.unionByName(published.select(*TOTALS))

@@ -15,7 +15,8 @@ from datetime import date
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from jobs.gold.transforms import _is_sale, _money, _sales_date
+from jobs.gold.summary import cohort_counts, summarize
+from jobs.gold.transforms import _money, _sales_date
 
 
 @dataclass(frozen=True)
@@ -82,10 +83,6 @@ def _until(activity: DataFrame, observation_end: date) -> DataFrame:
     return activity.where(F.col("activity_date") <= F.lit(observation_end))
 
 
-def _purchases(activity: DataFrame, observation_end: date) -> DataFrame:
-    return _until(activity, observation_end).where(_is_sale())
-
-
 def rfm_segment(r: Column, f: Column, m: Column) -> Column:
     """The segment of the first RFM_SEGMENTS rule whose three score ranges all match.
 
@@ -111,38 +108,27 @@ def rfm_segment(r: Column, f: Column, m: Column) -> Column:
     return segment.otherwise(F.lit(OTHER_SEGMENT))
 
 
-def rfm_from_activity(activity: DataFrame, observation_end: date) -> DataFrame:
+def rfm_from_summary(summary: DataFrame, observation_end: date) -> DataFrame:
     """Recency, frequency and monetary scores and segment per customer.
 
     Parameters
     ----------
-    activity : DataFrame
-        :func:`customer_activity` of all order lines.
+    summary : DataFrame
+        :func:`jobs.gold.summary.summarize` of the activity up to observation_end.
     observation_end : date
-        The as-of day: later days are ignored; recency is counted to this day.
+        The as-of day: recency is counted to this day.
 
     Returns
     -------
     DataFrame
         One row per customer with at least one non-cancelled line up to observation_end.
     """
-    sale = _is_sale()
-    customers = (
-        _until(activity, observation_end)
-        .groupBy("customer_id")
-        .agg(
-            F.max(F.when(sale, F.col("activity_date"))).alias("last_purchase_date"),
-            F.countDistinct(F.when(sale, F.col("invoice_no"))).alias("frequency"),
-            F.sum(F.when(sale, F.col("amount")).otherwise(-F.col("abs_amount"))).alias("_net"),
-        )
-        .where(F.col("last_purchase_date").isNotNull())
-        .select(
-            "customer_id",
-            "last_purchase_date",
-            F.datediff(F.lit(observation_end), "last_purchase_date").alias("recency_days"),
-            "frequency",
-            _money(F.col("_net")).alias("monetary"),
-        )
+    customers = summary.where(F.col("last_sale_day").isNotNull()).select(
+        "customer_id",
+        F.col("last_sale_day").alias("last_purchase_date"),
+        F.datediff(F.lit(observation_end), "last_sale_day").alias("recency_days"),
+        F.col("sale_invoices").alias("frequency"),
+        _money(F.col("net")).alias("monetary"),
     )
     # ntile needs one global order; ties go by customer_id so a re-run scores the same.
     by_recency = Window.orderBy(F.col("recency_days").desc(), "customer_id")
@@ -163,60 +149,47 @@ def rfm_from_activity(activity: DataFrame, observation_end: date) -> DataFrame:
     )
 
 
-def lifetime_from_activity(activity: DataFrame, observation_end: date) -> DataFrame:
+def lifetime_from_summary(summary: DataFrame, observation_end: date) -> DataFrame:
     """The lifetimes library's per-day frequency, recency, T and monetary_value per customer.
 
     Parameters
     ----------
-    activity : DataFrame
-        :func:`customer_activity` of all order lines; days with a sale are the transactions.
+    summary : DataFrame
+        :func:`jobs.gold.summary.summarize` of the activity up to observation_end; days with a
+        sale are the transactions.
     observation_end : date
-        The end of the observation period (inclusive); later transactions are ignored.
+        The end of the observation period (inclusive).
 
     Returns
     -------
     DataFrame
         One row per customer with a purchase on or before observation_end.
     """
-    purchases = _purchases(activity, observation_end)
-    # One shuffle by customer serves the window and the aggregation after it. Sets, not
-    # countDistinct: two distinct counts in one aggregation would expand every row twice.
-    first_day = F.col("activity_date") == F.min("activity_date").over(
-        Window.partitionBy("customer_id")
-    )
-    flagged = purchases.select("*", first_day.alias("_on_first_day"))
-    per_customer = flagged.groupBy("customer_id").agg(
-        F.min("activity_date").alias("first_purchase_date"),
-        F.max("activity_date").alias("last_purchase_date"),
-        (F.size(F.collect_set("activity_date")) - 1).cast("int").alias("frequency"),
-        F.size(F.collect_set("invoice_no")).cast("bigint").alias("orders"),
-        F.sum("amount").alias("_revenue"),
-        F.sum(F.when(F.col("_on_first_day"), F.col("amount"))).alias("_first_day"),
-    )
+    frequency = (F.col("sale_days") - 1).cast("int")
     # Exact decimal sum of the repeat days, then one division in double: lifetimes' mean of the
     # repeat days' sums, without accumulating float error.
-    repeat_mean = (F.col("_revenue") - F.col("_first_day")).cast("double") / F.col("frequency")
-    return per_customer.select(
+    repeat = (F.col("revenue") - F.col("first_day_revenue")).cast("double") / frequency
+    return summary.where(F.col("first_sale_day").isNotNull()).select(
         "customer_id",
-        "frequency",
-        F.datediff("last_purchase_date", "first_purchase_date").alias("recency"),
-        F.datediff(F.lit(observation_end), "first_purchase_date").alias("T"),
-        F.when(F.col("frequency") > 0, repeat_mean).otherwise(F.lit(0.0)).alias("monetary_value"),
-        "first_purchase_date",
-        "last_purchase_date",
-        "orders",
-        _money(F.col("_revenue")).alias("total_revenue"),
+        frequency.alias("frequency"),
+        F.datediff("last_sale_day", "first_sale_day").alias("recency"),
+        F.datediff(F.lit(observation_end), "first_sale_day").alias("T"),
+        F.when(frequency > 0, repeat).otherwise(F.lit(0.0)).alias("monetary_value"),
+        F.col("first_sale_day").alias("first_purchase_date"),
+        F.col("last_sale_day").alias("last_purchase_date"),
+        F.col("sale_invoices").alias("orders"),
+        _money(F.col("revenue")).alias("total_revenue"),
         F.lit(observation_end).alias("observation_end"),
     )
 
 
-def cohorts_from_activity(activity: DataFrame, observation_end: date) -> DataFrame:
+def cohorts_from_counts(counts: DataFrame, observation_end: date) -> DataFrame:
     """Share of each first-purchase-month cohort buying again N months later.
 
     Parameters
     ----------
-    activity : DataFrame
-        :func:`customer_activity` of all order lines; days with a sale count as activity.
+    counts : DataFrame
+        :func:`jobs.gold.summary.cohort_counts` of the activity up to observation_end.
     observation_end : date
         The last day counted; each cohort gets one row per month up to this day's month.
 
@@ -226,18 +199,11 @@ def cohorts_from_activity(activity: DataFrame, observation_end: date) -> DataFra
         One row per ``cohort_month`` x ``months_since`` from 0 to the observation end's month,
         months without activity included with 0 active customers.
     """
-    active = (
-        _purchases(activity, observation_end)
-        .select("customer_id", F.trunc("activity_date", "month").alias("activity_month"))
-        .distinct()
-    )
-    # One shuffle by customer serves the cohort (the first active month) and the count after it.
-    cohort = F.min("activity_month").over(Window.partitionBy("customer_id"))
     months_since = F.months_between("activity_month", "cohort_month").cast("int")
-    activity_counts = (
-        active.select("activity_month", cohort.alias("cohort_month"))
-        .groupBy("cohort_month", months_since.alias("months_since"))
-        .agg(F.count(F.lit(1)).alias("active_customers"))
+    activity_counts = counts.select(
+        "cohort_month",
+        months_since.alias("months_since"),
+        F.col("customers").alias("active_customers"),
     )
     # Every customer is active in its cohort month, once: month 0 counts the cohort.
     cohorts = activity_counts.where(F.col("months_since") == 0).select(
@@ -257,6 +223,21 @@ def cohorts_from_activity(activity: DataFrame, observation_end: date) -> DataFra
             "retention_rate"
         ),
     )
+
+
+def rfm_from_activity(activity: DataFrame, observation_end: date) -> DataFrame:
+    """:func:`rfm_from_summary` of the activity up to observation_end."""
+    return rfm_from_summary(summarize(_until(activity, observation_end)), observation_end)
+
+
+def lifetime_from_activity(activity: DataFrame, observation_end: date) -> DataFrame:
+    """:func:`lifetime_from_summary` of the activity up to observation_end."""
+    return lifetime_from_summary(summarize(_until(activity, observation_end)), observation_end)
+
+
+def cohorts_from_activity(activity: DataFrame, observation_end: date) -> DataFrame:
+    """:func:`cohorts_from_counts` of the activity up to observation_end."""
+    return cohorts_from_counts(cohort_counts(_until(activity, observation_end)), observation_end)
 
 
 def customer_rfm_segments(order_lines: DataFrame, observation_end: date) -> DataFrame:

@@ -18,7 +18,8 @@ from jobs.common.runtime import get_spark
 from jobs.gold import transforms as t
 from jobs.gold.build import Incremental, Reader, stage_full
 from jobs.gold.changes import SilverChanges, read_state, silver_changes, write_state
-from jobs.gold.customers import cohorts_from_activity, lifetime_from_activity, rfm_from_activity
+from jobs.gold.customer_state import CustomerTables
+from jobs.gold.customers import cohorts_from_counts, lifetime_from_summary, rfm_from_summary
 from jobs.gold.inputs import silver_schemas
 from jobs.gold.marts import MARTS, empty_reasons
 from jobs.gold.plan import plan_run
@@ -98,7 +99,7 @@ def body(argv: list[str]) -> dict[str, Any]:
     available = {d: reader.empty(d) if present[d] else None for d in schemas}
     empty = empty_reasons(available, has_sales=observation_end is not None)
     plan = plan_run(changes)
-    customers = CustomerMarts(publication, empty, args.run_id, observation_end, settings)
+    customers = CustomerMarts(publication, empty, args.run_id, (observation_end, last), settings)
     if not (full or plan.sales_days):  # the activity is as the last run left it
         customers.keep_if_unchanged(state)
     if full:
@@ -146,13 +147,14 @@ class CustomerMarts:
         publication: Publication,
         empty: dict[str, str],
         run_id: str,
-        observation_end: date | None,
+        ends: tuple[date | None, date | None],
         settings: ValueSettings,
     ) -> None:
         self.publication, self.empty, self.run_id = publication, empty, run_id
-        self.observation_end, self.settings = observation_end, settings
+        # The as-of day (None: the last sales day) and the last sales day.
+        (self.observation_end, self.last), self.settings = ends, settings
         # Without sales every mart is empty whatever the end date; today's keeps the types whole.
-        self.end = observation_end or datetime.now(UTC).date()
+        self.end = self.observation_end or datetime.now(UTC).date()
         self.inputs = customer_inputs(self.end, settings)
         self.kept: ValuePublished | None = None
         self.staged: list[ValuePublished] = []
@@ -160,14 +162,14 @@ class CustomerMarts:
     def keep_if_unchanged(self, state: dict[str, Any] | None) -> None:
         self.kept = kept_customer_marts(state, self.inputs)
 
-    def __call__(self, activity: Callable[[], DataFrame]) -> None:
+    def __call__(self, tables: Callable[[], CustomerTables]) -> None:
         if self.kept is not None:
             add_empty_reasons(self.empty, self.observation_end)  # as when they were published
             self.staged.append(self.kept)
             return
         self.staged.append(
-            stage_customer_marts(self.publication, activity(), self.empty, self.run_id, self.end,
-                                 self.observation_end, self.settings)
+            stage_customer_marts(self.publication, tables().as_of(self.end, self.last), self.empty,
+                                 self.run_id, self.end, self.observation_end, self.settings)
         )  # fmt: skip
 
 
@@ -198,19 +200,21 @@ def run_record(
 
 def stage_customer_marts(
     publication: Publication,
-    activity: DataFrame,
+    inputs: tuple[DataFrame, DataFrame],
     empty: dict[str, str],
     run_id: str,
     end: date,
     observation_end: date | None,
     settings: ValueSettings,
 ) -> ValuePublished:
-    """Stage the customer marts as of ``end`` from the whole customer-activity table: RFM ranks
-    all customers, so it reads the compact table, never the order lines."""
+    """Stage the customer marts as of ``end`` from ``inputs``, the customer summary and cohort
+    counts as of ``end``: RFM ranks all customers, so it reads one row per customer, never the
+    order lines or each day's activity."""
+    summary, cohorts = inputs
     marts = {
-        "customer_rfm": rfm_from_activity(activity, end),
-        "customer_lifetime": lifetime_from_activity(activity, end),
-        "cohort_retention": cohorts_from_activity(activity, end),
+        "customer_rfm": rfm_from_summary(summary, end),
+        "customer_lifetime": lifetime_from_summary(summary, end),
+        "cohort_retention": cohorts_from_counts(cohorts, end),
     }
     value = add_value_marts(marts, empty, publication.paths, run_id, observation_end, settings)
     # Side by side, one mart's small single-task stages overlap another's scans.

@@ -31,6 +31,8 @@ GOLD_TABLES = (
     "gold/customer_value",
     "gold/customer_value_model",
     "_meta/gold/customer_activity",
+    "_meta/gold/customer_summary",
+    "_meta/gold/customer_cohorts",
     "_meta/gold/product_descriptions",
     "_meta/gold/product_daily",
     "_meta/gold/product_catalogue",
@@ -52,7 +54,9 @@ def table_rows(lake: Path, table: str) -> pd.DataFrame:
     if table.endswith("customer_value_model"):
         # One row per run: the latest fit, without the run's id and time.
         frame = frame.sort_values("fitted_at").tail(1).drop(columns=["run_id", "fitted_at"])
-    frame = frame.drop(columns=[c for c in frame.columns if c == "_latest"])
+    # _latest: a tie-breaker; max_invoice_bound: an upper bound, exact only after a full refresh
+    # (an incremental run never lowers it), so the two paths may disagree on it.
+    frame = frame.drop(columns=[c for c in frame.columns if c in ("_latest", "max_invoice_bound")])
     return frame.sort_values(list(frame.columns)).reset_index(drop=True)
 
 
@@ -74,7 +78,7 @@ def _csv(header: list[str], rows: list[list[str]]) -> str:
     return out.getvalue()
 
 
-def _day(invoice_date: str) -> date:
+def day_of(invoice_date: str) -> date:
     """An invoice's day; the generator's malformed dates count as the first day (they are
     quarantined wherever they land)."""
     try:
@@ -111,21 +115,21 @@ class Source:
             # A malformed line (the generator writes a few) has its own key: it goes first.
             key = row[0] if len(row) == len(source.header["order_lines"]) else f"bad-{id(row)}"
             by_invoice.setdefault(key, []).append(row)
-        days = sorted({_day(r[4]) for r in source.rows["order_lines"] if len(r) > 4})
+        days = sorted({day_of(r[4]) for r in source.rows["order_lines"] if len(r) > 4})
         cut = days[len(days) // 2]
         rng = random.Random(seed)
         for lines in by_invoice.values():
-            if len(lines[0]) > 4 and _day(lines[0][4]) >= cut:
+            if len(lines[0]) > 4 and day_of(lines[0][4]) >= cut:
                 continue
-            if len(lines[0]) > 4 and _day(lines[0][4]) > date.min and rng.random() < 0.2:
+            if len(lines[0]) > 4 and day_of(lines[0][4]) > date.min and rng.random() < 0.2:
                 source.held_back.append(lines)
             else:
                 source.initial.extend(lines)
-        later = sorted((r for r in source.rows["order_lines"] if len(r) > 4 and _day(r[4]) >= cut),
-                       key=lambda r: _day(r[4]))  # fmt: skip
-        later_days = sorted({_day(r[4]) for r in later})
+        dated = [r for r in source.rows["order_lines"] if len(r) > 4]
+        later = sorted((r for r in dated if day_of(r[4]) >= cut), key=lambda r: day_of(r[4]))
+        later_days = sorted({day_of(r[4]) for r in later})
         chunks = [later_days[i::3] for i in range(3)]  # three deliveries of (interleaved) days
-        source.later_days = [[r for r in later if _day(r[4]) in set(c)] for c in chunks]
+        source.later_days = [[r for r in later if day_of(r[4]) in set(c)] for c in chunks]
         return source
 
     def land_initial(self, landing: Path) -> None:

@@ -13,6 +13,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import duckdb
 import pytest
 from gold_support import (
     GOLD_TABLES,
@@ -20,6 +21,7 @@ from gold_support import (
     Deliveries,
     Source,
     assert_same_tables,
+    day_of,
     gold_tables,
     run_layers,
     run_record,
@@ -108,3 +110,53 @@ def test_incremental_gold_equals_a_full_refresh(
     marts = sorted(p.name for p in (lake / "gold").iterdir())
     assert marts == sorted(p.name for p in (refreshed / "gold").iterdir())
     assert marts == sorted(t.removeprefix("gold/") for t in GOLD_TABLES if t.startswith("gold/"))
+
+
+def rows_in(folder: Path) -> int:
+    files = [str(f) for f in sorted(folder.rglob("*.parquet"))]
+    return int(duckdb.sql(f"select count(*) from read_parquet({files!r})").fetchone()[0])
+
+
+def test_a_day_of_new_lines_updates_the_customer_summary_and_reads_no_whole_history(
+    initial: tuple[Path, Path],
+    job_runner: Callable[..., JobResult],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """The common delivery takes the update of the customer summary, not a rebuild from the
+    whole activity table, and still ends equal to a full refresh."""
+    initial_landing, initial_lake = initial
+    root = tmp_path_factory.mktemp("new-day")
+    landing, lake = root / "landing", root / "lake"
+    shutil.copytree(initial_landing, landing)
+    shutil.copytree(initial_lake, lake, ignore=shutil.ignore_patterns("_catalog"))
+    # Bronze knows a landing file by its path: in the copy every file is new once, and silver
+    # rewrites every day with the same rows (gold's update takes them off and adds them back).
+    run_layers(job_runner, lake, landing, "settle")
+    meta = lake / "_meta" / "gold"
+    activity = {
+        p.name.removeprefix("year_month="): rows_in(p)
+        for p in (meta / "customer_activity").iterdir()
+        if p.is_dir()
+    }
+    customers = rows_in(meta / "customer_summary")
+    source = Source.generated(root / "source", ORDER_LINES, SEED)
+    land = Deliveries(source, landing, random.Random(0))
+    land.land(("new_days",))
+    months = {day_of(row[4]).strftime("%Y-%m") for row in land.sent}
+
+    run_layers(job_runner, lake, landing, "new-day")
+    read = run_record(lake, "new-day")["rows_read_by_input"]
+    assert read["gold.customer_summary"] == customers
+    # The published activity of the delivery's months, read to merge its days and to take
+    # their old rows off the summary: never the whole table.
+    touched = sum(activity.get(month, 0) for month in months)
+    assert read["gold.customer_activity"] == 2 * touched
+    assert touched < sum(activity.values())
+
+    refreshed = root / "refreshed"
+    shutil.copytree(lake, refreshed, ignore=shutil.ignore_patterns("_catalog"))
+    full = job_runner(
+        "gold", {"lake_root": str(refreshed), "run_id": "refresh", "full_refresh": "true"}
+    )
+    assert full.state == "SUCCEEDED", full.error_message
+    assert_same_tables(gold_tables(lake), gold_tables(refreshed))
