@@ -138,30 +138,47 @@ class LakeFiles:
         if not self.exists(uri):
             return []
         fs = self._fs(uri)
-        statuses = []
         if fs.getScheme() == "file":
-            # Hadoop's local listFiles builds a LocatedFileStatus per file, whose permissions
-            # it reads by running `ls -ld`: a process per file (7 ms each, 2 s for a silver
-            # table's 311 files). listStatus reads no permissions; a directory at a time.
-            pending = [self._path(uri)]
-            while pending:
-                for status in fs.listStatus(pending.pop()):
-                    if status.isDirectory():
-                        pending.append(status.getPath())
-                    else:
-                        statuses.append(status)
+            found = self._local_files(fs.makeQualified(self._path(uri)).toUri().getPath())
         else:
             # On an object store one recursive listing is a flat LIST of the prefix.
+            found = []
             iterator = fs.listFiles(self._path(uri), True)
             while iterator.hasNext():
-                statuses.append(iterator.next())
-        found = []
-        for status in statuses:
-            path = status.getPath()
-            if path.getName().startswith((".", "_")):
-                continue
-            found.append(FileInfo(path.toString(), status.getLen(), status.getModificationTime()))
-        return sorted(found, key=lambda f: f.path)
+                status = iterator.next()
+                path = status.getPath()
+                found.append(
+                    FileInfo(path.toString(), status.getLen(), status.getModificationTime())
+                )
+        visible = [f for f in found if not f.path.rsplit("/", 1)[-1].startswith((".", "_"))]
+        return sorted(visible, key=lambda f: f.path)
+
+    @staticmethod
+    def _local_files(top: str) -> list[FileInfo]:
+        """Every file below the local directory ``top``, as Hadoop's local file system names
+        them (``file:/...``), read by the driver's own system calls.
+
+        Through the JVM each entry costs several py4j round trips (a 20-year silver order_lines
+        table, 6,221 files: 6.2 s, against 0.1 s here), and Hadoop's local ``listFiles`` even
+        runs ``ls -ld`` per file for its permissions. Sizes and times are the ones Hadoop reports
+        (``File.length``, ``File.lastModified`` in milliseconds).
+        """
+        found: list[FileInfo] = []
+        pending = [top]
+        while pending:
+            with os.scandir(pending.pop()) as entries:
+                for entry in entries:
+                    if entry.is_dir():
+                        pending.append(entry.path)
+                        continue
+                    try:
+                        stat = entry.stat()
+                    except FileNotFoundError:  # removed while listed, or a dangling link
+                        continue
+                    found.append(
+                        FileInfo(f"file:{entry.path}", stat.st_size, stat.st_mtime_ns // 1_000_000)
+                    )
+        return found
 
     def parquet_rows(self, uris: Iterable[str], most: int = FOOTER_FILES) -> int | None:
         """The rows of the Parquet files below ``uris``, summed from their footers, or None when

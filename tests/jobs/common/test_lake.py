@@ -42,3 +42,41 @@ def test_more_files_than_the_driver_reads_are_left_to_spark(
 
     assert files.parquet_rows([table], most=many - 1) is None
     assert files.parquet_rows([table], most=many) == 100
+
+
+def hadoop_listing(spark: SparkSession, uri: str) -> list[tuple[str, int, int]]:
+    """Every file below ``uri`` as Hadoop's own recursive listing reports it (no hidden names)."""
+    jvm = spark.sparkContext._jvm  # type: ignore[attr-defined]
+    path = jvm.org.apache.hadoop.fs.Path(uri)
+    fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())  # type: ignore[attr-defined]
+    listed = fs.listFiles(path, True)
+    found = []
+    while listed.hasNext():
+        status = listed.next()
+        name = status.getPath().toString()
+        if not name.rsplit("/", 1)[-1].startswith((".", "_")):
+            found.append((name, status.getLen(), status.getModificationTime()))
+    return sorted(found)
+
+
+def test_a_local_listing_names_sizes_and_dates_files_as_hadoop_does(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    """The driver lists a local lake itself; what it finds is what Hadoop's file system finds:
+    the same names (spaces and other characters as they are), sizes and modification times,
+    hidden and marker files left out, files in hidden folders kept (their readers skip them)."""
+    table = write_months(spark, tmp_path / "t", {"2011-01": 5, "2011-02": 9})
+    landing = tmp_path / "my landing" / "order_lines"
+    landing.mkdir(parents=True)
+    (landing / "my orders 2011.csv").write_text("a,b\n1,2\n")
+    (landing / "50% off #1 é.csv").write_text("x\n")
+    (landing / "_SUCCESS").write_text("")
+    (tmp_path / "t" / "_temporary" / "0").mkdir(parents=True)
+    (tmp_path / "t" / "_temporary" / "0" / "part-0.parquet").write_text("unfinished")
+    files = LakeFiles(spark)
+
+    for uri in (table, str(tmp_path / "my landing"), f"file:{tmp_path}"):
+        listed = [(f.path, f.size, f.modified_ms) for f in files.list_files(uri)]
+        assert listed == hadoop_listing(spark, uri)
+        assert listed
+    assert files.list_files((tmp_path / "nothing").as_uri()) == []
