@@ -166,7 +166,7 @@ def stage_full(
             whole = lambda: reader.spark.read.parquet(staged)  # noqa: E731
             return lambda: (
                 publication.stage_months(name, target, frame, grain, None),
-                customers(lambda: stage_rebuilt(publication, whole)),
+                customers(lambda: stage_rebuilt(publication, whole, "full refresh")),
             )
         return lambda: publication.stage_months(name, target, frame, grain, None)
 
@@ -257,7 +257,7 @@ class Incremental:
         activity = customer_activity(reader.empty("order_lines"))
         schemas = {SUMMARY: summarize(activity).schema, COHORTS: cohort_counts(activity).schema}
         if not all(files.exists(self.target(name)) for name in schemas):
-            return stage_rebuilt(self.publication, self.activity)
+            return stage_rebuilt(self.publication, self.activity, "none published yet")
         summary, cohorts = (
             reader.table(name, self.target(name), schema).drop(PARTITION)
             for name, schema in schemas.items()

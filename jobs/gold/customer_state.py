@@ -11,6 +11,7 @@ its journal is complete leaves all three as they were, and one killed after fini
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 
@@ -37,6 +38,7 @@ class CustomerTables:
     summary: DataFrame
     cohorts: DataFrame
     activity: Callable[[], DataFrame]
+    how: str  # for the run record: "updated", "unchanged", or "rebuilt: <why>"
 
     def as_of(self, end: date, last: date | None) -> tuple[DataFrame, DataFrame]:
         """The summary and cohort counts of the activity up to ``end``; ``last`` is the last
@@ -47,10 +49,12 @@ class CustomerTables:
         return summarize(until), cohort_counts(until)
 
 
-def stage_rebuilt(publication: Publication, activity: Callable[[], DataFrame]) -> CustomerTables:
+def stage_rebuilt(
+    publication: Publication, activity: Callable[[], DataFrame], why: str
+) -> CustomerTables:
     """Build the summary and cohort counts from the whole activity table and stage both."""
     whole = activity()
-    return _staged(publication, summarize(whole), cohort_counts(whole), activity)
+    return _staged(publication, summarize(whole), cohort_counts(whole), activity, f"rebuilt: {why}")
 
 
 def _staged(
@@ -58,18 +62,27 @@ def _staged(
     summary: DataFrame,
     cohorts: DataFrame,
     activity: Callable[[], DataFrame],
+    how: str,
 ) -> CustomerTables:
     paths, spark = publication.paths, publication.spark
-    staged_summary = publication.stage_whole(
-        SUMMARY, paths.gold_meta(SUMMARY), summary, ("customer_id",)
-    )
-    staged_cohorts = publication.stage_whole(
-        COHORTS, paths.gold_meta(COHORTS), cohorts, ("cohort_month", "activity_month")
-    )
+    # Side by side: each is a few small single-task stages.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        summary_job = pool.submit(
+            publication.stage_whole, SUMMARY, paths.gold_meta(SUMMARY), summary, ("customer_id",)
+        )
+        cohorts_job = pool.submit(
+            publication.stage_whole,
+            COHORTS,
+            paths.gold_meta(COHORTS),
+            cohorts,
+            ("cohort_month", "activity_month"),
+        )
+        staged_summary, staged_cohorts = summary_job.result(), cohorts_job.result()
     return CustomerTables(
         spark.read.schema(summary.schema).parquet(staged_summary),
         spark.read.schema(cohorts.schema).parquet(staged_cohorts),
         activity,
+        how,
     )
 
 
@@ -93,15 +106,21 @@ def stage_updated(
     """Update the published summary and cohort counts for the rewritten ``days`` and stage
     them; rebuild both from the whole activity if any customer's update cannot be exact."""
     if not days:
-        return CustomerTables(published.summary, published.cohorts, activity)
+        return CustomerTables(published.summary, published.cohorts, activity, "unchanged")
     on_days = F.col("activity_date").isin(*[F.lit(d) for d in sorted(days)])
     before, after = published.before.where(on_days), published.after.where(on_days)
-    candidate = summary_after(published.summary, before, after, days)
-    if candidate.where(~F.col("_exact")).limit(1).count():
-        return stage_rebuilt(publication, activity)
-    summary = candidate.drop("_exact")
-    cohorts = cohorts_after(published.cohorts, summary, published.before, published.after)
-    return _staged(publication, summary, cohorts, activity)
+    # One row per customer: kept in memory, the check and the staging compute it once.
+    candidate = summary_after(published.summary, before, after, days).persist()
+    try:
+        inexact = candidate.where(~F.col("_exact")).count()
+        if inexact:
+            why = f"{inexact} customers of the rewritten days cannot be updated exactly"
+            return stage_rebuilt(publication, activity, why)
+        summary = candidate.drop("_exact")
+        cohorts = cohorts_after(published.cohorts, summary, published.before, published.after)
+        return _staged(publication, summary, cohorts, activity, "updated")
+    finally:
+        candidate.unpersist()
 
 
 def without_partition(frame: DataFrame) -> DataFrame:

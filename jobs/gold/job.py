@@ -73,8 +73,9 @@ def body(argv: list[str]) -> dict[str, Any]:
     dict
         The run summary: run_id, mode (``full`` or ``incremental``), rows_read,
         observation_end, full_refresh, inputs, marts (rows written this run, per mart),
-        partitions_rewritten, empty (why a mart has no rows) and customer_value (the model's
-        status and, per model, why it is not usable).
+        partitions_rewritten, customer_summary (``updated``, ``unchanged`` or ``rebuilt: <why>``),
+        empty (why a mart has no rows) and customer_value (the model's status and, per model,
+        why it is not usable).
     """
     clock = time.monotonic()
     args = JobArgs.from_argv(argv)
@@ -115,9 +116,13 @@ def body(argv: list[str]) -> dict[str, Any]:
     write_state(files, paths, {**consumed(changes, present, last), "customers": recorded})
     value.write_quality(files, paths, args.run_id)
     record = run_record(args.run_id, full, rows_read, publication, clock)
+    record["customer_summary"] = customers.summary
     write_run_record(files, paths, record)
     return {
-        **{k: record[k] for k in ("run_id", "mode", "rows_read", "partitions_rewritten")},
+        **{
+            k: record[k]
+            for k in ("run_id", "mode", "rows_read", "partitions_rewritten", "customer_summary")
+        },
         "observation_end": observation_end.isoformat() if observation_end else None,
         "full_refresh": args.full_refresh,
         "inputs": present,
@@ -158,6 +163,7 @@ class CustomerMarts:
         self.inputs = customer_inputs(self.end, settings)
         self.kept: ValuePublished | None = None
         self.staged: list[ValuePublished] = []
+        self.summary = "unchanged"  # how the customer summary was made (CustomerTables.how)
 
     def keep_if_unchanged(self, state: dict[str, Any] | None) -> None:
         self.kept = kept_customer_marts(state, self.inputs)
@@ -167,8 +173,10 @@ class CustomerMarts:
             add_empty_reasons(self.empty, self.observation_end)  # as when they were published
             self.staged.append(self.kept)
             return
+        built = tables()
+        self.summary = built.how
         self.staged.append(
-            stage_customer_marts(self.publication, tables().as_of(self.end, self.last), self.empty,
+            stage_customer_marts(self.publication, built.as_of(self.end, self.last), self.empty,
                                  self.run_id, self.end, self.observation_end, self.settings)
         )  # fmt: skip
 

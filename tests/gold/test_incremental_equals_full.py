@@ -105,6 +105,7 @@ def test_incremental_gold_equals_a_full_refresh(
     )
     assert full.state == "SUCCEEDED", full.error_message
     assert full.summary["mode"] == "full"
+    assert full.summary["customer_summary"] == "rebuilt: full refresh"
     assert_same_tables(incremental, gold_tables(refreshed))
     # The same tables, and only these: analysts see the marts, gold's own state stays in _meta.
     marts = sorted(p.name for p in (lake / "gold").iterdir())
@@ -145,7 +146,9 @@ def test_a_day_of_new_lines_updates_the_customer_summary_and_reads_no_whole_hist
     months = {day_of(row[4]).strftime("%Y-%m") for row in land.sent}
 
     run_layers(job_runner, lake, landing, "new-day")
-    read = run_record(lake, "new-day")["rows_read_by_input"]
+    record = run_record(lake, "new-day")
+    assert record["customer_summary"] == "updated"
+    read = record["rows_read_by_input"]
     assert read["gold.customer_summary"] == customers
     # The published activity of the delivery's months, read to merge its days and to take
     # their old rows off the summary: never the whole table.
