@@ -31,8 +31,9 @@ COHORTS = "customer_cohorts"
 TOTAL = "decimal(38,3)"
 # Additive per customer: the rewritten days' values before are subtracted, after are added.
 ADDITIVE = ("rows", "sale_days", "sale_pairs", "sale_invoices", "revenue", "net")
-# Not exact after an update: the largest sale invoice number ever seen, an upper bound (a line
-# taken away never lowers it). A full refresh and an incremental run may disagree on it.
+# Not exact after an update: the largest sale invoice number ever seen (in :func:`invoice_order`),
+# an upper bound (a line taken away never lowers it). A full refresh and an incremental run may
+# disagree on it.
 BOUND = "max_invoice_bound"
 
 
@@ -68,11 +69,17 @@ def summarize(activity: DataFrame) -> DataFrame:
         F.size(F.collect_set(F.when(sale, F.col("invoice_no"))))
         .cast("bigint")
         .alias("sale_invoices"),
-        F.max(F.when(sale, F.col("invoice_no"))).alias(BOUND),
+        F.max(F.when(sale, invoice_order(F.col("invoice_no")))).alias(BOUND),
         _total(F.when(sale, F.col("amount"))).alias("revenue"),
         F.sum(F.when(F.col("_first"), F.col("amount"))).cast(TOTAL).alias("first_day_revenue"),
         _total(F.when(sale, F.col("amount")).otherwise(-F.col("abs_amount"))).alias("net"),
     )
+
+
+def invoice_order(invoice: Column) -> Column:
+    """Invoice numbers in the order a shop gives them: a longer number is a later one (999999,
+    then 1000000, which text order puts first), numbers of one length in text order."""
+    return F.struct(F.length(invoice).alias("length"), invoice.alias("number"))
 
 
 def _total(column: Column) -> Column:
@@ -210,7 +217,7 @@ def _reused_invoices(summary: DataFrame, before: DataFrame, after: DataFrame) ->
     added = new.join(old, ["customer_id", "invoice_no"], "left_anti")
     return (
         added.join(summary.select("customer_id", BOUND), "customer_id")
-        .where(F.col("invoice_no") <= F.col(BOUND))
+        .where(invoice_order(F.col("invoice_no")) <= F.col(BOUND))
         .select("customer_id")
         .distinct()
         .withColumn("_reused", F.lit(True))

@@ -180,3 +180,19 @@ def test_a_day_of_new_sales_updates_exactly(spark: SparkSession) -> None:
     assert summary.where(~F.col("_exact")).count() == 0
     assert summary_of(summary) == expected_summary(old + new)
     assert {(r[0], r[1]): r[2] for r in cohorts.collect()} == expected_cohorts(old + new)
+
+
+def test_invoice_numbers_past_a_digit_count_still_update_exactly(spark: SparkSession) -> None:
+    """1000000 comes after 999999 (text order says before): a shop's next invoice is not taken
+    for an old one, and the update stays exact."""
+    at = datetime(2024, 2, 1, 10, tzinfo=UTC)
+    old = [Line("999998", 1, at, Decimal("10.000")), Line("999999", 1, at, Decimal("2.000"))]
+    new = [Line("1000000", 1, at + timedelta(days=1), Decimal("3.000"))]
+    summary, cohorts = update(spark, old, {(at + timedelta(days=1)).date()}, new)
+    assert summary.where(~F.col("_exact")).count() == 0
+    assert summary_of(summary) == expected_summary(old + new)
+    assert {(r[0], r[1]): r[2] for r in cohorts.collect()} == expected_cohorts(old + new)
+    # An old number sent again on another day is still caught.
+    again = [Line("999998", 1, at + timedelta(days=1), Decimal("3.000"))]
+    summary, _ = update(spark, old, {(at + timedelta(days=1)).date()}, again)
+    assert summary.where(~F.col("_exact")).count() == 1
