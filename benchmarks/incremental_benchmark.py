@@ -60,6 +60,7 @@ from delivery import DELIVERY_NAME, make_delivery
 from history import YEAR_LINES, write_history
 from pipeline_benchmark import tree_rss
 
+from jobs.gold.changes import STATE_VERSION
 from medallion.cli.options import RUN_OPTION_ENV
 from medallion.sample.generate import generate
 
@@ -186,14 +187,26 @@ def medallion_run(lake: Path, landing: Path, run_id: str, log: Path, *options: s
     )
 
 
+def gold_state_version(lake: Path) -> object:
+    """The version of the gold state a lake holds (None if it has none)."""
+    state = lake / "_meta" / "gold" / "state.json"
+    if not state.exists():
+        return None
+    return json.loads(state.read_text(encoding="utf-8")).get("version")
+
+
 def build_base(home: Path, order_lines: int, seed: int, shape: str = "years") -> dict[str, Any]:
     """The history lake ``home/base``, built once from ``home/landing``: generate (a history by
     years, or ``dense``), then one ``medallion run``. A later run of the benchmark finds
     ``home/base.json`` and reuses it."""
     marker = home / "base.json"
     if marker.exists():
-        built: dict[str, Any] = json.loads(marker.read_text(encoding="utf-8"))
-        return built
+        version = gold_state_version(home / "base")
+        if version == STATE_VERSION:
+            built: dict[str, Any] = json.loads(marker.read_text(encoding="utf-8"))
+            return built
+        # Gold would refresh such a lake fully on the delivery: built again, it measures one.
+        print(f"  {home / 'base'} holds gold state version {version}, not {STATE_VERSION}")
     shutil.rmtree(home, ignore_errors=True)
     started = time.monotonic()
     if shape == "dense":

@@ -224,7 +224,12 @@ class LakeFiles:
         stream = self._fs(uri).open(self._path(uri))
         try:
             scanner = self._jvm.java.util.Scanner(stream, "UTF-8").useDelimiter("\\A")
-            return str(scanner.next()) if scanner.hasNext() else ""
+            text = str(scanner.next()) if scanner.hasNext() else ""
+            # A Scanner keeps a read error to itself and returns what it read before it (a
+            # local file whose checksum does not match: nothing); cut text is no text.
+            if scanner.ioException() is not None:
+                raise OSError(f"{uri} could not be read: {scanner.ioException().toString()}")
+            return text
         finally:
             stream.close()
 

@@ -21,7 +21,11 @@ from typing import Any
 
 from jobs.common.lake import LakeFiles, LakePaths
 
-STATE_VERSION = 3  # 2: product_daily and product_catalogue; 3: product_codes (older: rebuilt once)
+# Bumped whenever a table gold keeps or publishes changes its layout: a lake whose state has
+# another version gets one full refresh, never a read of old files with new types
+# (tests/gold/test_table_layouts.py fails until it is bumped). 2: product_daily and
+# product_catalogue; 3: product_codes; 4: customer_summary's invoice bound a (length, text) pair.
+STATE_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -137,9 +141,24 @@ def read_state(files: LakeFiles, paths: LakePaths) -> dict[str, Any] | None:
         return None
     try:
         state = json.loads(files.read_text(uri))
-    except ValueError:
+    except (ValueError, OSError):
         return None
     return state if isinstance(state, dict) and state.get("version") == STATE_VERSION else None
+
+
+def why_full(files: LakeFiles, paths: LakePaths, state: dict[str, Any] | None) -> str:
+    """Why gold has no usable state (for the run record): never run, or another version."""
+    if not files.exists(paths.gold_state()):
+        return "gold has not run on this lake"
+    try:
+        version = json.loads(files.read_text(paths.gold_state())).get("version")
+    except (ValueError, AttributeError, OSError) as error:
+        return f"gold's state is unreadable ({error})"
+    if version != STATE_VERSION:
+        return (
+            f"gold's tables were written with state version {version}, today's is {STATE_VERSION}"
+        )
+    return "gold's state is unusable" if state is None else ""
 
 
 def write_state(files: LakeFiles, paths: LakePaths, state: dict[str, Any]) -> None:

@@ -17,7 +17,13 @@ from jobs.common.lake import LakeFiles, LakePaths
 from jobs.common.runtime import get_spark
 from jobs.gold import transforms as t
 from jobs.gold.build import Incremental, Reader, stage_full
-from jobs.gold.changes import SilverChanges, read_state, silver_changes, write_state
+from jobs.gold.changes import (
+    SilverChanges,
+    read_state,
+    silver_changes,
+    why_full,
+    write_state,
+)
 from jobs.gold.customer_state import CustomerTables
 from jobs.gold.customers import cohorts_from_counts, lifetime_from_summary, rfm_from_summary
 from jobs.gold.inputs import silver_schemas
@@ -71,7 +77,8 @@ def body(argv: list[str]) -> dict[str, Any]:
     Returns
     -------
     dict
-        The run summary: run_id, mode (``full`` or ``incremental``), rows_read,
+        The run summary: run_id, mode (``full`` or ``incremental``), full_because (why a run
+        was full, None when incremental), rows_read,
         observation_end, full_refresh, inputs, marts (rows written this run, per mart),
         partitions_rewritten, customer_summary (``updated``, ``unchanged`` or ``rebuilt: <why>``),
         empty (why a mart has no rows) and customer_value (the model's status and, per model,
@@ -87,12 +94,9 @@ def body(argv: list[str]) -> dict[str, Any]:
     state = read_state(files, paths)
     changes = silver_changes(files, paths, list(schemas), (state or {}).get("silver", {}))
     present = {dataset: bool(changes.current[dataset]) for dataset in schemas}
-    full = (
-        args.full_refresh
-        or state is None
-        or state.get("inputs") != present
-        or bool(changes.undated())
-    )
+    full_because = full_refresh_reason(args.full_refresh, state, changes, present)
+    full_because = full_because or why_full(files, paths, state)
+    full = bool(full_because)
     reader = Reader(spark, files, paths, schemas)
     publication = Publication(spark, files, paths, args.run_id)
     last = last_sales_date(reader, changes, None if full else state)
@@ -116,13 +120,11 @@ def body(argv: list[str]) -> dict[str, Any]:
     write_state(files, paths, {**consumed(changes, present, last), "customers": recorded})
     value.write_quality(files, paths, args.run_id)
     record = run_record(args.run_id, full, rows_read, publication, clock)
+    record["full_because"] = full_because or None
     record["customer_summary"] = customers.summary
     write_run_record(files, paths, record)
     return {
-        **{
-            k: record[k]
-            for k in ("run_id", "mode", "rows_read", "partitions_rewritten", "customer_summary")
-        },
+        **{k: record[k] for k in RECORD_IN_SUMMARY},
         "observation_end": observation_end.isoformat() if observation_end else None,
         "full_refresh": args.full_refresh,
         "inputs": present,
@@ -134,6 +136,14 @@ def body(argv: list[str]) -> dict[str, Any]:
     }
 
 
+RECORD_IN_SUMMARY = (
+    "run_id",
+    "mode",
+    "full_because",
+    "rows_read",
+    "partitions_rewritten",
+    "customer_summary",
+)
 GRAINS = {**{m.name: m.grain for m in MARTS}, **VALUE_GRAINS}
 
 
@@ -179,6 +189,20 @@ class CustomerMarts:
             stage_customer_marts(self.publication, built.as_of(self.end, self.last), self.empty,
                                  self.run_id, self.end, self.observation_end, self.settings)
         )  # fmt: skip
+
+
+def full_refresh_reason(
+    asked: bool, state: dict[str, Any] | None, changes: SilverChanges, present: dict[str, bool]
+) -> str:
+    """Why this run rebuilds gold from the whole of silver with the state it has ("" if it need
+    not, or has no state: :func:`jobs.gold.changes.why_full` says why then)."""
+    if asked:
+        return "asked for (--full-refresh)"
+    if state is not None and state.get("inputs") != present:
+        return "the silver datasets present changed"
+    if state is not None and changes.undated():
+        return "silver rewrote partitions without a business date"
+    return ""
 
 
 def consumed(changes: SilverChanges, present: dict[str, bool], last: date | None) -> dict[str, Any]:

@@ -182,6 +182,16 @@ def empty_marts(summaries: Mapping[str, Mapping[str, Any]]) -> list[str]:
     return [f"{mart} is empty: {reason}" for mart, reason in sorted(empty.items())]
 
 
+def gold_mode_note(summaries: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """One line when gold rebuilt every mart from the whole of silver, saying why (a full
+    refresh costs with the history; an incremental run does not)."""
+    gold = summaries.get("gold", {})
+    if gold.get("mode") != "full":
+        return []
+    because = gold.get("full_because")
+    return ["rebuilt every mart from the whole of silver" + (f": {because}" if because else "")]
+
+
 def value_model_notes(summaries: Mapping[str, Mapping[str, Any]]) -> list[str]:
     """One line when gold's customer-value models are not both usable, with each reason (the
     other marts are published either way; quality_results holds the warning)."""
@@ -283,6 +293,8 @@ def print_run(console: Console, outcome: LocalRun, lake: Path) -> bool:
     for ingested in bronze.get("datasets", {}).values():
         for path, reason in ingested.get("refused", {}).items():
             console.print(f"[yellow]bronze:[/yellow] {escape(path)} not read: {escape(reason)}")
+    for line in gold_mode_note(outcome.summaries):
+        console.print(f"gold: {escape(line)}")
     for line in [*empty_marts(outcome.summaries), *value_model_notes(outcome.summaries)]:
         console.print(f"[yellow]gold:[/yellow] {escape(line)}")
     if outcome.status != "SUCCEEDED":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from pyspark.sql import SparkSession
 
 from jobs.common.lake import LakeFiles
@@ -80,3 +81,16 @@ def test_a_local_listing_names_sizes_and_dates_files_as_hadoop_does(
         assert listed == hadoop_listing(spark, uri)
         assert listed
     assert files.list_files((tmp_path / "nothing").as_uri()) == []
+
+
+def test_a_text_file_that_cannot_be_read_whole_is_an_error_not_a_cut_text(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    files = LakeFiles(spark)
+    uri = (tmp_path / "state.json").as_uri()
+    files.write_text(uri, '{"version": 4}')
+    assert files.read_text(uri) == '{"version": 4}'
+    # Changed behind Hadoop's back: its checksum file no longer matches, and its read fails.
+    (tmp_path / "state.json").write_text('{"version": 3, "more": true}')
+    with pytest.raises(OSError, match=r"state\.json could not be read"):
+        files.read_text(uri)
