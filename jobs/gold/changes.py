@@ -133,32 +133,24 @@ def leading_days(days: set[date], span: int) -> set[date]:
     return {d - timedelta(days=k) for d in days for k in range(span)}
 
 
-def read_state(files: LakeFiles, paths: LakePaths) -> dict[str, Any] | None:
-    """Gold's record of what it consumed, or None (never run, another layout, or unreadable:
-    a record cut short by a kill is as good as none, and a full refresh rebuilds from it)."""
+def read_state(files: LakeFiles, paths: LakePaths) -> tuple[dict[str, Any] | None, str]:
+    """Gold's record of what it consumed, or None and why there is none for the run record
+    (never run, another version, or unreadable: a record cut short by a kill is as good as
+    none, and a full refresh rebuilds from it)."""
     uri = paths.gold_state()
     if not files.exists(uri):
-        return None
+        return None, "gold has not run on this lake"
     try:
         state = json.loads(files.read_text(uri))
-    except (ValueError, OSError):
-        return None
-    return state if isinstance(state, dict) and state.get("version") == STATE_VERSION else None
-
-
-def why_full(files: LakeFiles, paths: LakePaths, state: dict[str, Any] | None) -> str:
-    """Why gold has no usable state (for the run record): never run, or another version."""
-    if not files.exists(paths.gold_state()):
-        return "gold has not run on this lake"
-    try:
-        version = json.loads(files.read_text(paths.gold_state())).get("version")
-    except (ValueError, AttributeError, OSError) as error:
-        return f"gold's state is unreadable ({error})"
+    except (ValueError, OSError) as error:
+        return None, f"gold's state is unreadable ({error})"
+    version = state.get("version") if isinstance(state, dict) else None
     if version != STATE_VERSION:
         return (
-            f"gold's tables were written with state version {version}, today's is {STATE_VERSION}"
+            None,
+            f"gold's tables were written with state version {version}, today's is {STATE_VERSION}",
         )
-    return "gold's state is unusable" if state is None else ""
+    return state, ""
 
 
 def write_state(files: LakeFiles, paths: LakePaths, state: dict[str, Any]) -> None:

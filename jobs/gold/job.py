@@ -17,13 +17,7 @@ from jobs.common.lake import LakeFiles, LakePaths
 from jobs.common.runtime import get_spark
 from jobs.gold import transforms as t
 from jobs.gold.build import Incremental, Reader, stage_full
-from jobs.gold.changes import (
-    SilverChanges,
-    read_state,
-    silver_changes,
-    why_full,
-    write_state,
-)
+from jobs.gold.changes import SilverChanges, read_state, silver_changes, write_state
 from jobs.gold.customer_state import CustomerTables
 from jobs.gold.customers import cohorts_from_counts, lifetime_from_summary, rfm_from_summary
 from jobs.gold.inputs import silver_schemas
@@ -91,11 +85,10 @@ def body(argv: list[str]) -> dict[str, Any]:
     files, paths = LakeFiles(spark), LakePaths(args.lake_root)
     complete(files, paths)  # a swap a killed run left half made is finished first
     schemas = silver_schemas(spark, read_contracts(files, args.contracts_root))
-    state = read_state(files, paths)
+    state, no_state = read_state(files, paths)
     changes = silver_changes(files, paths, list(schemas), (state or {}).get("silver", {}))
     present = {dataset: bool(changes.current[dataset]) for dataset in schemas}
-    full_because = full_refresh_reason(args.full_refresh, state, changes, present)
-    full_because = full_because or why_full(files, paths, state)
+    full_because = full_refresh_reason(args.full_refresh, (state, no_state), changes, present)
     full = bool(full_because)
     reader = Reader(spark, files, paths, schemas)
     publication = Publication(spark, files, paths, args.run_id)
@@ -192,15 +185,21 @@ class CustomerMarts:
 
 
 def full_refresh_reason(
-    asked: bool, state: dict[str, Any] | None, changes: SilverChanges, present: dict[str, bool]
+    asked: bool,
+    state: tuple[dict[str, Any] | None, str],
+    changes: SilverChanges,
+    present: dict[str, bool],
 ) -> str:
-    """Why this run rebuilds gold from the whole of silver with the state it has ("" if it need
-    not, or has no state: :func:`jobs.gold.changes.why_full` says why then)."""
+    """Why this run rebuilds gold from the whole of silver, "" if it need not; ``state`` is what
+    :func:`jobs.gold.changes.read_state` returned (the state, or None and why)."""
+    recorded, no_state = state
     if asked:
         return "asked for (--full-refresh)"
-    if state is not None and state.get("inputs") != present:
+    if recorded is None:
+        return no_state
+    if recorded.get("inputs") != present:
         return "the silver datasets present changed"
-    if state is not None and changes.undated():
+    if changes.undated():
         return "silver rewrote partitions without a business date"
     return ""
 

@@ -39,15 +39,20 @@ GOLD_TABLES = (
 )
 
 
-def table_rows(lake: Path, table: str) -> pd.DataFrame:
-    """A table's rows as Athena (or DuckDB) reads its Parquet files, sorted, partitions included."""
-    folder = lake / table
+def table_files(folder: Path) -> list[Path]:
+    """A table's Parquet files as Athena reads them: none under a hidden or ``_`` folder."""
     files = [
-        str(f)
+        f
         for f in sorted(folder.rglob("*.parquet"))
         if not any(part.startswith(("_", ".")) for part in f.relative_to(folder).parts)
     ]
-    assert files, f"{table} has no Parquet files"
+    assert files, f"{folder} has no Parquet files"
+    return files
+
+
+def table_rows(lake: Path, table: str) -> pd.DataFrame:
+    """A table's rows as Athena (or DuckDB) reads its Parquet files, sorted, partitions included."""
+    files = [str(f) for f in table_files(lake / table)]
     frame = duckdb.sql(
         f"select * from read_parquet({files!r}, hive_partitioning = true, union_by_name = true)"
     ).df()

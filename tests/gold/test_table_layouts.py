@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from gold_support import table_files
 
 from jobs.gold.changes import STATE_VERSION
 
@@ -31,12 +32,7 @@ ROOTS = ("gold", "_meta/gold")
 def layout(table: Path) -> list[str]:
     """A table's columns as its Parquet files store them (one file's schema, every file is
     written by one query) and its partition columns from its folder names."""
-    files = sorted(
-        f
-        for f in table.rglob("*.parquet")
-        if not any(p.startswith(("_", ".")) for p in f.relative_to(table).parts)
-    )
-    assert files, f"{table} has no Parquet files"
+    files = table_files(table)
     schema = pq.read_schema(files[0])
     columns = [f"{f.name}: {f.type}{'' if f.nullable else ' not null'}" for f in schema]
     partitions = [p.split("=", 1)[0] for p in files[0].relative_to(table).parts[:-1] if "=" in p]
