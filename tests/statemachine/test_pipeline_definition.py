@@ -204,6 +204,14 @@ def test_crawlers_are_started_and_polled_with_a_bound(states: dict[str, Any]):
     assert states["Wait for bronze crawler"]["Seconds"] == int(DEFAULTS["CrawlerPollSeconds"])
 
 
+def test_each_crawler_starts_as_soon_as_its_job_has_written_the_layer(states: dict[str, Any]):
+    # The bronze and silver crawls run while the next jobs do; the polls come after gold's start.
+    chain = ["Bronze job", "Start bronze crawler", "Silver job", "Start silver crawler"]
+    chain += ["Gold job", "Start gold crawler", "Start crawler polls", "Wait for bronze crawler"]
+    for state, following in zip(chain, chain[1:]):
+        assert states[state]["Next"] == following
+
+
 def test_every_view_is_created_with_athena_sync_in_the_workgroup(states: dict[str, Any]):
     views = view_statements()
     for name, sql in views:
