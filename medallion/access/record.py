@@ -79,6 +79,10 @@ class Recorder:
         self.watcher = LakeWatcher(lake)
         self.api: set[Access] = set()
         self._local = threading.local()
+        # One principal acts at a time: the watcher cannot tell who touched a file, and the
+        # state machine starts a layer's crawler as its job ends, so a crawl would otherwise
+        # overlap the next job and take (or drop) that job's lake operations.
+        self._one_at_a_time = threading.Lock()
         self._logs = Path(tempfile.mkdtemp(prefix="medallion-access-api-"))
 
     def api_sink(self, service: str, operation: str, params: Mapping[str, Any]) -> None:
@@ -103,12 +107,15 @@ class Recorder:
 
     @contextlib.contextmanager
     def acting(self, principal: str) -> Iterator[None]:
-        self._local.principal = principal
-        try:
-            with self.watcher.acting(principal):
-                yield
-        finally:
-            self._local.principal = None
+        """Attribute the lake's operations and this thread's API calls to ``principal``; waits
+        while another principal acts (a crawl started while a job runs goes after it)."""
+        with self._one_at_a_time:
+            self._local.principal = principal
+            try:
+                with self.watcher.acting(principal):
+                    yield
+            finally:
+                self._local.principal = None
 
     def job_runner(
         self, layer: str, options: Mapping[str, str], on_line: Any = None, **extra: Any
@@ -224,6 +231,13 @@ def definition_accesses(model: Any) -> list[Access]:
     )
 
 
+def _of_quality(access: Access) -> bool:
+    """Whether an access is to the quality records: an object under ``quality/``, or a
+    listing of a prefix there."""
+    prefixes = [value for key, value in access.context if key == "s3:prefix"]
+    return "quality/" in access.resource or any(p.startswith("quality/") for p in prefixes)
+
+
 def record_run(
     lake: Path, landing: Path, model: Any | None = None, **run_options: Any
 ) -> list[Access]:
@@ -283,9 +297,7 @@ def record_run(
         raise RuntimeError("inotify's queue overflowed: some lake operations were not recorded")
     crawler_api = {a for a in recorder.api if a.principal == CRAWLER_ROLE}
     crawler_lake = {
-        a
-        for a in recorder.watcher.accesses
-        if a.principal == CRAWLER_ROLE and "quality/" not in a.resource
+        a for a in recorder.watcher.accesses if a.principal == CRAWLER_ROLE and not _of_quality(a)
     }  # the stack, not a crawler, defines the quality tables on AWS
     jobs = {
         a for a in recorder.watcher.accesses | recorder.api if a.principal in JOB_ROLES.values()

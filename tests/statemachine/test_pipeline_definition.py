@@ -3,6 +3,7 @@ Task's failure caught and alerted, placeholders documented, rendering pure."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import subprocess
@@ -208,7 +209,7 @@ def test_each_crawler_starts_as_soon_as_its_job_has_written_the_layer(states: di
     # The bronze and silver crawls run while the next jobs do; the polls come after gold's start.
     chain = ["Bronze job", "Start bronze crawler", "Silver job", "Start silver crawler"]
     chain += ["Gold job", "Start gold crawler", "Start crawler polls", "Wait for bronze crawler"]
-    for state, following in zip(chain, chain[1:]):
+    for state, following in itertools.pairwise(chain):
         assert states[state]["Next"] == following
 
 
