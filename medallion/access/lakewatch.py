@@ -42,6 +42,7 @@ class LakeWatcher:
         self._paths: dict[int, Path] = {}
         self._moves: dict[int, Path] = {}
         self._lock = threading.RLock()
+        self._one_at_a_time = threading.Lock()  # held while a principal acts
         self._stop = threading.Event()
         self.principal: str | None = None
         self.accesses: set[Access] = set()
@@ -53,16 +54,23 @@ class LakeWatcher:
     # --- attribution ---------------------------------------------------------------------------
     @contextlib.contextmanager
     def acting(self, principal: str) -> Iterator[None]:
-        """Attribute what happens in the lake to ``principal`` until the block ends."""
-        self.flush()
-        with self._lock:
-            self.principal = principal
-        try:
-            yield
-        finally:
+        """Attribute what happens in the lake to ``principal`` until the block ends.
+
+        One principal acts at a time: inotify cannot tell who touched a file, and the state
+        machine starts a layer's crawler as its job ends, so a crawl overlapping the next job
+        would take (or, ending first, drop) that job's operations. A block entered while
+        another is open waits for it to end.
+        """
+        with self._one_at_a_time:
             self.flush()
             with self._lock:
-                self.principal = None
+                self.principal = principal
+            try:
+                yield
+            finally:
+                self.flush()
+                with self._lock:
+                    self.principal = None
 
     def flush(self) -> None:
         """Process every event the kernel has queued so far."""

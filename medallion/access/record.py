@@ -79,10 +79,6 @@ class Recorder:
         self.watcher = LakeWatcher(lake)
         self.api: set[Access] = set()
         self._local = threading.local()
-        # One principal acts at a time: the watcher cannot tell who touched a file, and the
-        # state machine starts a layer's crawler as its job ends, so a crawl would otherwise
-        # overlap the next job and take (or drop) that job's lake operations.
-        self._one_at_a_time = threading.Lock()
         self._logs = Path(tempfile.mkdtemp(prefix="medallion-access-api-"))
 
     def api_sink(self, service: str, operation: str, params: Mapping[str, Any]) -> None:
@@ -108,14 +104,13 @@ class Recorder:
     @contextlib.contextmanager
     def acting(self, principal: str) -> Iterator[None]:
         """Attribute the lake's operations and this thread's API calls to ``principal``; waits
-        while another principal acts (a crawl started while a job runs goes after it)."""
-        with self._one_at_a_time:
-            self._local.principal = principal
-            try:
-                with self.watcher.acting(principal):
-                    yield
-            finally:
-                self._local.principal = None
+        while another principal acts on the lake (:meth:`LakeWatcher.acting`)."""
+        self._local.principal = principal
+        try:
+            with self.watcher.acting(principal):
+                yield
+        finally:
+            self._local.principal = None
 
     def job_runner(
         self, layer: str, options: Mapping[str, str], on_line: Any = None, **extra: Any
