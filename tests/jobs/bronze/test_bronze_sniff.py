@@ -12,11 +12,18 @@ from jobs.bronze.sniff import not_text_reason
 
 
 def workbook() -> bytes:
-    """The first bytes of an .xlsx: a ZIP archive of XML parts."""
+    """The first bytes of an .xlsx: a ZIP archive of XML parts.
+
+    The same bytes on every call: pytest-xdist refuses to run when its workers collect
+    different test ids, and a ZIP member's default date is the current second.
+    """
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("[Content_Types].xml", "<Types/>")
-        archive.writestr("xl/worksheets/sheet1.xml", "<worksheet/>")
+        for part, text in (
+            ("[Content_Types].xml", "<Types/>"),
+            ("xl/worksheets/sheet1.xml", "<worksheet/>"),
+        ):
+            archive.writestr(zipfile.ZipInfo(part, date_time=(2011, 12, 9, 12, 50, 0)), text)
     return buffer.getvalue()
 
 
@@ -30,11 +37,12 @@ def workbook() -> bytes:
             bytes.fromhex("d0cf11e0a1b11ae1") + b"\0" * 8,
             "spreadsheet workbook (.xls)",
         ),
-        ("orders.csv", gzip.compress(b"InvoiceNo\n1\n"), "rename it to end in .gz"),
+        ("orders.csv", gzip.compress(b"InvoiceNo\n1\n", mtime=0), "rename it to end in .gz"),
         ("orders.txt", "InvoiceNo\tStockCode\n".encode("utf-16"), "UTF-16 text"),
         ("orders.csv", b"InvoiceNo,StockCode\n\x00\x01\x02", "binary data (it holds NUL bytes)"),
         ("orders.parquet", b"PAR1\x15\x04", "a Parquet file"),
     ],
+    ids=["xlsx", "zip", "xls", "gzip-named-csv", "utf16", "nul-bytes", "parquet"],
 )
 def test_a_file_that_is_not_text_is_refused_with_why_and_what_to_do(
     name: str, head: bytes, said: str
