@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import boto3
 from botocore.exceptions import ClientError
@@ -246,6 +246,27 @@ def step_events(events: list[dict[str, Any]]) -> Iterator[StepEvent]:
             yield StepEvent(kind, "", "Execution", event["timestamp"], dict(detail or {}))
 
 
+class Changes(Protocol):
+    """Something that wakes a waiter when an execution may have moved on (a local run's
+    :data:`medallion.local.changes.CHANGES`); on AWS nothing does, and :func:`follow` polls."""
+
+    def count(self) -> int:
+        """How many changes there have been."""
+        ...
+
+    def wait_past(self, seen: int, timeout: float) -> bool:
+        """Block until the count is past ``seen`` or ``timeout`` seconds passed."""
+        ...
+
+
+@dataclass(frozen=True)
+class Followed:
+    """How an execution ended: its last DescribeExecution and its whole history."""
+
+    described: dict[str, Any]
+    history: list[dict[str, Any]]
+
+
 def follow(
     execution_arn: str,
     on_event: Callable[[StepEvent], None] | None,
@@ -255,16 +276,41 @@ def follow(
     sfn: Any = None,
     history_seconds: float = 1.0,
 ) -> dict[str, Any]:
+    """Report each new state transition until the execution ends; the final DescribeExecution.
+
+    :func:`follow_to_end` with these arguments (it says how often what is read).
+    """
+    return follow_to_end(
+        execution_arn,
+        on_event,
+        poll_seconds=poll_seconds,
+        timeout=timeout,
+        session=session,
+        sfn=sfn,
+        history_seconds=history_seconds,
+    ).described
+
+
+def follow_to_end(
+    execution_arn: str,
+    on_event: Callable[[StepEvent], None] | None,
+    poll_seconds: float = 2.0,
+    timeout: float | None = None,
+    session: boto3.Session | None = None,
+    sfn: Any = None,
+    history_seconds: float = 1.0,
+    changes: Changes | None = None,
+) -> Followed:
     """Report each new state transition until the execution ends.
 
-    The status is looked at every ``poll_seconds``, the history (read whole each time, so its
-    cost grows with the run) at most every ``history_seconds`` and once more at the end; with no
-    ``on_event``, only at the end.
+    The status is looked at every ``poll_seconds`` (sooner when ``changes`` signals one), the
+    history (read whole each time, so its cost grows with the run) at most every
+    ``history_seconds`` and once more at the end; with no ``on_event``, only at the end.
 
     Returns
     -------
-    dict
-        The final DescribeExecution.
+    Followed
+        The final DescribeExecution and the history read after it.
     """
     sfn = sfn or client(session)
     report = on_event or (lambda _: None)
@@ -273,6 +319,7 @@ def follow(
     deadline = None if timeout is None else started + timeout
     read_at = started - history_seconds
     while True:
+        changed = changes.count() if changes else 0  # before the look (changes.py)
         described = describe(execution_arn, sfn=sfn)
         terminal = described["status"] in TERMINAL
         due = on_event is not None and time.monotonic() - read_at >= history_seconds
@@ -284,14 +331,18 @@ def follow(
             seen = len(events)
         if terminal:
             # The last events may land after the status changes; one more read gets them.
-            for event in list(step_events(history(execution_arn, sfn=sfn)))[seen:]:
+            raw = history(execution_arn, sfn=sfn)
+            for event in list(step_events(raw))[seen:]:
                 report(event)
-            return described
+            return Followed(described, raw)
         if deadline is not None and time.monotonic() > deadline:
             raise StepFunctionsError(
                 f"{execution_arn} still {described['status']} after {timeout} s"
             )
-        time.sleep(poll_seconds)
+        if changes:
+            changes.wait_past(changed, poll_seconds)
+        else:
+            time.sleep(poll_seconds)
 
 
 def rerun(execution_arn: str, session: boto3.Session | None = None, sfn: Any = None) -> str:

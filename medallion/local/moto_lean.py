@@ -1,7 +1,8 @@
 """Costs moto's Step Functions engine adds to every local run for nothing (patches 7, 9, 10).
 
 7. **Looks at a job every half second.** :func:`backing_off` makes a ``.sync`` Task look at its
-   work soon, then less often (moto_patches' docstring has the figures).
+   work soon, then less often (moto_patches' docstring has the figures), and look again as soon
+   as a local work ends (:mod:`medallion.local.changes`) instead of when its wait runs out.
 
 9. **EC2 loaded for an enum.** moto's Task factory imports every service integration, Batch's
    among them, and that module takes one enum (``JobStatus``) from ``moto.batch.utils``.
@@ -21,7 +22,12 @@
    moto 5.2.5) and botocore clients are thread-safe, so :func:`reuse_clients` hands out one
    client per region, service and endpoint instead.
 
-``tests/medallion/local/test_moto_lean.py`` checks both, and that moto still behaves as shipped.
+11. **Nothing wakes a waiter.** :func:`signalling_changes` makes every history event moto's
+   engine adds, and every execution's end, a change (:data:`medallion.local.changes.CHANGES`),
+   so ``medallion run`` sees a state entered or the run ended when it happens, not at its next
+   look (:func:`medallion.aws.stepfunctions.follow` waits on it between looks).
+
+``tests/medallion/local/test_moto_lean.py`` checks them, and that moto still behaves as shipped.
 """
 
 from __future__ import annotations
@@ -29,10 +35,11 @@ from __future__ import annotations
 import importlib.util
 import sys
 import threading
-import time
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any, Final
+
+from medallion.local.changes import CHANGES
 
 BATCH: Final = "moto.batch"
 CLIENT_FACTORY: Final = "boto_client_for"
@@ -41,7 +48,7 @@ ATHENA_SYNC: Final = "medallion.local.moto_athena_sync"  # patch 2's service, bu
 # patch 7: a local .sync Task's first wait between looks at its work, growth, and longest wait
 SYNC_POLL_SECONDS: Final = 0.01
 SYNC_POLL_GROWTH: Final = 1.5
-SYNC_POLL_MAX_SECONDS: Final = 0.25
+SYNC_POLL_MAX_SECONDS: Final = 1.0  # a local work's end wakes the Task at once (changes.py)
 _lock = threading.Lock()
 _clients: dict[tuple[Any, ...], Any] = {}
 
@@ -106,6 +113,30 @@ def reuse_clients() -> list[tuple[ModuleType, str, Callable[..., Any]]]:
     return [(module, CLIENT_FACTORY, boto_client_for) for module in _engine_modules()]
 
 
+def signalling_changes() -> list[tuple[Any, str, Callable[..., Any]]]:
+    """(owner, attribute, replacement) for patch 11: moto's ``EventManager.add_event`` and its
+    executions' ``terminated`` callback, each signalling a change after doing what they did."""
+    from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+    add_event = EventManager.add_event
+    terminated = BaseExecutionWorkerCommunication.terminated
+
+    def signalled_add_event(self: Any, *args: Any, **kwargs: Any) -> Any:
+        event_id = add_event(self, *args, **kwargs)
+        CHANGES.changed()
+        return event_id
+
+    def signalled_terminated(self: Any) -> None:
+        terminated(self)  # the execution's status is set here, after its last event
+        CHANGES.changed()
+
+    return [
+        (EventManager, "add_event", signalled_add_event),
+        (BaseExecutionWorkerCommunication, "terminated", signalled_terminated),
+    ]
+
+
 def _server_port() -> int:
     from moto.settings import moto_server_port
 
@@ -120,15 +151,16 @@ def forget_clients() -> None:
 
 def backing_off(resolver: Callable[[], Any]) -> Callable[[], Any]:
     """``resolver`` (a .sync Task's look at its work), waiting after each look that finds it
-    unfinished: :data:`SYNC_POLL_SECONDS`, then longer by :data:`SYNC_POLL_GROWTH` each time,
-    up to :data:`SYNC_POLL_MAX_SECONDS`."""
+    unfinished until a local work ends or :data:`SYNC_POLL_SECONDS` pass, then longer by
+    :data:`SYNC_POLL_GROWTH` each time, up to :data:`SYNC_POLL_MAX_SECONDS`."""
     delay = SYNC_POLL_SECONDS
 
     def look() -> Any:
         nonlocal delay
+        seen = CHANGES.count()  # before the look: an end during it cuts the wait short
         result = resolver()
         if not result:
-            time.sleep(delay)
+            CHANGES.wait_past(seen, delay)
             delay = min(delay * SYNC_POLL_GROWTH, SYNC_POLL_MAX_SECONDS)
         return result
 

@@ -30,11 +30,13 @@ Why each patch exists (ARCHITECTURE.md, Orchestration):
    (``_DELAY_SECONDS_SYNC_CONDITION_CHECK``); a local ``CREATE VIEW`` ends in milliseconds, so
    nine view Tasks waited out half a second each. Looking every 20 ms instead cost a third of a
    core through a job (each look is a boto3 call through moto: 36 s of CPU in a 92 s run on two
-   cores). Locally a Task waits after each look, longer each time, up to a quarter second
-   (:func:`medallion.local.moto_lean.backing_off`). AWS polls on its own.
+   cores). Locally a Task waits after each look, longer each time, up to a second, and looks
+   again as soon as a local work ends (:func:`medallion.local.moto_lean.backing_off`). AWS polls
+   on its own.
 8. One parse of a definition per run: the tree moto's validation builds at creation serves the
    next execution instead of a second parse (:mod:`medallion.local.moto_asl` says why it is safe).
-9-10. No EC2 models imported for one Batch enum; one boto3 client per service (``moto_lean``).
+9-11. No EC2 models imported for one Batch enum; one boto3 client per service; history events
+   and executions' ends wake the local waiters (``moto_lean``).
 Every patch wraps the moto function it replaces and :func:`uninstall` restores them all.
 ``tests/medallion/local/test_moto_patches.py`` fails if moto changes under them.
 """
@@ -454,8 +456,11 @@ def install(hooks: LocalHooks | None = None, firehose: FirehoseHooks | None = No
             _patch_firehose()
             _patch_sync_polling()
             moto_asl.install()
-            for module, name, replacement in moto_lean.reuse_clients():
-                _patch(module, name, replacement)
+            for owner, name, replacement in [
+                *moto_lean.reuse_clients(),
+                *moto_lean.signalling_changes(),
+            ]:
+                _patch(owner, name, replacement)
         _hooks = hooks
         _firehose = firehose
 

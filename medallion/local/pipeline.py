@@ -15,6 +15,7 @@ import boto3
 
 from medallion.aws import stepfunctions as sfn_ops
 from medallion.local import jit
+from medallion.local.changes import CHANGES
 from medallion.local.jobhost import JobHostRunner, warm_hosts_enabled
 from medallion.local.jobrunner import (
     REPO_ROOT,
@@ -266,7 +267,7 @@ def run_local(
     options: sfn_ops.RunOptions,
     on_event: Callable[[sfn_ops.StepEvent], None] | None = None,
     services: LocalServices | None = None,
-    poll_seconds: float = 0.25,
+    poll_seconds: float = 1.0,
 ) -> LocalRun:
     """Execute the pipeline definition locally and wait for it.
 
@@ -281,7 +282,8 @@ def run_local(
     services
         Local services to use instead of the default ones (tests inject faults here).
     poll_seconds
-        How often the history is read.
+        How often the execution is looked at when nothing signalled a change: a history event
+        or the execution's end wakes the look at once (:mod:`medallion.local.changes`).
 
     Returns
     -------
@@ -304,8 +306,10 @@ def run_local(
         local_aws(replace(config, job_runner=job_runner), services) as (sfn, arn, local),
     ):
         execution_arn = sfn_ops.start(arn, options, sfn=sfn)
-        described = sfn_ops.follow(execution_arn, on_event, poll_seconds=poll_seconds, sfn=sfn)
-        raw_history = sfn_ops.history(execution_arn, sfn=sfn)
+        followed = sfn_ops.follow_to_end(
+            execution_arn, on_event, poll_seconds=poll_seconds, sfn=sfn, changes=CHANGES
+        )
+        described, raw_history = followed.described, followed.history
         output = described.get("output")
         return LocalRun(
             execution_arn=execution_arn,

@@ -22,6 +22,7 @@ from typing import Any
 import boto3
 
 from medallion.local import catalog
+from medallion.local.changes import CHANGES
 from medallion.local.jobrunner import JobResult, run_job
 
 LOG = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ class ThreadWork:
             self._state = "SUCCEEDED"
         finally:
             self.ended = time.monotonic()
+            CHANGES.changed()  # a .sync Task waiting on this work looks now (changes.py)
 
     @property
     def state(self) -> str:

@@ -24,6 +24,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
 from moto.stepfunctions.parser.backend import execution_worker
 
 from medallion.local import moto_lean, moto_patches
+from medallion.local.services import ThreadWork
 
 ROLE = "arn:aws:iam::123456789012:role/medallion-test"
 
@@ -290,30 +291,107 @@ def test_local_sync_tasks_poll_their_work_often_and_uninstall_restores_moto_s_in
     assert state_task_service_callback.StateTaskServiceCallback._eval_sync is original_eval_sync
 
 
+class _Clock:
+    """The waits a look asks for, on a clock of the test's own: nothing signals a change."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.waits: list[float] = []
+
+    def count(self) -> int:
+        return 0
+
+    def wait_past(self, seen: int, timeout: float) -> bool:
+        self.waits.append(timeout)
+        self.now += timeout
+        return False
+
+
 def test_a_sync_task_looks_soon_then_less_and_less_often(monkeypatch: pytest.MonkeyPatch):
-    """A job of 1.2 s: seen done within the longest wait, looked at a few dozen times (at the
-    20 ms of before, 60), and the first looks come quickly. On a clock of the test's own, the
-    waits as asked for: a busy machine stretches real sleeps (the first wait measured 40 ms for
-    10 ms asked under a load of 12)."""
-    clock: list[float] = [0.0]
-    waits: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        waits.append(seconds)
-        clock[0] += seconds
-
-    monkeypatch.setattr(moto_lean.time, "sleep", sleep)
+    """A job of 1.2 s that nothing signals the end of: seen done within the longest wait,
+    looked at a few dozen times (at the 20 ms of before, 60), and the first looks come quickly.
+    On a clock of the test's own, the waits as asked for: a busy machine stretches real sleeps
+    (the first wait measured 40 ms for 10 ms asked under a load of 12)."""
+    clock = _Clock()
+    monkeypatch.setattr(moto_lean, "CHANGES", clock)
     looks: list[float] = []
 
     def resolver() -> dict[str, str] | None:
-        looks.append(clock[0])
+        looks.append(clock.now)
         return {"JobRunState": "SUCCEEDED"} if looks[-1] >= 1.2 else None
 
     look = moto_lean.backing_off(resolver)
     while not look():
         pass
+    waits = clock.waits
     assert looks[-1] - 1.2 <= moto_lean.SYNC_POLL_MAX_SECONDS
     assert len(looks) <= 20
     assert waits[0] <= 0.01
     assert waits == sorted(waits) and max(waits) <= moto_lean.SYNC_POLL_MAX_SECONDS
     assert waits[5] > waits[0] * 3
+
+
+def test_a_sync_task_looks_as_soon_as_its_local_work_ends(monkeypatch: pytest.MonkeyPatch):
+    """The end of a local work (a job run, a crawl, a query) wakes the Task's wait: with waits
+    of a minute asked for, a work of 0.3 s is seen done within seconds, not a minute."""
+    monkeypatch.setattr(moto_lean, "SYNC_POLL_SECONDS", 60.0)
+    work = ThreadWork("test-work", lambda: time.sleep(0.3))
+    looks = 0
+
+    def resolver() -> dict[str, str] | None:
+        nonlocal looks
+        looks += 1
+        return {"JobRunState": work.state} if work.state != "RUNNING" else None
+
+    look = moto_lean.backing_off(resolver)
+    started = time.monotonic()
+    while not look():
+        pass
+    assert time.monotonic() - started < 20
+    assert 2 <= looks <= 5  # one before the end, one woken by it (another test's work may wake one)
+
+
+def test_history_events_and_the_execution_s_end_wake_a_follower():
+    """Patch 11: following an execution with the local changes, looks a minute apart, sees a
+    run with a one-second Wait end within seconds: its events and its end wake the follower."""
+    from medallion.aws.stepfunctions import follow_to_end
+    from medallion.local.changes import CHANGES
+
+    waits = {
+        "StartAt": "Wait",
+        "States": {
+            "Wait": {"Type": "Wait", "Seconds": 1, "Next": "Done"},
+            "Done": {"Type": "Succeed"},
+        },
+    }
+    moto_patches.install(Recorder())
+    try:
+        with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+            sfn = boto3.client("stepfunctions", region_name="us-east-1")
+            arn = sfn.create_state_machine(name="m", definition=json.dumps(waits), roleArn=ROLE)[
+                "stateMachineArn"
+            ]
+            before = CHANGES.count()
+            started = time.monotonic()
+            run = sfn.start_execution(stateMachineArn=arn, name="e-1")["executionArn"]
+            followed = follow_to_end(run, None, poll_seconds=60, sfn=sfn, changes=CHANGES)
+            took = time.monotonic() - started
+            changes = CHANGES.count() - before
+    finally:
+        moto_patches.uninstall()
+    assert followed.described["status"] == "SUCCEEDED"
+    assert 1 <= took < 20
+    assert changes >= len(followed.history) + 1  # every event, and the end
+    assert followed.history[-1]["type"] == "ExecutionSucceeded"
+
+
+def test_uninstall_restores_moto_s_event_manager_and_execution_end():
+    from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+    shipped = (EventManager.add_event, BaseExecutionWorkerCommunication.terminated)
+    moto_patches.install(Recorder())
+    patched = (EventManager.add_event, BaseExecutionWorkerCommunication.terminated)
+    moto_patches.uninstall()
+    assert patched[0] is not shipped[0] and patched[1] is not shipped[1]
+    assert (EventManager.add_event, BaseExecutionWorkerCommunication.terminated) == shipped
