@@ -8,6 +8,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -22,6 +23,18 @@ BIN_DIRS = tuple(
 )
 USER = "medallion"
 DATABASE = "retail"
+
+# The watcher a started server gets (LocalPostgres.start): it reads its stdin, a pipe only the
+# server's owner holds, until end of file. The owner closes it when it stops the server itself;
+# the kernel closes it when the owner dies any other way (a SIGKILLed test worker, say), and the
+# watcher then stops the server and removes its directory, so no server outlives its owner.
+WATCHER = """
+import shutil, subprocess, sys
+command, root = sys.argv[1:-1], sys.argv[-1]
+sys.stdin.buffer.read()
+subprocess.run(command, capture_output=True, timeout=120)
+shutil.rmtree(root, ignore_errors=True)
+"""
 
 
 def postgres_bin() -> Path | None:
@@ -58,11 +71,30 @@ class LocalPostgres:
         self.port = free_port()
         self.password = secrets.token_urlsafe(16)
         self.running = False
+        self._watcher: subprocess.Popen[bytes] | None = None
+
+    @staticmethod
+    def _as_server_user(*command: str) -> list[str]:
+        return [*(["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []), *command]
 
     def _run(self, *command: str) -> subprocess.CompletedProcess[str]:
-        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
         return subprocess.run(
-            [*prefix, *command], check=True, capture_output=True, text=True, timeout=120
+            self._as_server_user(*command), check=True, capture_output=True, text=True, timeout=120
+        )
+
+    def _watch(self) -> None:
+        """Start the watcher that stops the server if this process dies without stopping it."""
+        stop = self._as_server_user(
+            str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"
+        )
+        # A session of its own: a signal to this process's group (Ctrl-C, a killed test run)
+        # reaches the owner, not the watcher, which must outlive it to clean up.
+        self._watcher = subprocess.Popen(
+            [sys.executable, "-c", WATCHER, *stop, str(self.root)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
 
     def start(self) -> LocalPostgres:
@@ -84,6 +116,7 @@ class LocalPostgres:
             "-l", str(self.root / "server.log"), "-w", "-t", "60", "start",
         )  # fmt: skip
         self.running = True
+        self._watch()
         self.execute(f"CREATE DATABASE {DATABASE}", database="postgres")
         return self
 
@@ -102,6 +135,12 @@ class LocalPostgres:
 
     def stop(self) -> None:
         """Stop the server (fast shutdown) and delete its directory."""
+        if self._watcher is not None:
+            self._watcher.kill()  # this process stops the server itself
+            self._watcher.wait()
+            if self._watcher.stdin:
+                self._watcher.stdin.close()
+            self._watcher = None
         if self.running:
             self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
             self.running = False
