@@ -275,30 +275,6 @@ def follow(
     session: boto3.Session | None = None,
     sfn: Any = None,
     history_seconds: float = 1.0,
-) -> dict[str, Any]:
-    """Report each new state transition until the execution ends; the final DescribeExecution.
-
-    :func:`follow_to_end` with these arguments (it says how often what is read).
-    """
-    return follow_to_end(
-        execution_arn,
-        on_event,
-        poll_seconds=poll_seconds,
-        timeout=timeout,
-        session=session,
-        sfn=sfn,
-        history_seconds=history_seconds,
-    ).described
-
-
-def follow_to_end(
-    execution_arn: str,
-    on_event: Callable[[StepEvent], None] | None,
-    poll_seconds: float = 2.0,
-    timeout: float | None = None,
-    session: boto3.Session | None = None,
-    sfn: Any = None,
-    history_seconds: float = 1.0,
     changes: Changes | None = None,
 ) -> Followed:
     """Report each new state transition until the execution ends.

@@ -221,7 +221,9 @@ def follow(console: Console, sfn: Any, execution_arn: str, poll_seconds: float =
         events.append(event)
         printer(event)
 
-    described = sfn_ops.follow(execution_arn, on_event, poll_seconds=poll_seconds, sfn=sfn)
+    described = sfn_ops.follow(
+        execution_arn, on_event, poll_seconds=poll_seconds, sfn=sfn
+    ).described
     console.print(summary_table(events, {}, None))
     status = str(described["status"])
     if status != "SUCCEEDED":

@@ -306,7 +306,7 @@ def run_local(
         local_aws(replace(config, job_runner=job_runner), services) as (sfn, arn, local),
     ):
         execution_arn = sfn_ops.start(arn, options, sfn=sfn)
-        followed = sfn_ops.follow_to_end(
+        followed = sfn_ops.follow(
             execution_arn, on_event, poll_seconds=poll_seconds, sfn=sfn, changes=CHANGES
         )
         described, raw_history = followed.described, followed.history

@@ -354,7 +354,7 @@ def test_a_sync_task_looks_as_soon_as_its_local_work_ends(monkeypatch: pytest.Mo
 def test_history_events_and_the_execution_s_end_wake_a_follower():
     """Patch 11: following an execution with the local changes, looks a minute apart, sees a
     run with a one-second Wait end within seconds: its events and its end wake the follower."""
-    from medallion.aws.stepfunctions import follow_to_end
+    from medallion.aws.stepfunctions import follow
     from medallion.local.changes import CHANGES
 
     waits = {
@@ -374,7 +374,7 @@ def test_history_events_and_the_execution_s_end_wake_a_follower():
             before = CHANGES.count()
             started = time.monotonic()
             run = sfn.start_execution(stateMachineArn=arn, name="e-1")["executionArn"]
-            followed = follow_to_end(run, None, poll_seconds=60, sfn=sfn, changes=CHANGES)
+            followed = follow(run, None, poll_seconds=60, sfn=sfn, changes=CHANGES)
             took = time.monotonic() - started
             changes = CHANGES.count() - before
     finally:
