@@ -1,4 +1,4 @@
-"""Costs moto's Step Functions engine adds to every local run for nothing (patches 7, 9, 10).
+"""Costs moto's Step Functions engine adds to every local run for nothing (patches 7, 9, 10, 11).
 
 7. **Looks at a job every half second.** :func:`backing_off` makes a ``.sync`` Task look at its
    work soon, then less often (moto_patches' docstring has the figures), and look again as soon
@@ -27,7 +27,8 @@
    so ``medallion run`` sees a state entered or the run ended when it happens, not at its next
    look (:func:`medallion.aws.stepfunctions.follow` waits on it between looks).
 
-``tests/medallion/local/test_moto_lean.py`` checks them, and that moto still behaves as shipped.
+``tests/medallion/local/test_moto_lean.py`` checks 9 and 10, and that moto still behaves as
+shipped; ``tests/medallion/local/test_moto_patches.py`` checks 7 and 11.
 """
 
 from __future__ import annotations
