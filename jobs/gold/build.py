@@ -18,6 +18,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
+from jobs.common import frames
 from jobs.common.lake import LakeFiles, LakePaths
 from jobs.gold import transforms as t
 from jobs.gold.changes import SilverChanges
@@ -82,7 +83,7 @@ class Reader:
         return dict(sorted(self.rows.items()))
 
     def empty(self, dataset: str) -> DataFrame:
-        return self.spark.createDataFrame([], self.schemas[dataset])
+        return frames.empty(self.spark, self.schemas[dataset])
 
     def silver(self, dataset: str, folders: list[str] | None = None) -> DataFrame:
         """A silver table, whole (None) or only the given partition directories."""
@@ -104,7 +105,7 @@ class Reader:
         folders = [f"{path}/{PARTITION}={m}" for m in sorted(months or ())]
         folders = [f for f in folders if self.files.exists(f)]
         if not self.files.exists(path) or (months is not None and not folders):
-            return self.spark.createDataFrame([], typed)
+            return frames.empty(self.spark, typed)
         reader = self.spark.read.schema(typed).option("basePath", path)
         locations = folders if months is not None else [path]
         return self.count(f"gold.{name}", reader.parquet(*locations), locations)
@@ -311,7 +312,7 @@ class Incremental:
         folders = [f"{staged}/{PARTITION}={m}" for m in sorted(months)]
         folders = [f for f in folders if self.reader.files.exists(f)]
         if not folders:
-            return self.reader.spark.createDataFrame([], schema)
+            return frames.empty(self.reader.spark, schema)
         reader = self.reader.spark.read.schema(schema).option("basePath", staged)
         return reader.parquet(*folders).select(*schema.fieldNames())
 

@@ -8,6 +8,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructField, StructType
 
+from jobs.common import frames
 from jobs.common.contracts import Contract
 from jobs.common.lake import LakeFiles, LakePaths
 
@@ -31,7 +32,7 @@ def silver_schema(spark: SparkSession, contract: Contract, columns: tuple[str, .
     Every field is nullable, as Parquet written by Spark reads back.
     """
     typed = ", ".join(f"`{c.name}` {c.type}" for c in contract.columns)
-    frame = spark.createDataFrame([], typed)
+    frame = frames.empty(spark, typed)
     for derived in contract.derived:
         frame = frame.withColumn(derived.name, F.expr(derived.expression))
     fields = {field.name: field for field in frame.schema.fields}

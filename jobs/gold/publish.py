@@ -26,6 +26,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
+from jobs.common import frames
 from jobs.common.lake import LakeFiles, LakePaths
 
 PARTITION = "year_month"  # the business month of a partitioned mart: "2011-12"
@@ -117,7 +118,7 @@ class Publication:
             if not written:
                 # No rows: one empty file keeps the table and its columns, so the crawler
                 # registers it and every view over it answers (with nothing).
-                empty = self.spark.createDataFrame([], frame.schema).repartition(1)
+                empty = frames.empty(self.spark, frame.schema)  # written as one file
                 empty.write.mode("overwrite").parquet(staged)
             self.moves.append({"staged": staged, "target": target})
             self.counting.submit(self._count, key, staged, len(written), frame.schema)

@@ -14,6 +14,7 @@ import numpy as np
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from jobs.common import frames
 from jobs.common.quality.verdicts import Verdict
 from jobs.gold.value.fit import Array
 from jobs.gold.value.model import (
@@ -131,8 +132,8 @@ def customer_value_marts(
     histories, spend = collect_histories(lifetime)
     if not histories.count.size:
         return ValueOutcome(
-            spark.createDataFrame([], CUSTOMER_VALUE_SCHEMA),
-            spark.createDataFrame([], MODEL_SCHEMA),
+            frames.empty(spark, CUSTOMER_VALUE_SCHEMA),
+            frames.empty(spark, MODEL_SCHEMA),
             None,
             [],
         )
@@ -140,7 +141,7 @@ def customer_value_marts(
     record = model_record(model, settings, run_id, observation_end)
     return ValueOutcome(
         _customers(lifetime, model, histories, settings, observation_end),
-        spark.createDataFrame([record], MODEL_SCHEMA),
+        frames.rows(spark, [record], MODEL_SCHEMA),
         model,
         verdicts(model, settings),
     )
@@ -193,7 +194,7 @@ def _history_frame(
         + ", ".join(f"{c} double" for c in _PREDICTIONS)
         + ", discounted double"
     )
-    return spark.createDataFrame(rows, schema)
+    return frames.rows(spark, rows, schema)
 
 
 def _expected_spend(model: ValueModel) -> Column:
@@ -223,4 +224,4 @@ def model_history(
     except Exception:  # an unreadable or older layout starts the history anew
         kept = []
     # Collected before the write replaces the files the rows came from.
-    return spark.createDataFrame(kept, MODEL_SCHEMA).unionByName(this_run)
+    return frames.rows(spark, kept, MODEL_SCHEMA).unionByName(this_run)

@@ -8,6 +8,7 @@ from typing import Any
 
 from pyspark.sql import DataFrame
 
+from jobs.common import frames
 from jobs.common.args import resolve
 from jobs.common.errors import JobArgumentError
 from jobs.common.lake import LakeFiles, LakePaths
@@ -143,8 +144,8 @@ def add_value_marts(
     model_path = paths.gold(CUSTOMER_VALUE_MODEL)
     exists = LakeFiles(spark).exists(model_path)
     if add_empty_reasons(empty, observation_end) or observation_end is None:
-        marts[CUSTOMER_VALUE] = spark.createDataFrame([], CUSTOMER_VALUE_SCHEMA)
-        this_run = spark.createDataFrame([], MODEL_SCHEMA)
+        marts[CUSTOMER_VALUE] = frames.empty(spark, CUSTOMER_VALUE_SCHEMA)
+        this_run = frames.empty(spark, MODEL_SCHEMA)
         marts[CUSTOMER_VALUE_MODEL] = model_history(spark, model_path, exists, this_run, run_id)
         return ValuePublished(None, [])
     # Computed once: the fit collects it, then the mart's own write reads it again.
