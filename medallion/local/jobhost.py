@@ -51,6 +51,7 @@ from medallion.local.jobrunner import (
     run_script_as_glue,
     script_copy,
 )
+from medallion.local.parentwatch import watch_parent
 
 JOB_END_PREFIX = "MEDALLION_JOB_END "
 HOST_SETTING = "MEDALLION_JOB_HOST"
@@ -375,25 +376,9 @@ def _run_script(script: str, argv: list[str], env: Mapping[str, str]) -> int:
         os.environ.update(saved_env)
 
 
-def _end_with_parent(parent: int, every: float = 0.5) -> None:
-    """End the worker's process group (the worker and its JVM; Spark's Python workers, in
-    groups of their own, end with the JVM) as soon as the process that started it is gone.
-
-    A command killed by SIGKILL (or by the kernel's out-of-memory killer) closes nothing: its
-    worker, in a session of its own, would run the job it holds to its end, writing to a lake
-    that the command's next run may take (the lake's hold ends with the command). Checked twice
-    a second, from before Spark starts."""
-    while os.getppid() == parent:
-        time.sleep(every)
-    os.killpg(os.getpgrp(), signal.SIGKILL)
-
-
 def serve() -> None:
     """The worker's loop: start Spark, then run each requested script until stdin closes."""
-    parent = os.getppid()
-    threading.Thread(
-        target=_end_with_parent, args=(parent,), name="parent-watch", daemon=True
-    ).start()
+    watch_parent()
     threading.Thread(target=_import_libraries, name="warm-imports", daemon=True).start()
     _start_spark()
     for line in sys.stdin:

@@ -38,6 +38,7 @@ from jobs.common.entry import ERROR_PREFIX, SUMMARY_PREFIX
 from jobs.common.runtime import RUNTIME_SETTING
 from medallion.aws.package import package
 from medallion.aws.stackmodel import model_for
+from medallion.local.parentwatch import kill_group, watch_parent
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LAYERS = ("bronze", "silver", "gold")
@@ -310,7 +311,9 @@ def run_script_as_glue(script: Path, argv: Sequence[str]) -> None:
 
 
 def _process_main() -> None:
-    """A job process's entry (``python -c``): ``<script copy> <arguments...>``."""
+    """A job process's entry (``python -c``): ``<script copy> <arguments...>``; the process, in
+    a session of its own, ends with the command that started it (:mod:`.parentwatch`)."""
+    watch_parent()
     script, *argv = sys.argv[1:]
     run_script_as_glue(Path(script), argv)
 
@@ -470,6 +473,8 @@ def _run_process(
     started = time.monotonic()
     output = JobOutput(on_line)
     timed_out = ""
+    # A session of its own: the job and its JVM are one group, ended together (by the timeout
+    # here, by the job's own watch when this process dies, by the kill below otherwise).
     with subprocess.Popen(
         command,
         stdout=subprocess.PIPE,
@@ -477,14 +482,18 @@ def _run_process(
         text=True,
         env=job_environment(env),
         cwd=str(cwd),
+        start_new_session=True,
     ) as process:
         assert process.stdout is not None
-        for line in process.stdout:
-            output.add(line)
         try:
+            for line in process.stdout:
+                output.add(line)
             code = process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            process.kill()
+            kill_group(process.pid)
             code = process.wait()
             timed_out = f"timed out after {timeout:.0f} s"
+        except BaseException:  # Ctrl-C: the job was in the terminal's group before, ended with it
+            kill_group(process.pid)
+            raise
     return output.result(layer, code, time.monotonic() - started, timed_out)
