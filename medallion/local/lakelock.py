@@ -30,8 +30,9 @@ class LakeBusy(Exception):
 
 
 @contextlib.contextmanager
-def lake_held(lake: Path, run_id: str = "") -> Iterator[None]:
-    """Hold ``lake`` for one run; refuse at once if another process holds it.
+def lake_held(lake: Path, run_id: str = "", by: str = "") -> Iterator[None]:
+    """Hold ``lake`` for one run (``run_id``) or for ``by`` (what holds it, say
+    ``medallion serve``); refuse at once if another process holds it.
 
     Raises
     ------
@@ -55,7 +56,7 @@ def lake_held(lake: Path, run_id: str = "") -> Iterator[None]:
         started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         handle.seek(0)
         handle.truncate()
-        named = f", run {run_id}" if run_id else ""
+        named = f", {by}" if by else f", run {run_id}" if run_id else ""
         handle.write(f"process {os.getpid()}{named}, since {started}")
         handle.flush()
         try:

@@ -21,12 +21,13 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from medallion.local import pipeline
+from medallion.local.lakelock import LakeBusy, lake_held
 from medallion.serve.delivery import BufferHints, LocalDeliveryStream
 
 HOST = "127.0.0.1"
@@ -124,6 +125,19 @@ def _create_delivery_stream(session: Any) -> None:
 
 
 @contextmanager
+def _lake_held(lake: Path) -> Iterator[None]:
+    """The lake, held while the endpoint serves: its executions' jobs write to it, so a
+    ``medallion run`` on it is refused meanwhile (executions through the endpoint are held apart
+    per job, as on AWS, by each Glue job's one run at a time)."""
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(lake_held(lake, by="medallion serve"))
+        except LakeBusy as busy:
+            raise ServeError(str(busy)) from None
+        yield
+
+
+@contextmanager
 def serving(config: ServeConfig) -> Iterator[Endpoint]:
     """Run the endpoint until the ``with`` block ends; then flush Firehose and stop.
 
@@ -155,6 +169,7 @@ def serving(config: ServeConfig) -> Iterator[Endpoint]:
     )
     run_config = pipeline.LocalRunConfig(lake=lake)
     with (
+        _lake_held(lake),
         pipeline.launching_jobs(run_config) as runner,
         pipeline.local_aws(replace(run_config, job_runner=runner)) as (_, arn, services),
     ):

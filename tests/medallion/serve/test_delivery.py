@@ -159,3 +159,14 @@ def test_moto_firehose_hands_records_to_the_stream_and_reports_refusals(
             )  # nothing went to moto's S3
     finally:
         moto_patches.uninstall()
+
+
+def test_serve_on_a_lake_a_run_holds_is_one_line(tmp_path: Path) -> None:
+    """The lake a ``medallion run`` holds is not served: its jobs would write beside the run's."""
+    from medallion.local.lakelock import lake_held
+
+    with lake_held(tmp_path, "r1"):
+        result = runner.invoke(app, ["serve", "--lake", str(tmp_path), "--port", "0"])
+    assert result.exit_code == 2, result.output
+    assert f"in use by another run (process {os.getpid()}, run r1, since" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

@@ -143,6 +143,24 @@ def expected_daily_net_revenue(export: Path) -> dict[str, Decimal]:
 
 
 @pytest.mark.slow
+def test_a_run_on_the_served_lake_is_refused_while_serve_holds_it(
+    served: Served, tmp_path: Path
+) -> None:
+    """Serve's executions write to its lake: ``medallion run`` on it is refused at once, in one
+    line naming the holder, and starts nothing. Before the test that stops serve."""
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    done = subprocess.run(
+        [str(BIN / "medallion"), "run", "--lake", str(served.lake), "--landing", str(landing)],
+        capture_output=True, text=True, env=served.env, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    said = done.stdout + done.stderr
+    assert f"process {served.process.pid}, medallion serve, since" in said, said
+    assert "Traceback" not in said
+    assert served.process.poll() is None  # serve goes on
+
+
 def test_a_stream_then_a_run_started_with_the_aws_cli(served: Served, tmp_path: Path) -> None:
     generate(tmp_path / "export", ORDER_LINES, SEED, defects=False)
     export = tmp_path / "export" / "order_lines" / "order_lines.csv"
