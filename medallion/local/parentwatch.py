@@ -24,8 +24,11 @@ def end_with_parent(parent: int, every: float = 0.5) -> None:
 
 
 def watch_parent() -> None:
-    """Start :func:`end_with_parent` in a daemon thread, from before Spark starts. The process
-    must lead a session (or group) of its own, or the command's group would end with it."""
+    """Start :func:`end_with_parent` in a daemon thread, from before Spark starts; only in a
+    process that leads its own group (started in a session of its own), so a group it shares
+    with another launcher (a shell, a test) is never ended with it."""
+    if os.getpgrp() != os.getpid():
+        return
     threading.Thread(
         target=end_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True
     ).start()

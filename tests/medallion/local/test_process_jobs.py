@@ -69,3 +69,21 @@ def test_a_job_whose_command_was_killed_ends_with_it(tmp_path: Path) -> None:
         if pid:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
+
+
+WATCHING = (
+    "import threading\n"
+    "from medallion.local.parentwatch import watch_parent\n"
+    "watch_parent()\n"
+    "print('parent-watch' in [t.name for t in threading.enumerate()])\n"
+)
+
+
+@pytest.mark.parametrize("own_session", [True, False])
+def test_only_a_group_leader_watches_its_parent(own_session: bool) -> None:
+    """A process sharing its launcher's group (a shell's, a test's) never ends that group."""
+    done = subprocess.run(
+        [sys.executable, "-c", WATCHING], cwd=REPO_ROOT, capture_output=True, text=True,
+        start_new_session=own_session, timeout=60, check=True,
+    )  # fmt: skip
+    assert done.stdout.strip() == str(own_session)
