@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+from orchestration_support import running
 
 from medallion.local.jobhost import JobHost, JobHostRunner, warm_hosts_enabled
 from medallion.local.jobrunner import REPO_ROOT, JobResult, argv_of, glue_arguments
@@ -265,15 +266,6 @@ host = JobHost()
 print(host.process.pid, flush=True)
 host.run(Path(sys.argv[1]), [])
 """
-
-
-def running(pid: int) -> bool:
-    """Whether the process exists and is not a zombie waiting to be reaped."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def test_a_worker_whose_command_was_killed_ends_with_its_jvm(tmp_path: Path):

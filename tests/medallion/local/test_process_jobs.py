@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from orchestration_support import running
 
 from medallion.local.jobrunner import REPO_ROOT
 
@@ -24,15 +25,6 @@ from medallion.local.jobrunner import run_job
 
 run_job("bronze", {"lake_root": sys.argv[2]}, script=Path(sys.argv[1]))
 """
-
-
-def running(pid: int) -> bool:
-    """Whether the process exists and is not a zombie waiting to be reaped."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 @pytest.mark.timeout(300)
