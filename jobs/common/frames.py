@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from pyspark.sql import DataFrame, Row, SparkSession
@@ -42,9 +42,7 @@ def empty(spark: SparkSession, schema: StructType | str) -> DataFrame:
 
 
 def _value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, date):
+    if isinstance(value, date):  # a datetime too
         return value.isoformat()
     item = getattr(value, "item", None)  # a numpy scalar
     if callable(item):

@@ -51,7 +51,7 @@ from medallion.local.jobrunner import (
     run_script_as_glue,
     script_copy,
 )
-from medallion.local.parentwatch import watch_parent
+from medallion.local.parentwatch import kill_group, watch_parent
 
 JOB_END_PREFIX = "MEDALLION_JOB_END "
 HOST_SETTING = "MEDALLION_JOB_HOST"
@@ -140,8 +140,7 @@ class JobHost:
 
     def kill(self) -> None:
         """Stop the worker and its JVM at once."""
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
+        kill_group(self.process.pid)
 
     def close(self, grace_seconds: float = 20.0) -> None:
         """Let the worker stop Spark and exit; end it by signal if it has not in time."""
