@@ -125,52 +125,142 @@ def resolve_substitutions(substitutions: Mapping[str, str]) -> dict[str, str]:
     return values
 
 
+#: The Parallel state that creates the views, and the states that name a failed view for the alert.
+VIEWS_STATE = "Create views"
+#: The error a view's branch fails with; its Cause holds the view's state name and own error.
+VIEW_FAILED = "Medallion.ViewFailed"
+_NAMED_FAILURE = "View failure named?"
+
+
+def _view_branch(state: str, sql: str) -> dict[str, Any]:
+    """One branch of :data:`VIEWS_STATE`: the view's Athena Task, and on its failure a Fail state
+    whose Cause is ``{"state": <the Task's name>, "error": <its error>}`` as JSON text.
+
+    A branch's own states are invisible to the Parallel state's Catch, which gets only the
+    branch's Error and Cause: carrying the name in the Cause lets the alert say which view failed.
+    """
+    failed, stopped = f"{state} failed", f"{state} stops the views"
+    return {
+        "StartAt": state,
+        "States": {
+            state: {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::athena:startQueryExecution.sync",
+                "Parameters": {
+                    "QueryString": sql,
+                    "WorkGroup": "${AthenaWorkGroup}",
+                    "QueryExecutionContext": {"Database": "${GoldDatabase}"},
+                },
+                "ResultPath": None,
+                "Retry": ATHENA_RETRY,
+                "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": failed}],
+                "End": True,
+            },
+            failed: {
+                "Type": "Pass",
+                "Comment": "Names the view for the alert; a caught error always has an Error.",
+                "Parameters": {"state": state, "error.$": "$.error"},
+                "ResultPath": "$.failure",
+                "Next": stopped,
+            },
+            # CausePath: https://docs.aws.amazon.com/step-functions/latest/dg/state-fail.html.
+            # A Fail state may not raise an error named States.* (the caught error mostly is),
+            # so the error is one of ours, and the caught one travels in the Cause.
+            stopped: {
+                "Type": "Fail",
+                "Error": VIEW_FAILED,
+                "CausePath": "States.JsonToString($.failure)",
+            },
+        },
+    }
+
+
+def _view_failure_states() -> dict[str, dict[str, Any]]:
+    """After the views' Parallel state fails: the failed view's name and its own error back in
+    ``$.failed_state`` and ``$.error``, from the Cause its branch failed with."""
+    return {
+        _NAMED_FAILURE: {
+            "Type": "Choice",
+            "Comment": "A view's branch fails with its name in the Cause; anything else is the "
+            "Parallel state's own failure.",
+            "Choices": [
+                {
+                    "And": [
+                        {"Variable": "$.error.Error", "StringEquals": VIEW_FAILED},
+                        {"Variable": "$.error.Cause", "IsString": True},
+                    ],
+                    "Next": "Read failed view",
+                }
+            ],
+            "Default": f"{VIEWS_STATE} failed",
+        },
+        "Read failed view": {
+            "Type": "Pass",
+            "Parameters": {"failure.$": "States.StringToJson($.error.Cause)"},
+            "ResultPath": "$.view",
+            "Next": "Name failed view",
+        },
+        "Name failed view": {
+            "Type": "Pass",
+            "InputPath": "$.view.failure.state",
+            "ResultPath": "$.failed_state",
+            "Next": "Keep failed view's error",
+        },
+        "Keep failed view's error": {
+            "Type": "Pass",
+            "InputPath": "$.view.failure.error",
+            "ResultPath": "$.error",
+            "Next": "Describe failure",
+        },
+        f"{VIEWS_STATE} failed": {
+            "Type": "Pass",
+            "Comment": "Remembers which state failed, for the alert.",
+            "Result": VIEWS_STATE,
+            "ResultPath": "$.failed_state",
+            "Next": "Describe failure",
+        },
+    }
+
+
 def view_states(views: Sequence[tuple[str, str]], next_state: str) -> dict[str, dict[str, Any]]:
-    """One ``athena:startQueryExecution.sync`` Task per view, chained in order.
+    """The views, created side by side: one Parallel state with an Athena Task
+    (``startQueryExecution.sync``) per view, as they do not read each other, and the states
+    that turn a failed branch back into the failed view's name and its own error for the alert.
 
     Parameters
     ----------
     views
-        ``(view_name, "CREATE OR REPLACE VIEW ...")`` pairs, in creation order.
+        ``(view_name, "CREATE OR REPLACE VIEW ...")`` pairs.
     next_state
-        Where the last view Task goes.
+        Where the Parallel state goes when every view was created.
 
     Returns
     -------
     dict
-        State name to state, the Tasks and the Pass state each one's Catch leads to.
+        State name to state: the Parallel state first, then the failure's states.
     """
     names = [f"Create view {name}" for name, _ in views]
     if len(set(names)) != len(names):
         raise DefinitionError("view names must be unique")
-    states: dict[str, dict[str, Any]] = {}
-    for index, (state, (_, sql)) in enumerate(zip(names, views, strict=True)):
+    for state in names:
         if len(state) > 80:
             raise DefinitionError(f"state name {state!r} is longer than 80 characters")
-        states[state] = {
-            "Type": "Task",
-            "Resource": "arn:aws:states:::athena:startQueryExecution.sync",
-            "Parameters": {
-                "QueryString": sql,
-                "WorkGroup": "${AthenaWorkGroup}",
-                "QueryExecutionContext": {"Database": "${GoldDatabase}"},
-            },
-            "ResultPath": None,
-            "Retry": ATHENA_RETRY,
-            "Catch": [
-                {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": f"{state} failed"}
+    return {
+        VIEWS_STATE: {
+            "Type": "Parallel",
+            "Comment": "The views do not read each other: Athena creates them at once, and the "
+            "first that fails stops the others (CREATE OR REPLACE: the next run makes them all).",
+            "Branches": [
+                _view_branch(state, sql) for state, (_, sql) in zip(names, views, strict=True)
             ],
-            "Next": names[index + 1] if index + 1 < len(names) else next_state,
-        }
-    for state in names:
-        states[f"{state} failed"] = {
-            "Type": "Pass",
-            "Comment": "Remembers which state failed, for the alert.",
-            "Result": state,
-            "ResultPath": "$.failed_state",
-            "Next": "Describe failure",
-        }
-    return states
+            "ResultPath": None,
+            "Catch": [
+                {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": _NAMED_FAILURE}
+            ],
+            "Next": next_state,
+        },
+        **_view_failure_states(),
+    }
 
 
 def _substitute(node: Any, values: Mapping[str, str]) -> Any:
@@ -218,7 +308,8 @@ def render_definition(substitutions: Mapping[str, str], views: Sequence[tuple[st
     anchor = states[VIEWS_ANCHOR]
     if views:
         added = view_states(views, anchor["Next"])
-        clash = sorted(set(added) & set(states))
+        nested = (name for branch in added[VIEWS_STATE]["Branches"] for name in branch["States"])
+        clash = sorted((set(added) | set(nested)) & set(states))
         if clash:
             raise DefinitionError(f"view states clash with template states: {', '.join(clash)}")
         anchor["Next"] = next(iter(added))

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from medallion.access.mapping import definition_tasks
 from medallion.aws.stackmodel import model_for
 from medallion.spec.views import view_files
 
@@ -18,7 +19,7 @@ def test_every_view_is_created_in_the_gold_database_the_stack_defines(prefix: st
     assert gold == f"{prefix}gold"
     definition = json.loads(model.properties("PipelineStateMachine")["DefinitionString"])
     created = {}
-    for state in definition["States"].values():
+    for _, state in definition_tasks(definition):
         query = state.get("Parameters", {}).get("QueryString", "")
         match = re.match(r"CREATE OR REPLACE VIEW (\w+)\.(\w+) AS", query)
         if match:

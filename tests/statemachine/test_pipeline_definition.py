@@ -121,9 +121,15 @@ def test_every_state_is_reachable(rendered: str, states: dict[str, Any]):
     assert reachable(states, start) == set(states)
 
 
+def branches(states: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The branches of every Parallel state: each has states of its own."""
+    for state in states.values():
+        yield from state.get("Branches", [])
+
+
 def test_every_task_catches_everything_and_the_catch_leads_to_the_alert(states: dict[str, Any]):
-    tasks = {name: s for name, s in states.items() if s["Type"] == "Task"}
-    assert len(tasks) >= 3 + 3 + 3 + len(view_statements()) + 1
+    tasks = {name: s for name, s in states.items() if s["Type"] in ("Task", "Parallel")}
+    assert len(tasks) >= 3 + 3 + 3 + 1 + 1
     for name, task in tasks.items():
         catchers = task.get("Catch", [])
         assert any(c["ErrorEquals"] == ["States.ALL"] for c in catchers), name
@@ -139,6 +145,29 @@ def test_every_task_catches_everything_and_the_catch_leads_to_the_alert(states: 
                 assert ALERT in after, name
                 # Nothing after a failure leads back into the pipeline.
                 assert "Run succeeded" not in after, name
+
+
+def test_a_task_inside_a_branch_fails_its_branch_with_its_name_and_error(states: dict[str, Any]):
+    # A branch's states are invisible to the Parallel state's Catch, which sees only the
+    # branch's Error and Cause: each view's failure ends in a Fail state carrying both.
+    views = list(branches(states))
+    assert len(views) == len(view_statements())
+    for branch in views:
+        inner = branch["States"]
+        task = inner[branch["StartAt"]]
+        assert task["Type"] == "Task" and task.get("End") is True
+        [catcher] = task["Catch"]
+        assert catcher["ErrorEquals"] == ["States.ALL"]
+        failed = inner[catcher["Next"]]
+        assert failed["Parameters"] == {
+            "state": branch["StartAt"],
+            "error.$": catcher["ResultPath"],
+        }
+        fail = inner[failed["Next"]]
+        assert fail["Type"] == "Fail"
+        assert fail["Error"] == "Medallion.ViewFailed"
+        assert fail["CausePath"] == f"States.JsonToString({failed['ResultPath']})"
+        assert not set(inner) & set(states), "state names are unique across the machine"
 
 
 def test_the_failure_path_reaches_the_alert_then_fails(states: dict[str, Any]):
@@ -213,18 +242,23 @@ def test_each_crawler_starts_as_soon_as_its_job_has_written_the_layer(states: di
         assert states[state]["Next"] == following
 
 
-def test_every_view_is_created_with_athena_sync_in_the_workgroup(states: dict[str, Any]):
+def test_every_view_is_created_with_athena_sync_in_the_workgroup_side_by_side(
+    states: dict[str, Any],
+):
     views = view_statements()
+    created = {b["StartAt"]: b["States"][b["StartAt"]] for b in branches(states)}
+    assert set(created) == {f"Create view {name}" for name, _ in views}
     for name, sql in views:
-        task = states[f"Create view {name}"]
+        task = created[f"Create view {name}"]
         assert task["Resource"] == "arn:aws:states:::athena:startQueryExecution.sync"
         assert task["Parameters"] == {
             "QueryString": sql,
             "WorkGroup": SUBSTITUTIONS["AthenaWorkGroup"],
             "QueryExecutionContext": {"Database": SUBSTITUTIONS["GoldDatabase"]},
         }
-    chain = reachable(states, "Views", with_catch=False)
-    assert {f"Create view {name}" for name, _ in views} <= chain
+    assert states["Views"]["Next"] == "Create views"
+    assert states["Create views"]["Type"] == "Parallel"
+    assert states["Create views"]["Next"] == "Run succeeded"
 
 
 def test_rendering_is_pure_and_fills_every_placeholder(rendered: str):
