@@ -21,7 +21,7 @@ import duckdb
 import pytest
 from pyspark.sql import SparkSession
 
-from jobs.common.runtime import get_spark
+from jobs.common.runtime import JIT_SETTING, get_spark
 from medallion.cli.options import RUN_OPTION_ENV
 from medallion.local.jobhost import JobHostRunner
 from medallion.local.jobrunner import JobResult
@@ -42,6 +42,10 @@ RUN_ID = "tests-lake-1"
 for _name in ("COLUMNS", "LINES"):
     os.environ.pop(_name, None)
     os.unsetenv(_name)
+
+# How `medallion run` has its jobs' JVM compile for runs of a few megabytes, which every test's
+# is (medallion/local/jit.py): the job hosts tests start themselves compile the same way.
+QUICK_JIT = {JIT_SETTING: "quick"}
 
 # the fixtures whose tests read the session's one pipeline lake
 LAKE_FIXTURES = frozenset({"pipeline_lake", "copy_lake", "lake_copy"})
@@ -92,8 +96,10 @@ def job_runner() -> Iterator[Callable[..., JobResult]]:
     entry script, ``jobs`` from the jobs.zip that deploy builds), in a warm job host shared by the
     session's tests, so the tests pay for one JVM start, not one per job. A job that fails
     retires its host and the next job gets a new one. ``run_job``'s signature;
-    tests/medallion/local/test_jobrunner.py covers the process-per-job launch."""
-    with JobHostRunner() as runner:
+    tests/medallion/local/test_jobrunner.py covers the process-per-job launch. Its JVM compiles
+    as ``medallion run`` has it compile for runs as small as the tests' (C1 only,
+    medallion/local/jit.py)."""
+    with JobHostRunner(QUICK_JIT) as runner:
         yield runner
 
 

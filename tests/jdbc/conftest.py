@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from jdbc_support import TABLE, Shop
 
+from jobs.common.runtime import JIT_SETTING
 from medallion.local.jobhost import JobHostRunner
 from medallion.local.jobrunner import DEFAULT_JDBC_JARS
 from medallion.sample.pgserver import LocalPostgres, postgres_bin
@@ -29,7 +30,8 @@ def postgres() -> Iterator[LocalPostgres]:
 
 @pytest.fixture(scope="session")
 def warm_jobs() -> Iterator[JobHostRunner]:
-    with JobHostRunner() as hosts:
+    # C1 only, as `medallion run` compiles runs this small (medallion/local/jit.py)
+    with JobHostRunner({JIT_SETTING: "quick"}) as hosts:
         yield hosts
 
 
