@@ -132,6 +132,11 @@ VIEW_FAILED = "Medallion.ViewFailed"
 _NAMED_FAILURE = "View failure named?"
 
 
+def _view_branch_names(state: str) -> tuple[str, str, str]:
+    """A view's branch's states: its Task, the Pass naming it, the Fail state (the longest)."""
+    return state, f"{state} failed", f"{state} stops the views"
+
+
 def _view_branch(state: str, sql: str) -> dict[str, Any]:
     """One branch of :data:`VIEWS_STATE`: the view's Athena Task, and on its failure a Fail state
     whose Cause is ``{"state": <the Task's name>, "error": <its error>}`` as JSON text.
@@ -139,7 +144,7 @@ def _view_branch(state: str, sql: str) -> dict[str, Any]:
     A branch's own states are invisible to the Parallel state's Catch, which gets only the
     branch's Error and Cause: carrying the name in the Cause lets the alert say which view failed.
     """
-    failed, stopped = f"{state} failed", f"{state} stops the views"
+    failed, stopped = _view_branch_names(state)[1:]
     return {
         "StartAt": state,
         "States": {
@@ -243,8 +248,9 @@ def view_states(views: Sequence[tuple[str, str]], next_state: str) -> dict[str, 
     if len(set(names)) != len(names):
         raise DefinitionError("view names must be unique")
     for state in names:
-        if len(state) > 80:
-            raise DefinitionError(f"state name {state!r} is longer than 80 characters")
+        # Step Functions' limit on a state name; a view's longest is its branch's Fail state.
+        if len(longest := _view_branch_names(state)[-1]) > 80:
+            raise DefinitionError(f"state name {longest!r} is longer than 80 characters")
     return {
         VIEWS_STATE: {
             "Type": "Parallel",

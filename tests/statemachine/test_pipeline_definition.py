@@ -309,3 +309,15 @@ def test_missing_placeholders_are_named():
 def test_landing_defaults_to_the_lake_landing_directory(states: dict[str, Any]):
     arguments = states["Bronze job"]["Parameters"]["Arguments"]
     assert arguments["--landing_root"] == SUBSTITUTIONS["LakeRoot"] + "/landing"
+
+
+def test_a_view_whose_branch_state_names_exceed_80_characters_is_refused():
+    # Step Functions refuses a state name over 80 characters; a view's longest is the Fail state
+    # that ends its branch: "Create view <name> stops the views".
+    fits, too_long = "v" * 52, "v" * 53
+    sql = "CREATE OR REPLACE VIEW gold.{} AS SELECT 1"
+    rendered = json.loads(render_definition(SUBSTITUTIONS, [(fits, sql.format(fits))]))
+    [branch] = rendered["States"]["Create views"]["Branches"]
+    assert max(len(name) for name in branch["States"]) == 80
+    with pytest.raises(DefinitionError, match="longer than 80 characters"):
+        render_definition(SUBSTITUTIONS, [(too_long, sql.format(too_long))])
