@@ -241,6 +241,31 @@ def test_a_view_that_fails_names_the_view_and_the_query_error(tmp_path: Path, sm
     assert message["Subject"] == "[medallion] local run view-1 FAILED at Create view v_broken"
 
 
+def test_a_views_failure_that_names_no_view_is_alerted_at_the_parallel_state(
+    tmp_path: Path, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
+):
+    # Every error of a view's Task is caught in its branch, which fails with Medallion.ViewFailed
+    # and the view's name; a branch failing otherwise (here its Fail state raises another error)
+    # is the Parallel state's own failure, alerted under its name.
+    def rendered(substitutions: Mapping[str, str], views: Any) -> str:
+        definition = json.loads(render_definition(substitutions, views))
+        for branch in definition["States"]["Create views"]["Branches"]:
+            for state in branch["States"].values():
+                if state["Type"] == "Fail":
+                    state["Error"] = "Other.Failure"
+        return json.dumps(definition)
+
+    monkeypatch.setattr(pipeline, "render_definition", rendered)
+    views = [("v_broken", "CREATE OR REPLACE VIEW gold.v_broken AS SELECT nope FROM gold.sample")]
+    run = pipeline.run_local(config(tmp_path, smtp, views=views), RunOptions(run_id="view-2"))
+
+    assert run.status == "FAILED"
+    assert run.failed_state == "Create views"
+    assert run.error == "Other.Failure"
+    [message] = smtp.inbox.messages
+    assert message["Subject"] == "[medallion] local run view-2 FAILED at Create views"
+
+
 def test_an_unreachable_smtp_server_still_fails_the_run_and_keeps_the_alert(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
