@@ -43,10 +43,6 @@ for _name in ("COLUMNS", "LINES"):
     os.environ.pop(_name, None)
     os.unsetenv(_name)
 
-# How `medallion run` has its jobs' JVM compile for runs of a few megabytes, which every test's
-# is (medallion/local/jit.py): the job hosts tests start themselves compile the same way.
-QUICK_JIT = {JIT_SETTING: "quick"}
-
 # the fixtures whose tests read the session's one pipeline lake
 LAKE_FIXTURES = frozenset({"pipeline_lake", "copy_lake", "lake_copy"})
 
@@ -91,15 +87,21 @@ def spark() -> Iterator[SparkSession]:
 
 
 @pytest.fixture(scope="session")
-def job_runner() -> Iterator[Callable[..., JobResult]]:
+def quick_jit() -> dict[str, str]:
+    """The environment of a job host a test starts itself: its JVM compiles as `medallion run`
+    has its jobs' JVM compile for runs of a few megabytes, which every test's is (C1 only,
+    medallion/local/jit.py)."""
+    return {JIT_SETTING: "quick"}
+
+
+@pytest.fixture(scope="session")
+def job_runner(quick_jit: dict[str, str]) -> Iterator[Callable[..., JobResult]]:
     """Runs a layer's job as ``medallion run`` does: launched as Glue launches it (a copy of the
     entry script, ``jobs`` from the jobs.zip that deploy builds), in a warm job host shared by the
     session's tests, so the tests pay for one JVM start, not one per job. A job that fails
     retires its host and the next job gets a new one. ``run_job``'s signature;
-    tests/medallion/local/test_jobrunner.py covers the process-per-job launch. Its JVM compiles
-    as ``medallion run`` has it compile for runs as small as the tests' (C1 only,
-    medallion/local/jit.py)."""
-    with JobHostRunner(QUICK_JIT) as runner:
+    tests/medallion/local/test_jobrunner.py covers the process-per-job launch."""
+    with JobHostRunner(quick_jit) as runner:
         yield runner
 
 

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from jdbc_support import TABLE, Shop
 
-from jobs.common.runtime import JIT_SETTING
 from medallion.local.jobhost import JobHostRunner
 from medallion.local.jobrunner import DEFAULT_JDBC_JARS
 from medallion.sample.pgserver import LocalPostgres, postgres_bin
@@ -29,9 +28,8 @@ def postgres() -> Iterator[LocalPostgres]:
 
 
 @pytest.fixture(scope="session")
-def warm_jobs() -> Iterator[JobHostRunner]:
-    # C1 only, as `medallion run` compiles runs this small (medallion/local/jit.py)
-    with JobHostRunner({JIT_SETTING: "quick"}) as hosts:
+def warm_jobs(quick_jit: dict[str, str]) -> Iterator[JobHostRunner]:
+    with JobHostRunner(quick_jit) as hosts:
         yield hosts
 
 

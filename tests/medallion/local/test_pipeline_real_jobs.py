@@ -27,7 +27,6 @@ import pandas as pd
 import pytest
 from orchestration_support import SmtpServer, body_of
 
-from jobs.common.runtime import JIT_SETTING
 from medallion.aws.stepfunctions import RunOptions
 from medallion.local import catalog, pipeline
 from medallion.local.jobhost import JobHostRunner
@@ -100,11 +99,10 @@ def smtp() -> Iterator[SmtpServer]:
 
 
 @pytest.fixture(scope="module")
-def hosts() -> Iterator[JobHostRunner]:
+def hosts(quick_jit: dict[str, str]) -> Iterator[JobHostRunner]:
     """The jobs run as `medallion run` runs them: in a warm job host, one after another. A job
-    that fails retires its host and the next gets a new one (test_jobhost.py). C1 only, as
-    `medallion run` compiles runs this small (medallion/local/jit.py)."""
-    with JobHostRunner({JIT_SETTING: "quick"}) as warm:
+    that fails retires its host and the next gets a new one (test_jobhost.py)."""
+    with JobHostRunner(quick_jit) as warm:
         yield warm
 
 
