@@ -12,6 +12,7 @@ import sqlglot
 from sqlglot import exp
 
 from medallion.access.model import STATE_MACHINE_ROLE, Access
+from medallion.local import dialects
 
 P, R, A = "${AWS::Partition}", "${AWS::Region}", "${AWS::AccountId}"
 LAKE_BUCKET = f"arn:{P}:s3:::${{LakeBucket}}"
@@ -227,7 +228,7 @@ def _view_ddl(role: str, params: Mapping[str, Any], databases: Mapping[str, str]
     """A ``CREATE OR REPLACE VIEW``: Glue reads of what it selects from, a write of the view."""
     database = params.get("QueryExecutionContext", {}).get("Database", "")
     database = databases.get(database, database)
-    tree = sqlglot.parse_one(str(params["QueryString"]), read="athena")
+    tree = sqlglot.parse_one(str(params["QueryString"]), read=dialects.ATHENA)
     created = tree.this.name if isinstance(tree.this, exp.Table) else ""
     ctes = {c.alias for c in tree.find_all(exp.CTE)}
     read = {t.name for t in tree.find_all(exp.Table) if t.name not in ctes and t.name != created}

@@ -32,7 +32,7 @@ from sqlglot.optimizer.annotate_types import annotate_types
 
 from jobs.common import records
 from medallion.aws.athena import QueryError
-from medallion.local import rewrites
+from medallion.local import dialects, rewrites
 from medallion.spec.views import view_statements
 
 if TYPE_CHECKING:  # imported where rows are returned: a run starts before it needs pandas
@@ -323,7 +323,7 @@ def _syntax_error(err: ParseError) -> QueryError:
 
 def _parse(sql: str) -> list[exp.Expr]:
     try:
-        statements = [s for s in sqlglot.parse(sql, read="athena") if s is not None]
+        statements = [s for s in sqlglot.parse(sql, read=dialects.ATHENA) if s is not None]
     except ParseError as err:
         raise _syntax_error(err) from None
     except TokenError as err:
@@ -354,7 +354,7 @@ def translate(sql: str) -> str:
     QueryError
         When the SQL does not parse as Athena SQL; the message has the line and column.
     """
-    return ";\n".join(annotate_types(s).sql(dialect="duckdb") for s in _parse(sql))
+    return ";\n".join(annotate_types(s).sql(dialect=dialects.DUCKDB) for s in _parse(sql))
 
 
 def _position(sql: str, offset: int) -> tuple[int, int]:
@@ -425,7 +425,7 @@ def execute(lake_root: str, sql: str, database: str = "gold", exact: bool = Fals
         )
     if not catalog_path(lake_root).exists():
         build_catalog(lake_root)
-    steps = [(s, annotate_types(s).sql(dialect="duckdb")) for s in statements]
+    steps = [(s, annotate_types(s).sql(dialect=dialects.DUCKDB)) for s in statements]
     # A job rewriting a table (Spark's overwrite: folder removed, then files under _temporary,
     # then committed) leaves it without files for a moment: wait for the write to settle.
     deadline = time.monotonic() + rewrites.SETTLE_SECONDS

@@ -196,7 +196,11 @@ def local_aws(
             arn = sfn.create_state_machine(
                 name=STATE_MACHINE_NAME, definition=definition, roleArn=ROLE_ARN
             )["stateMachineArn"]
-            yield sfn, arn, services
+            try:
+                yield sfn, arn, services
+            finally:
+                # Inside the mock, before the lake is let go: see LocalServices.settle.
+                services.settle()
     finally:
         # Leave moto as shipped for anything else in this process (other tests, say).
         moto_patches.uninstall()

@@ -269,7 +269,7 @@ class LocalServices:
     job_runner: JobRunner = run_job
     job_records: list[JobRecord] = field(default_factory=list)
     alerts_sent: list[Path] = field(default_factory=list)
-    _works: list[ThreadWork] = field(default_factory=list)
+    _settling: list[ThreadWork] = field(default_factory=list)
 
     # --- Glue jobs -------------------------------------------------------------------------
     def start_job_run(self, job_name: str, run_id: str, arguments: Mapping[str, str]) -> ThreadWork:
@@ -301,7 +301,8 @@ class LocalServices:
             if result.state != "SUCCEEDED":
                 raise LocalWorkError(result.error_message or f"exit status {result.exit_code}")
 
-        return self._start(f"glue-job-{layer}", body)
+        # Not settled (see settle): a job that outlives its run ends with its job host.
+        return self._start(f"glue-job-{layer}", body, settles=False)
 
     # --- Glue crawlers ---------------------------------------------------------------------
     def start_crawler(self, crawler_name: str, targets: Mapping[str, Any]) -> ThreadWork:
@@ -375,15 +376,34 @@ class LocalServices:
         self.alerts_sent.append(path)
 
     # --- plumbing --------------------------------------------------------------------------
-    def _start(self, name: str, body: Callable[[], None]) -> ThreadWork:
+    def _start(self, name: str, body: Callable[[], None], settles: bool = True) -> ThreadWork:
         work = ThreadWork(name, body)
-        self._works.append(work)
+        if settles:
+            self._settling.append(work)
         return work
 
-    def wait_all(self, timeout: float | None = None) -> None:
-        """Wait for every piece of work started (a stuck test crawler is left behind)."""
-        for work in self._works:
-            work.wait(timeout)
+    def settle(self, timeout: float = 300.0) -> list[str]:
+        """Wait, up to ``timeout`` seconds in all, for the crawls and queries still running.
+
+        A run can end while some still run: a failed view's branch stops the Parallel state,
+        and its other branches' queries go on (Step Functions does not cancel a started query
+        either). Called before moto's mock ends and the lake is let go: a crawl still running
+        would otherwise register its tables with real AWS, a query would write the catalog of a
+        lake another run may hold, and the process would exit with DuckDB working on a daemon
+        thread, which aborts it ("terminate called without an active exception").
+
+        Returns
+        -------
+        list[str]
+            The names of the work still running after the timeout (logged), normally none.
+        """
+        deadline = time.monotonic() + timeout
+        for work in self._settling:
+            work.wait(max(0.0, deadline - time.monotonic()))
+        left = [work.name for work in self._settling if work.state == "RUNNING"]
+        if left:
+            LOG.warning("still running after %.0f s, left behind: %s", timeout, ", ".join(left))
+        return left
 
     def summaries(self) -> dict[str, dict[str, Any]]:
         """The last ``MEDALLION_SUMMARY`` of each layer's job run, by layer."""

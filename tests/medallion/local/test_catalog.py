@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -225,3 +226,42 @@ def test_bronze_columns_are_named_as_glue_names_them(tmp_path: Path) -> None:
         str(tmp_path), "select invoiceno, ingest_date from order_lines", database="bronze"
     )
     assert got.values.tolist() == [["536365", "2024-01-01"]]
+
+
+TRANSLATING_ON_THREADS = """
+import sys, threading, time
+from medallion.local import catalog
+sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can
+errors = []
+
+def translate(delay):
+    start = time.perf_counter()
+    while time.perf_counter() - start < delay:
+        pass
+    try:
+        catalog.translate("SELECT 7 / 2 AS x")
+    except Exception as exc:
+        errors.append(repr(exc))
+
+threads = [threading.Thread(target=translate, args=(i * 0.0005,)) for i in range(200)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(len(errors), errors[:1])
+"""
+
+
+def test_athena_sql_is_translated_on_many_threads_at_once_in_a_fresh_process() -> None:
+    # The views' branches translate side by side, each on its own thread, from the first query
+    # of a fresh process; sqlglot's lazy dialect load let a thread build a half-loaded Athena
+    # dialect (NameError: '_TrinoTokenizer'). Threads start 0.5 ms apart, over the load.
+    done = subprocess.run(
+        [sys.executable, "-c", TRANSLATING_ON_THREADS],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert done.stdout.strip() == "0 []", done.stdout

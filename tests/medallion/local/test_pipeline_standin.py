@@ -6,7 +6,10 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Iterator, Mapping
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +20,7 @@ from typer.testing import CliRunner
 from medallion.aws.stepfunctions import RunOptions
 from medallion.cli import app
 from medallion.local import catalog, moto_patches, pipeline
-from medallion.local.services import AlertSettings, LocalServices
+from medallion.local.services import AlertSettings, LocalServices, ThreadWork
 from medallion.spec.definition import render_definition
 
 VIEWS = [("v_sample", "CREATE OR REPLACE VIEW gold.v_sample AS SELECT id, amount FROM gold.sample")]
@@ -239,6 +242,50 @@ def test_a_view_that_fails_names_the_view_and_the_query_error(tmp_path: Path, sm
     assert "nope" in run.cause
     [message] = smtp.inbox.messages
     assert message["Subject"] == "[medallion] local run view-1 FAILED at Create view v_broken"
+
+
+@dataclass
+class SlowViewQuery(LocalServices):
+    """The query creating ``v_slow`` waits two seconds before it runs."""
+
+    queries: dict[str, ThreadWork] = field(default_factory=dict)
+    _view: threading.local = field(default_factory=threading.local)
+
+    def start_query(self, query: str, database: str, workgroup: str) -> ThreadWork:
+        self._view.name = "v_slow" if "v_slow" in query else "other"
+        return super().start_query(query, database, workgroup)
+
+    def _start(self, name: str, body: Callable[[], None], settles: bool = True) -> ThreadWork:
+        if name == "athena-query" and self._view.name == "v_slow":
+            run_query = body
+
+            def body() -> None:
+                time.sleep(2)
+                run_query()
+
+        work = super()._start(name, body, settles)
+        if name == "athena-query":
+            self.queries[self._view.name] = work
+        return work
+
+
+def test_a_failed_view_ends_the_run_only_once_the_other_views_queries_have_ended(
+    tmp_path: Path, smtp: SmtpServer
+):
+    # The failed branch stops the Parallel state while v_slow's query still runs; the run waits
+    # for it (a process leaving DuckDB working on a thread aborts as it exits; a lake let go
+    # while its catalog is written could be taken by another run), and the view is created.
+    views = [
+        ("v_slow", "CREATE OR REPLACE VIEW gold.v_slow AS SELECT id FROM gold.sample"),
+        ("v_broken", "CREATE OR REPLACE VIEW gold.v_broken AS SELECT nope FROM gold.sample"),
+    ]
+    cfg = config(tmp_path, smtp, views=views)
+    services = pipeline.local_services(cfg, SlowViewQuery)
+    run = pipeline.run_local(cfg, RunOptions(run_id="view-3"), services=services)
+
+    assert run.status == "FAILED" and run.failed_state == "Create view v_broken"
+    assert services.queries["v_slow"].state == "SUCCEEDED"
+    assert catalog.execute(str(tmp_path / "lake"), "SELECT count(*) AS n FROM v_slow")["n"][0] > 0
 
 
 def test_a_views_failure_that_names_no_view_is_alerted_at_the_parallel_state(
