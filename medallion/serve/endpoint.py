@@ -21,13 +21,13 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from medallion.local import pipeline
-from medallion.local.lakelock import LakeBusy, lake_held
+from medallion.local.lakelock import lake_held
 from medallion.serve.delivery import BufferHints, LocalDeliveryStream
 
 HOST = "127.0.0.1"
@@ -125,19 +125,6 @@ def _create_delivery_stream(session: Any) -> None:
 
 
 @contextmanager
-def _lake_held(lake: Path) -> Iterator[None]:
-    """The lake, held while the endpoint serves: its executions' jobs write to it, so a
-    ``medallion run`` on it is refused meanwhile (executions through the endpoint are held apart
-    per job, as on AWS, by each Glue job's one run at a time)."""
-    with ExitStack() as stack:
-        try:
-            stack.enter_context(lake_held(lake, by="medallion serve"))
-        except LakeBusy as busy:
-            raise ServeError(str(busy)) from None
-        yield
-
-
-@contextmanager
 def serving(config: ServeConfig) -> Iterator[Endpoint]:
     """Run the endpoint until the ``with`` block ends; then flush Firehose and stop.
 
@@ -150,6 +137,8 @@ def serving(config: ServeConfig) -> Iterator[Endpoint]:
     ------
     ServeError
         Another host, or a taken port.
+    medallion.local.lakelock.LakeBusy
+        A local run holds the lake.
     """
     import boto3
     from moto.server import ThreadedMotoServer  # lazy: moto's server pulls in werkzeug and flask
@@ -169,7 +158,11 @@ def serving(config: ServeConfig) -> Iterator[Endpoint]:
     )
     run_config = pipeline.LocalRunConfig(lake=lake)
     with (
-        _lake_held(lake),
+        # Held while the endpoint serves: its executions' jobs write to the lake, so a
+        # ``medallion run`` on it is refused meanwhile, and serve on a lake a run holds raises
+        # LakeBusy (executions through the endpoint are held apart per job, as on AWS, by each
+        # Glue job's one run at a time).
+        lake_held(lake, by="medallion serve"),
         pipeline.launching_jobs(run_config) as runner,
         pipeline.local_aws(replace(run_config, job_runner=runner)) as (_, arn, services),
     ):

@@ -13,6 +13,7 @@ import typer
 from medallion.cli import options
 from medallion.cli.errors import ExitCode, exit_with
 from medallion.cli.output import console
+from medallion.local.lakelock import LakeBusy
 from medallion.serve.delivery import BufferHints
 from medallion.serve.endpoint import DEFAULT_PORT, HOST, Endpoint, ServeConfig, ServeError, serving
 
@@ -100,6 +101,8 @@ def serve(
         )
     except ServeError as err:
         raise exit_with(ExitCode.USAGE, str(err)) from None
+    except LakeBusy as busy:  # a local run holds the lake: it failed to start, as run does
+        raise exit_with(ExitCode.FAILED, str(busy)) from None
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

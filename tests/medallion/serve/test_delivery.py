@@ -167,6 +167,6 @@ def test_serve_on_a_lake_a_run_holds_is_one_line(tmp_path: Path) -> None:
 
     with lake_held(tmp_path, "r1"):
         result = runner.invoke(app, ["serve", "--lake", str(tmp_path), "--port", "0"])
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 1, result.output  # as a run on a held lake (medallion.cli.errors)
     assert f"in use by another run (process {os.getpid()}, run r1, since" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
