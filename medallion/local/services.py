@@ -270,6 +270,7 @@ class LocalServices:
     job_records: list[JobRecord] = field(default_factory=list)
     alerts_sent: list[Path] = field(default_factory=list)
     _settling: list[ThreadWork] = field(default_factory=list)
+    _settling_lock: threading.Lock = field(default_factory=threading.Lock)
 
     # --- Glue jobs -------------------------------------------------------------------------
     def start_job_run(self, job_name: str, run_id: str, arguments: Mapping[str, str]) -> ThreadWork:
@@ -379,7 +380,10 @@ class LocalServices:
     def _start(self, name: str, body: Callable[[], None], settles: bool = True) -> ThreadWork:
         work = ThreadWork(name, body)
         if settles:
-            self._settling.append(work)
+            with self._settling_lock:  # the views' branches start their queries side by side
+                # Only what may still run is kept: `medallion serve` starts one per request.
+                self._settling = [w for w in self._settling if w.state == "RUNNING"]
+                self._settling.append(work)
         return work
 
     def settle(self, timeout: float = 300.0) -> list[str]:
@@ -398,9 +402,11 @@ class LocalServices:
             The names of the work still running after the timeout (logged), normally none.
         """
         deadline = time.monotonic() + timeout
-        for work in self._settling:
+        with self._settling_lock:
+            running = list(self._settling)
+        for work in running:
             work.wait(max(0.0, deadline - time.monotonic()))
-        left = [work.name for work in self._settling if work.state == "RUNNING"]
+        left = [work.name for work in running if work.state == "RUNNING"]
         if left:
             LOG.warning("still running after %.0f s, left behind: %s", timeout, ", ".join(left))
         return left

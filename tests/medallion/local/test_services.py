@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import time
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -150,3 +152,16 @@ def test_thread_work_reports_the_failure_message_on_one_line():
     assert started.state == "RUNNING"
     started.wait(5)
     assert started.state == "SUCCEEDED"
+
+
+def test_ended_queries_are_not_kept_for_settling_and_settle_waits_for_none(tmp_path: Path):
+    # `medallion serve` keeps its services for hours and starts a query per request: one that
+    # has ended (its rows with it) is let go by the services once the next one starts.
+    local = services(tmp_path)
+    first = wait(local.start_query("select 1 as x", "gold", "wg"))
+    gone = weakref.ref(first)
+    del first
+    second = local.start_query("select 2 as x", "gold", "wg")
+    gc.collect()
+    assert gone() is None
+    assert local.settle(timeout=60) == [] and second.state == "SUCCEEDED"
