@@ -392,10 +392,10 @@ class LocalServices:
         A run can end while some still run: a failed view's branch stops the Parallel state
         while its other branches' queries go on (a DuckDB statement is not stopped half-way
         through a catalog write), and a failed job leaves the crawls started before it. Called
-        before moto's mock ends and the lake is let go: a crawl still running
-        would otherwise register its tables with real AWS, a query would write the catalog of a
-        lake another run may hold, and the process would exit with DuckDB working on a daemon
-        thread, which aborts it ("terminate called without an active exception").
+        before moto's mock ends and the lake is let go: a crawl still running would otherwise
+        register its tables with real AWS, a query would write the catalog of a lake another
+        run may hold, and the process would exit with DuckDB working on a daemon thread, which
+        aborts it ("terminate called without an active exception").
 
         Returns
         -------

@@ -11,9 +11,8 @@ from typing import Annotated
 import typer
 
 from medallion.cli import options
-from medallion.cli.errors import ExitCode, exit_with
+from medallion.cli.errors import ExitCode, exit_with, handled
 from medallion.cli.output import console
-from medallion.local.lakelock import LakeBusy
 from medallion.serve.delivery import BufferHints
 from medallion.serve.endpoint import DEFAULT_PORT, HOST, Endpoint, ServeConfig, ServeError, serving
 
@@ -88,7 +87,8 @@ def serve(
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with serving(config) as endpoint:
+        # handled(): a lake a local run holds is the shared error, exit 1, as run's is.
+        with handled(), serving(config) as endpoint:
             console().print(banner(endpoint), highlight=False, soft_wrap=True)
             while not stopping.wait(0.5):
                 pass
@@ -101,8 +101,6 @@ def serve(
         )
     except ServeError as err:
         raise exit_with(ExitCode.USAGE, str(err)) from None
-    except LakeBusy as busy:  # a local run holds the lake: it failed to start, as run does
-        raise exit_with(ExitCode.FAILED, str(busy)) from None
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
