@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -63,26 +64,17 @@ def ingest_dataset(
     taken = {(e["path"], e["size"], e["modified_ms"]) for e in manifest}
     new = [f for f in found if (f.path, f.size, f.modified_ms) not in taken]
     result: dict[str, Any] = {"files_found": len(found), "files_new": len(new), "rows": 0}
+    # What earlier attempts of this run refused: not new now, but still this run's to tell.
+    earlier = refused_in_run(manifest, run_id)
+    if earlier:
+        result["refused"] = earlier
     if not new:
         say(f"bronze: {dataset}: no new files ({len(found)} already ingested)")
         return result
     batch_id = next_batch_id(run_id, batches)
     refused = refused_files(files, [f for f in new if f.size > 0 and f.path not in streamed])
     with_data = [f for f in new if f.size > 0 and f.path not in refused]
-    counts: dict[str, dict[str, Any]] = {}
-    columns: dict[str, list[str]] = {}
-    if with_data:
-        path = batch_path(lake, dataset, ingested_at, batch_id)
-        with named_on_failure(dataset, with_data):
-            rows, columns = read_lines(spark, contract, with_data, set(streamed))
-            rows = add_ingest_metadata(rows, batch_id, ingested_at)
-            # Its directory written directly: partitionBy would sort by two constant columns.
-            rows.write.mode("overwrite").parquet(path)
-        counts = count_batch(spark, path, rows.schema)
-        unlisted = sorted(set(counts) - {f.path for f in with_data})
-        if unlisted:
-            # A row whose file is not one listed would leave the listed file counted as empty.
-            raise RuntimeError(f"bronze: {dataset}: rows counted for unlisted files {unlisted}")
+    counts, columns = write_batch(spark, lake, contract, with_data, streamed, batch_id, ingested_at)
     formats = {f.path: "jsonl" if f.path in streamed else contract.format for f in new}
     entries = [
         manifest_entry(
@@ -96,7 +88,7 @@ def ingest_dataset(
         rows=sum(e["rows"] for e in entries),
         malformed=sum(e["malformed"] for e in entries),
         skipped={e["path"]: e["status"] for e in entries if e["status"] != "ingested"},
-        refused=refused,
+        refused=earlier | refused,
     )
     if extras := extra_names(contract, columns):
         result["extra_columns"] = extras
@@ -105,6 +97,34 @@ def ingest_dataset(
         f"({result['malformed']} malformed) in batch {batch_id}"
     )
     return result
+
+
+def write_batch(
+    spark: SparkSession,
+    lake: LakePaths,
+    contract: Contract,
+    with_data: list[FileInfo],
+    streamed: frozenset[str],
+    batch_id: str,
+    ingested_at: datetime,
+) -> tuple[dict[str, dict[str, Any]], dict[str, list[str]]]:
+    """Write the batch of the new files that hold data; each file's row counts (from the
+    written batch) and its own column names. Nothing is written when no file holds data."""
+    if not with_data:
+        return {}, {}
+    dataset = contract.dataset
+    path = batch_path(lake, dataset, ingested_at, batch_id)
+    with named_on_failure(dataset, with_data):
+        rows, columns = read_lines(spark, contract, with_data, set(streamed))
+        rows = add_ingest_metadata(rows, batch_id, ingested_at)
+        # Its directory written directly: partitionBy would sort by two constant columns.
+        rows.write.mode("overwrite").parquet(path)
+    counts = count_batch(spark, path, rows.schema)
+    unlisted = sorted(set(counts) - {f.path for f in with_data})
+    if unlisted:
+        # A row whose file is not one listed would leave the listed file counted as empty.
+        raise RuntimeError(f"bronze: {dataset}: rows counted for unlisted files {unlisted}")
+    return counts, columns
 
 
 @contextmanager
@@ -321,6 +341,17 @@ def manifest_entry(
         "run_id": batch_id,
         "ingested_at": ingested_at.isoformat(),
     } | ({"reason": reason} if reason else {})
+
+
+def refused_in_run(manifest: list[dict[str, Any]], run_id: str) -> dict[str, str]:
+    """The files the run's batches (``run_id``, ``run_id.2``... see ``next_batch_id``) refused,
+    each with its reason, as the manifest recorded them."""
+    batch = re.compile(re.escape(run_id) + r"(\.\d+)?")
+    return {
+        e["path"]: e.get("reason", e["status"])
+        for e in manifest
+        if e["status"].startswith("refused") and batch.fullmatch(e["run_id"])
+    }
 
 
 def next_batch_id(run_id: str, batches: set[str]) -> str:

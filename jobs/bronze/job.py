@@ -9,6 +9,7 @@ from typing import Any
 
 from jobs.bronze.extract import extract_dataset
 from jobs.bronze.ingest import ingest_dataset
+from jobs.bronze.notice import write_notice
 from jobs.common.args import JobArgs, resolve
 from jobs.common.config import read_contracts, select_datasets
 from jobs.common.contracts import Contract
@@ -84,6 +85,8 @@ def body(argv: list[str]) -> dict[str, Any]:
             for dataset in present
         }
         summary["datasets"].update({dataset: run.result() for dataset, run in runs.items()})
+    told = write_notice(files, lake, args.run_id, summary["datasets"])
+    summary["files_refused"] = told["refused"]
     return summary
 
 

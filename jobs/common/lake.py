@@ -80,6 +80,11 @@ class LakePaths:
     def ingest_manifest(self, dataset: str) -> str:
         return f"{self.root}/_meta/ingested/{dataset}"
 
+    def bronze_notice(self, run_id: str) -> str:
+        """What bronze tells the run's on-call person (``jobs.bronze.notice``); the state machine
+        reads it by this key (``_meta/notices/<run_id>/bronze.json``)."""
+        return f"{self.root}/_meta/notices/{run_id}/bronze.json"
+
     def gold_state(self) -> str:
         return f"{self.root}/_meta/gold/state.json"
 

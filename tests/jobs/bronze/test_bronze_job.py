@@ -81,10 +81,32 @@ def test_bronze_keeps_every_line_records_every_file_and_ingests_once(
     assert rows["_corrupt_record"].tolist()[1] == "bad,line"
     assert set(rows["run_id"]) == {"r1"} and set(rows["_ingest_run_id"]) == {"r1"}
 
+    # The run's notice (the state machine emails it): every file refused, with its reason.
+    refused = first.summary["datasets"]["order_lines"]["refused"]
+    told = notice_of(lake, "r1")
+    assert (told["refused"], told["headline"]) == (3, "3 landing files not read")
+    assert [(f["path"], f["reason"]) for f in told["files"]] == sorted(refused.items())
+    assert all(f"{path}\n  {reason}" in told["text"] for path, reason in refused.items())
+
     again = job_runner("bronze", {**options, "run_id": "r2"})
     assert again.state == "SUCCEEDED"
     assert again.summary["datasets"]["order_lines"]["files_new"] == 0
     assert not list((lake / "bronze" / "order_lines").glob("*/run_id=r2"))
+    assert notice_of(lake, "r2")["refused"] == 0
+
+    # A re-run of r1 finds one new file: its notice still tells what r1's first attempt refused
+    # (those files are not new to it), so a retried run is emailed them all the same.
+    (landing / "order_lines" / "late.csv").write_text(
+        HEADER + "\n536366,22633,MUG,1,12/1/2010 9:00,1.85,,UK\n"
+    )
+    retry = job_runner("bronze", options)
+    assert retry.state == "SUCCEEDED", retry.error_message
+    assert retry.summary["datasets"]["order_lines"]["batch"] == "r1.2"
+    assert notice_of(lake, "r1") == told
+
+
+def notice_of(lake: Path, run_id: str) -> dict:
+    return json.loads((lake / "_meta" / "notices" / run_id / "bronze.json").read_text())
 
 
 def test_a_batch_written_but_never_recorded_is_removed_before_ingesting(
