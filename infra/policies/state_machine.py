@@ -27,6 +27,7 @@ def state_machine_policy(
     workgroup_name: Arn,
     gold_database: Arn,
     results_bucket_arn: Arn,
+    lake_bucket_arn: Arn,
     topic_arn: Arn,
     key_arn: Arn,
 ) -> Document:
@@ -42,6 +43,8 @@ def state_machine_policy(
         The Glue database the views are created in.
     results_bucket_arn : str or function
         Where Athena writes query results.
+    lake_bucket_arn : str or function
+        The lake, whose ``_meta/notices/`` (bronze's notice of files not read) it reads.
     topic_arn : str or function
         The alert topic.
     key_arn : str or function
@@ -57,6 +60,8 @@ def state_machine_policy(
         *athena_queries(workgroup_name),
         view_ddl(gold_database),
         *query_results(results_bucket_arn),
+        # The run's notice, read by key (aws-sdk:s3:getObject): no listing.
+        statement("ReadNotices", ["s3:GetObject"], [objects(lake_bucket_arn, "_meta/notices")]),
         statement("Alert", ["sns:Publish"], [topic_arn]),
         statement("UseKey", KMS_USE, [key_arn]),
         *logs_and_tracing(),

@@ -211,6 +211,10 @@ def integration_accesses(
             add(["kms:GenerateDataKey", "kms:Decrypt"], DATA_KEY, VIA_S3)
             add(["lakeformation:GetDataAccess"], "*")
             out.extend(_view_ddl(role, params, databases or {}))
+        elif resource == "aws-sdk:s3:getObject":
+            # One object read by key; an SSE-KMS object is decrypted through S3.
+            add(["s3:GetObject"], f"arn:{P}:s3:::{params['Bucket']}/{_object_key(params)}")
+            add(["kms:Decrypt"], DATA_KEY, VIA_S3)
         elif resource == "sns:publish":
             add(["sns:Publish"], str(params["TopicArn"]))
             # An SSE-KMS topic: SNS uses the key on the publisher's behalf.
@@ -222,6 +226,17 @@ def integration_accesses(
         else:
             raise ValueError(f"no IAM mapping for the integration {state['Resource']!r}")
     return sorted(set(out))
+
+
+def _object_key(params: Mapping[str, Any]) -> str:
+    """An object Task's key: ``Key``, or the text of ``Key.$``'s ``States.Format`` with each
+    ``{}`` an example run id (``run-1``; :func:`pattern` masks it)."""
+    if "Key" in params:
+        return str(params["Key"])
+    found = re.fullmatch(r"States\.Format\('([^']*)'.*\)", str(params.get("Key.$", "")))
+    if not found:
+        raise ValueError(f"no IAM mapping for the object key of {dict(params)!r}")
+    return found.group(1).replace("{}", "run-1")
 
 
 def _view_ddl(role: str, params: Mapping[str, Any], databases: Mapping[str, str]) -> list[Access]:

@@ -37,6 +37,8 @@ Why each patch exists (ARCHITECTURE.md, Orchestration):
    next execution instead of a second parse (:mod:`medallion.local.moto_asl` says why it is safe).
 9-11. No EC2 models imported for one Batch enum; one boto3 client per service; history events
    and executions' ends wake the local waiters (``moto_lean``).
+12. The local lake is a directory, not a bucket in moto's S3: an ``aws-sdk:s3:getObject`` of its
+   bucket is answered from it (:mod:`medallion.local.moto_lake_objects`).
 Every patch wraps the moto function it replaces and :func:`uninstall` restores them all.
 ``tests/medallion/local/test_moto_patches.py`` fails if moto changes under them.
 """
@@ -99,6 +101,7 @@ from moto.stepfunctions.parser.backend import execution_worker  # noqa: E402
 
 from medallion.local import moto_asl  # noqa: E402
 from medallion.local.moto_athena_sync import _CALLBACK, AthenaSyncService  # noqa: E402
+from medallion.local.moto_lake_objects import LakeObjectsService  # noqa: E402
 
 
 class LocalWork(Protocol):
@@ -125,6 +128,10 @@ class LocalHooks(Protocol):
 
     def publish(self, topic_arn: str, subject: str, message: str) -> None:
         """Deliver an SNS message; called after moto accepted it."""
+
+    def lake_object(self, bucket: str, key: str) -> bytes | None:
+        """An object of the local lake (KeyError when it has none so named); None when the
+        bucket is not the lake's (moto's S3 answers)."""
 
 
 _LOCAL: Final = "_medallion_local"
@@ -180,6 +187,8 @@ def _patch_service_factory() -> None:
     def state_task_service_for(service_name: str) -> Any:
         if service_name == "athena":
             return AthenaSyncService()
+        if service_name == "aws-sdk":
+            return LakeObjectsService(active_hooks)
         return original(service_name=service_name)
 
     _patch(state_task_factory, "state_task_service_for", state_task_service_for)

@@ -26,7 +26,7 @@ from medallion.local.jobrunner import (
     run_job,
 )
 from medallion.local.lakelock import lake_held
-from medallion.local.services import AlertSettings, JobRunner, LocalServices
+from medallion.local.services import LAKE_BUCKET, AlertSettings, JobRunner, LocalServices
 from medallion.spec.definition import render_definition
 from medallion.spec.views import view_statements
 
@@ -127,6 +127,7 @@ def substitutions(config: LocalRunConfig, topic_arn: str) -> dict[str, str]:
         "GoldDatabase": "gold",
         "Environment": ENVIRONMENT,
         "LakeRoot": str(lake),
+        "LakeBucket": LAKE_BUCKET,
         "LandingRoot": str(landing),
         "ContractsRoot": str(config.contracts_root.resolve()),
         "CrawlerPollSeconds": str(config.crawler_poll_seconds),

@@ -28,6 +28,9 @@ from medallion.local.jobrunner import JobResult, run_job
 LOG = logging.getLogger(__name__)
 PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
 
+# The lake's bucket in a local definition: not in moto's S3, answered from the lake directory.
+LAKE_BUCKET = "medallion-local-lake"
+
 JobRunner = Callable[..., JobResult]
 """``run_job(layer, options, on_line=..., job_run_id=..., job_name=...)``; tests pass stand-ins."""
 
@@ -243,7 +246,8 @@ class JobRecord:
 
 @dataclass
 class LocalServices:
-    """The work behind moto's Glue, Athena and SNS (implements ``moto_patches.LocalHooks``).
+    """The work behind moto's Glue, Athena, SNS and the lake's bucket (implements
+    ``moto_patches.LocalHooks``).
 
     Parameters
     ----------
@@ -259,6 +263,8 @@ class LocalServices:
         Region of the moto Glue catalog the crawlers register tables in.
     job_runner
         Runs a layer's job; :func:`medallion.local.jobrunner.run_job` unless a test stands in.
+    lake_bucket
+        The bucket name the definition gives the lake (its objects are the lake's files).
     """
 
     lake_root: Path
@@ -267,6 +273,7 @@ class LocalServices:
     alerts: AlertSettings = field(default_factory=AlertSettings.from_env)
     region: str = "us-east-1"
     job_runner: JobRunner = run_job
+    lake_bucket: str = LAKE_BUCKET
     job_records: list[JobRecord] = field(default_factory=list)
     alerts_sent: list[Path] = field(default_factory=list)
     _settling: list[ThreadWork] = field(default_factory=list)
@@ -375,6 +382,19 @@ class LocalServices:
         path = folder / f"{sent_at:%Y%m%dT%H%M%S%f}-{stem}.json"
         path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         self.alerts_sent.append(path)
+
+    # --- S3: the lake's objects -----------------------------------------------------------
+    def lake_object(self, bucket: str, key: str) -> bytes | None:
+        """The lake's file ``key`` when ``bucket`` is the lake's, as S3 gives the deployed lake's
+        object; None for another bucket (moto's S3 has it). KeyError (S3's NoSuchKey) when the
+        lake has no such file, or the key leads out of it."""
+        if bucket != self.lake_bucket:
+            return None
+        root = self.lake_root.resolve()
+        path = (root / key).resolve()
+        if not path.is_relative_to(root) or not path.is_file():
+            raise KeyError(key)
+        return path.read_bytes()
 
     # --- plumbing --------------------------------------------------------------------------
     def _start(self, name: str, body: Callable[[], None], settles: bool = True) -> ThreadWork:

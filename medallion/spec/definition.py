@@ -23,6 +23,8 @@ PLACEHOLDERS: dict[str, str] = {
     "GoldDatabase": "Glue database the views live in (the query context)",
     "Environment": "environment name shown in the alert (dev, prod, local)",
     "LakeRoot": "--lake_root of every job: s3://bucket or a local directory",
+    "LakeBucket": "the lake's bucket, whose _meta/notices/ the state machine reads (locally: "
+    "a name the local services answer from the lake directory)",
     "ContractsRoot": "--contracts_root of the bronze and silver jobs",
     "LandingRoot": "--landing_root of the bronze job (default <LakeRoot>/landing)",
     "PiiSaltSecretId": "--pii_salt_secret of the silver job (default empty: local salt)",

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from jobs.common.lake import LakePaths
 from medallion.local.jobrunner import REPO_ROOT
 from medallion.spec.definition import (
     DEFAULTS,
@@ -26,6 +27,9 @@ from medallion.spec.views import view_statements
 ALERT = "Notify failure"
 # The same alert under a subject bounded by construction, when SNS refuses the full one.
 BRIEF_ALERT = "Notify failure briefly"
+# A succeeded run's notice: bronze's files not read (jobs/bronze/notice.py).
+NOTICE_READ = "Read bronze notice"
+NOTICE_ALERT = "Notify files not read"
 SUBSTITUTIONS = {
     "BronzeJobName": "medallion-dev-bronze",
     "SilverJobName": "medallion-dev-silver",
@@ -38,6 +42,7 @@ SUBSTITUTIONS = {
     "GoldDatabase": "medallion_dev_gold",
     "Environment": "dev",
     "LakeRoot": "s3://medallion-dev-lake-123456789012",
+    "LakeBucket": "medallion-dev-lake-123456789012",
     "ContractsRoot": "s3://medallion-dev-artifacts-123456789012/contracts",
 }
 
@@ -135,7 +140,10 @@ def test_every_task_catches_everything_and_the_catch_leads_to_the_alert(states: 
         assert any(c["ErrorEquals"] == ["States.ALL"] for c in catchers), name
         for catcher in catchers:
             after = reachable(states, catcher["Next"])
-            if name == ALERT:
+            if name in (NOTICE_READ, NOTICE_ALERT):
+                # The data is in: a notice that cannot be read or sent never fails the run.
+                assert catcher["Next"] == "Run succeeded"
+            elif name == ALERT:
                 # The alert's failure sends it again, briefly, and still ends FAILED.
                 assert catcher["Next"] == BRIEF_ALERT
                 assert "Run succeeded" not in after, name
@@ -174,9 +182,11 @@ def test_the_failure_path_reaches_the_alert_then_fails(states: dict[str, Any]):
     assert states[ALERT]["Resource"] == "arn:aws:states:::sns:publish"
     assert states[ALERT]["Next"] == "Run failed"
     assert states["Run failed"]["Type"] == "Fail"
-    # One alert: no other state publishes, but its brief form when the first is refused.
+    # One failure alert: no other state publishes, but its brief form when the first is refused,
+    # and the notice of a succeeded run, which leads nowhere near the failure.
     publishers = [n for n, s in states.items() if "sns:publish" in s.get("Resource", "")]
-    assert publishers == [ALERT, BRIEF_ALERT]
+    assert sorted(publishers) == sorted([ALERT, BRIEF_ALERT, NOTICE_ALERT])
+    assert reachable(states, NOTICE_ALERT) == {NOTICE_ALERT, "Run succeeded"}
     assert states[BRIEF_ALERT]["Next"] == "Run failed"
     assert (
         states[BRIEF_ALERT]["Parameters"]["Message.$"] == states[ALERT]["Parameters"]["Message.$"]
@@ -258,7 +268,33 @@ def test_every_view_is_created_with_athena_sync_in_the_workgroup_side_by_side(
         }
     assert states["Views"]["Next"] == "Create views"
     assert states["Create views"]["Type"] == "Parallel"
-    assert states["Create views"]["Next"] == "Run succeeded"
+    assert states["Create views"]["Next"] == NOTICE_READ
+
+
+def test_a_succeeded_run_reads_its_own_bronze_notice_and_emails_only_when_it_names_files(
+    states: dict[str, Any],
+):
+    read = states[NOTICE_READ]
+    assert read["Resource"] == "arn:aws:states:::aws-sdk:s3:getObject"
+    assert read["Parameters"]["Bucket"] == SUBSTITUTIONS["LakeBucket"]
+    # The key the bronze job writes the run's notice under, for this run id.
+    key = read["Parameters"]["Key.$"]
+    assert key == "States.Format('_meta/notices/{}/bronze.json', $.options.run_id)"
+    written = LakePaths(SUBSTITUTIONS["LakeRoot"]).bronze_notice("r-1")
+    assert written == SUBSTITUTIONS["LakeRoot"] + "/_meta/notices/r-1/bronze.json"
+    assert read["Next"] == "Files not read?"
+    choice = states["Files not read?"]
+    assert choice["Default"] == "Run succeeded"
+    [rule] = choice["Choices"]
+    assert rule["Next"] == NOTICE_ALERT
+    assert {"Variable": "$.bronze.notice.refused", "NumericGreaterThan": 0} in rule["And"]
+    alert = states[NOTICE_ALERT]
+    assert alert["Parameters"]["TopicArn"] == SUBSTITUTIONS["AlertTopicArn"]
+    assert alert["Next"] == "Run succeeded"
+    # No run id in the subject: SNS refuses one over 100 characters.
+    subject = alert["Parameters"]["Subject.$"]
+    assert "$.options" not in subject and "Execution" not in subject
+    assert "$.options.run_id" in alert["Parameters"]["Message.$"]
 
 
 def test_rendering_is_pure_and_fills_every_placeholder(rendered: str):

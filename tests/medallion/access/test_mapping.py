@@ -80,3 +80,23 @@ def test_silver_may_stage_its_batches() -> None:
         *mapping.s3_accesses("SilverJobRole", "list", "_staging/checked/orders"),
     ]
     assert evaluate(accesses, MODEL) == []
+
+
+def test_a_notice_read_by_key_is_one_object_read_and_its_decryption():
+    definition = {
+        "States": {
+            "Read": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+                "Parameters": {
+                    "Bucket": "${LakeBucket}",
+                    "Key.$": "States.Format('_meta/notices/{}/bronze.json', $.options.run_id)",
+                },
+            }
+        }
+    }
+    accesses = {(a.action, a.resource) for a in mapping.integration_accesses(definition)}
+    assert accesses == {
+        ("s3:GetObject", f"{mapping.LAKE_BUCKET}/_meta/notices/run-1/bronze.json"),
+        ("kms:Decrypt", mapping.DATA_KEY),
+    }

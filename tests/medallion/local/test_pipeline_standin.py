@@ -80,6 +80,7 @@ def test_a_run_goes_through_every_state_of_the_success_path(tmp_path: Path, smtp
         "Notify failure",
         "Notify failure briefly",
         "Run failed",
+        "Notify files not read",  # bronze read every file
     }
     expected = {
         name
@@ -401,6 +402,48 @@ def test_a_subject_over_snss_limit_still_sends_one_email_under_a_short_subject(
     [message] = smtp.inbox.messages
     assert message["Subject"] == "[medallion] local FAILED at Silver job"
     assert f"The medallion pipeline run {run_id} in local FAILED." in body_of(message)
+
+
+REFUSED = {
+    "file:/drop/order_lines/Online Retail.xlsx": "not text: a spreadsheet workbook (.xlsx); "
+    "bronze reads CSV or JSON Lines text (UTF-8 or Latin-1): save it as CSV (UTF-8)"
+}
+
+
+def test_files_bronze_did_not_read_are_emailed_once_and_the_run_still_succeeds(
+    tmp_path: Path, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("MEDALLION_STANDIN_REFUSED", json.dumps(REFUSED))
+    run_id = "refused-" + "x" * 72  # the longest execution name: not in the subject
+    run = pipeline.run_local(config(tmp_path, smtp), RunOptions(run_id=run_id))
+
+    assert run.status == "SUCCEEDED", (run.error, run.cause)
+    assert "Notify files not read" in entered(run)
+    [message] = smtp.inbox.messages
+    assert message["Subject"] == "[medallion] local run SUCCEEDED: 1 landing file not read"
+    body = body_of(message)
+    assert f"The medallion pipeline run {run_id} in local SUCCEEDED with 1 landing file" in body
+    [(path, reason)] = REFUSED.items()
+    assert f"order_lines: {path}\n  {reason}\n" in body
+
+    # The next run refused nothing: no email, though the lake keeps the last run's notice.
+    monkeypatch.delenv("MEDALLION_STANDIN_REFUSED")
+    again = pipeline.run_local(config(tmp_path, smtp), RunOptions(run_id="refused-2"))
+    assert again.status == "SUCCEEDED"
+    assert "Files not read?" in entered(again) and "Notify files not read" not in entered(again)
+    assert len(smtp.inbox.messages) == 1
+
+
+def test_a_run_whose_notice_is_missing_succeeds_without_an_email(
+    tmp_path: Path, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
+):
+    # A bronze job from before notices (or a notice S3 would not give): the data is in.
+    monkeypatch.setenv("MEDALLION_STANDIN_NO_NOTICE", "1")
+    run = pipeline.run_local(config(tmp_path, smtp), RunOptions(run_id="no-notice-1"))
+
+    assert run.status == "SUCCEEDED", (run.error, run.cause)
+    assert "Read bronze notice" in entered(run) and "Files not read?" not in entered(run)
+    assert smtp.inbox.messages == []
 
 
 def test_the_short_subject_fits_snss_limit_for_every_state_and_environment() -> None:

@@ -165,3 +165,18 @@ def test_ended_queries_are_not_kept_for_settling_and_settle_waits_for_none(tmp_p
     gc.collect()
     assert gone() is None
     assert local.settle(timeout=60) == [] and second.state == "SUCCEEDED"
+
+
+def test_the_lakes_bucket_is_answered_from_the_lake_directory_and_no_further(tmp_path: Path):
+    lake = tmp_path / "lake"
+    notice = lake / "_meta" / "notices" / "r1" / "bronze.json"
+    notice.parent.mkdir(parents=True)
+    notice.write_text('{"refused": 0}', encoding="utf-8")
+    (tmp_path / "outside.json").write_text("{}", encoding="utf-8")
+    local = services(lake)
+
+    assert local.lake_object(local.lake_bucket, "_meta/notices/r1/bronze.json") == b'{"refused": 0}'
+    assert local.lake_object("another-bucket", "_meta/notices/r1/bronze.json") is None
+    for missing in ("_meta/notices/r2/bronze.json", "_meta/notices", "../outside.json"):
+        with pytest.raises(KeyError):
+            local.lake_object(local.lake_bucket, missing)
