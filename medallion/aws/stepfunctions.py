@@ -236,6 +236,9 @@ def step_events(events: list[dict[str, Any]]) -> Iterator[StepEvent]:
             yield StepEvent(
                 "exited", details.get("name", ""), kind[: -len("StateExited")], event["timestamp"]
             )
+        elif kind in ("ParallelStateFailed", "ParallelStateAborted"):
+            # A branch failed: the Parallel state and its branches' states end here.
+            yield StepEvent("parallel_ended", "", "Parallel", event["timestamp"])
         elif kind == "TaskFailed":
             details = event.get("taskFailedEventDetails", {})
             yield StepEvent("task_failed", "", "Task", event["timestamp"], dict(details))

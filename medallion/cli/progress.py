@@ -73,25 +73,38 @@ class StateRow:
 
 
 def state_rows(events: Sequence[StepEvent], failed_state: str | None) -> list[StateRow]:
-    """Per state, in order of first entry: status, total time inside and how often entered."""
+    """Per state, in order of first entry: status, total time inside and how often entered.
+
+    A state left without an exit event (a caught failure) ends, ENDED, when the next state
+    begins; but inside a Parallel state the branches' states run side by side, so none ends
+    another: they end at their own exits, or with the Parallel state.
+    """
     rows: dict[str, StateRow] = {}
     open_since: dict[str, datetime] = {}
     last_time: datetime | None = None
+
+    def close(states: list[str], at: datetime, status: str) -> None:
+        for state in states:
+            rows[state].seconds += _seconds(open_since.pop(state), at)
+            rows[state].status = status
+
     for event in events:
         last_time = event.timestamp
+        parallel = [s for s in open_since if rows[s].state_type == "Parallel"]
         if event.kind == "entered":
-            # A state left without an exit event (a caught failure) ends when the next begins.
-            for state, since in list(open_since.items()):
-                rows[state].seconds += _seconds(since, event.timestamp)
-                del open_since[state]
+            if not parallel:
+                close(list(open_since), event.timestamp, "ENDED")
             row = rows.setdefault(
                 event.state, StateRow(event.state, event.state_type, "RUNNING", 0.0, 0)
             )
             row.entries += 1
             open_since[event.state] = event.timestamp
         elif event.kind == "exited" and event.state in open_since:
-            rows[event.state].seconds += _seconds(open_since.pop(event.state), event.timestamp)
-            rows[event.state].status = "SUCCEEDED"
+            close([event.state], event.timestamp, "SUCCEEDED")
+            if rows[event.state].state_type == "Parallel":  # its branches' unfinished states
+                close(list(open_since), event.timestamp, "ENDED")
+        elif event.kind == "parallel_ended" and parallel:
+            close(list(open_since), event.timestamp, "ENDED")
     for state, since in open_since.items():
         if last_time is not None:
             rows[state].seconds += _seconds(since, last_time)
@@ -308,6 +321,8 @@ def print_run(console: Console, outcome: LocalRun, lake: Path) -> bool:
         for line in alert_notes(outcome.alerts):
             console.print(escape(line))
         return False
+    for line in alert_notes(outcome.alerts):  # the email of files not read, say
+        console.print(escape(line))
     run_id = (outcome.output or {}).get("options", {}).get("run_id")
     if not ledger.render(str(lake), run_id=run_id, console=console):
         console.print("[bold red]the conservation ledger does not balance[/bold red]")

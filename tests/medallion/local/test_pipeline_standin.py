@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from medallion.aws.stepfunctions import RunOptions
 from medallion.cli import app
+from medallion.cli.progress import state_rows
 from medallion.local import catalog, moto_patches, pipeline
 from medallion.local.services import AlertSettings, LocalServices, ThreadWork
 from medallion.spec.definition import render_definition
@@ -243,6 +244,25 @@ def test_a_view_that_fails_names_the_view_and_the_query_error(tmp_path: Path, sm
     assert "nope" in run.cause
     [message] = smtp.inbox.messages
     assert message["Subject"] == "[medallion] local run view-1 FAILED at Create view v_broken"
+    statuses = {row.state: row.status for row in state_rows(run.events, run.failed_state)}
+    assert statuses["Create view v_broken"] == "FAILED"
+    assert "RUNNING" not in statuses.values(), statuses
+
+
+def test_the_run_summary_shows_each_view_created_side_by_side_as_succeeded(
+    tmp_path: Path, smtp: SmtpServer
+):
+    views = [
+        (name, f"CREATE OR REPLACE VIEW gold.{name} AS SELECT id FROM gold.sample")
+        for name in ("v_one", "v_two", "v_three")
+    ]
+    run = pipeline.run_local(config(tmp_path, smtp, views=views), RunOptions(run_id="views-2"))
+
+    assert run.status == "SUCCEEDED", (run.error, run.cause)
+    rows = state_rows(run.events, run.failed_state)
+    assert {row.state: row.status for row in rows} == {row.state: "SUCCEEDED" for row in rows}
+    created = [row for row in rows if row.state.startswith("Create view ")]
+    assert len(created) == 3 and all(row.seconds > 0 for row in created)
 
 
 @dataclass
@@ -365,6 +385,25 @@ def test_cli_run_shows_states_and_a_summary_and_exits_zero(tmp_path: Path, stand
     assert "> Bronze job" in result.output and "< Bronze job" in result.output
     assert "Pipeline run" in result.output
     assert "execution SUCCEEDED" in result.output
+
+
+def test_cli_run_says_where_the_undelivered_email_of_files_not_read_is_kept(
+    tmp_path: Path, standin_cli, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("MEDALLION_STANDIN_REFUSED", json.dumps(REFUSED))
+    # No SMTP server listens there: the email is kept in the lake, and the run still succeeds.
+    unheard = AlertSettings(port=free_port())
+    monkeypatch.setattr(
+        pipeline, "LocalRunConfig", functools.partial(pipeline.LocalRunConfig, alerts=unheard)
+    )
+    lake = tmp_path / "lake"
+    result = CliRunner().invoke(app, ["run", "--lake", str(lake), "--run-id", "cli-3"])
+
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert f"alert not delivered (no SMTP server at 127.0.0.1:{unheard.port}); its copy:" in said
+    [kept] = (lake / "_meta" / "alerts").glob("*.json")
+    assert json.loads(kept.read_text())["subject"].endswith("1 landing file not read")
 
 
 def test_cli_run_json_prints_the_history_and_exits_non_zero_on_failure(
