@@ -86,7 +86,7 @@ def body(argv: list[str]) -> dict[str, Any]:
         }
         summary["datasets"].update({dataset: run.result() for dataset, run in runs.items()})
     told = write_notice(files, lake, args.run_id, summary["datasets"])
-    summary["files_refused"] = told["refused"]
+    summary["notice"] = {k: told[k] for k in ("count", "refused", "late_sources")}
     return summary
 
 

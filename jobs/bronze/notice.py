@@ -1,11 +1,16 @@
-"""What bronze tells the run's on-call person: the landing files it did not read.
+"""What bronze tells the run's on-call person: what landed and is not in the lake.
 
-A file bronze refuses (an Excel workbook, plain text named ``.gz``: ``jobs.bronze.sniff``) does
-not fail the run, whose other files are good, but none of its lines reaches the lake. The
-ingestion manifest records it with the reason, and ``medallion run`` prints it; on AWS nobody
-would see either. So every bronze run writes ``_meta/notices/<run id>/bronze.json``, and the
-state machine reads it once the views are made: when it names a file, the run ends SUCCEEDED
-after one email to the alert topic saying which files were not read, why, and what to do
+Two things do not fail a bronze run but leave data out of the lake, and nobody watches a job's
+log on AWS:
+
+- a landing file bronze refuses (an Excel workbook, plain text named ``.gz``:
+  ``jobs.bronze.sniff``), whose lines are not read; the ingestion manifest records it;
+- rows a source database committed late, behind a watermark an earlier run had read past, and
+  not extracted (``jobs.bronze.extract``: the dataset's ``risk``).
+
+So every bronze run writes ``_meta/notices/<run id>/bronze.json``, and the state machine reads
+it once the views are made: when it counts anything, the run ends SUCCEEDED after one email to
+the alert topic with the notice's headline and text: what, why, and what to do
 (statemachine/README.md).
 
 The notice is small whatever the landing holds (a Step Functions state's data is at most
@@ -24,29 +29,67 @@ from jobs.common.lake import LakeFiles, LakePaths
 NAMED_FILES = 20
 """Files a notice names, with their reasons: a few hundred bytes each."""
 
+FILES_TODO = (
+    "What to do: fix each file as its reason says and drop it in landing again (a new name, or "
+    "the same name once it changed): the next run reads it. A file left as it is is not read "
+    "again."
+)
+LATE_TODO = (
+    "What to do: run the dataset once with mode: snapshot to take them, and widen its "
+    "overlap_minutes (or overlap_ids) past the longest transaction that writes the table "
+    "(docs/database-sources.md, Rows committed late)."
+)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
 
 def notice(run_id: str, datasets: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """The run's notice, from its per-dataset summaries (``refused``: path to reason):
-    ``refused`` (how many files were not read), ``headline`` (ASCII, an email's subject),
-    ``text`` (two lines per file named) and ``files`` (the first ``NAMED_FILES``)."""
+    """The run's notice, from its per-dataset summaries (``refused``: path to reason; ``risk``:
+    a database's late rows): ``count`` (what it tells, 0 when nothing), ``refused`` and
+    ``late_sources`` (how many of each), ``headline`` (ASCII, for an email's subject), ``text``
+    (the email's body) and ``files`` (the first ``NAMED_FILES`` refused)."""
     refused = [
         {"dataset": dataset, "path": path, "reason": reason}
         for dataset, summary in sorted(datasets.items())
         for path, reason in sorted(summary.get("refused", {}).items())
     ]
-    count, files = len(refused), refused[:NAMED_FILES]
-    lines = [f"{f['dataset']}: {f['path']}\n  {f['reason']}" for f in files]
-    if count > len(files):
-        lines.append(
-            f"... and {count - len(files)} more: the ingestion manifest "
-            "(_meta/ingested/<dataset>/) records every file with its reason"
+    late = [
+        f"{dataset}: {summary['risk']['message']}"
+        for dataset, summary in sorted(datasets.items())
+        if isinstance(summary.get("risk"), dict)
+    ]
+    files = refused[:NAMED_FILES]
+    parts, sections = [], []
+    if refused:
+        parts.append(_plural(len(refused), "landing file") + " not read")
+        named = [f"{f['dataset']}: {f['path']}\n  {f['reason']}" for f in files]
+        if len(refused) > len(files):
+            named.append(
+                f"... and {len(refused) - len(files)} more: the ingestion manifest "
+                "(_meta/ingested/<dataset>/) records every file with its reason"
+            )
+        sections.append(
+            "Landing files not read: none of their lines is in the lake (the other files were "
+            "loaded as usual).\n\n" + "\n".join(named) + "\n\n" + FILES_TODO
         )
-    plural = "" if count == 1 else "s"
+    if late:
+        parts.append(_plural(len(late), "source") + " with rows committed late")
+        sections.append(
+            "Rows a source database committed late, behind a watermark an earlier run had "
+            "read past: not extracted, so not in the lake.\n\n"
+            + "\n".join(late)
+            + "\n\n"
+            + LATE_TODO
+        )
     return {
         "run_id": run_id,
-        "refused": count,
-        "headline": f"{count} landing file{plural} not read" if count else "every file read",
-        "text": "\n".join(lines),
+        "count": len(refused) + len(late),
+        "refused": len(refused),
+        "late_sources": len(late),
+        "headline": ", ".join(parts) or "nothing to tell",
+        "text": "\n\n".join(sections),
         "files": files,
     }
 
@@ -54,7 +97,7 @@ def notice(run_id: str, datasets: dict[str, dict[str, Any]]) -> dict[str, Any]:
 def write_notice(
     files: LakeFiles, lake: LakePaths, run_id: str, datasets: dict[str, dict[str, Any]]
 ) -> dict[str, Any]:
-    """Write the run's notice and return it: every run writes one, a run that refused nothing
+    """Write the run's notice and return it: every run writes one, a run with nothing to tell
     too, so the state machine always finds the run's own (never an older run's)."""
     written = notice(run_id, datasets)
     files.write_text(

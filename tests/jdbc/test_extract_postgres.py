@@ -3,6 +3,7 @@ by a query of its own (never with the jobs' code)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -105,6 +106,11 @@ def test_changes_between_runs_are_taken_and_late_rows_caught_or_reported(
     assert extracted["risk"]["late_rows"] == 1
     assert "outside the 60-minute overlap" in extracted["risk"]["message"]
     assert third.summary["risks"] == [extracted["risk"]["message"]]
+    # The run's notice, which the state machine emails: those rows are not in the lake.
+    run_id = f"{s.schema}-{s.runs}"
+    notice = json.loads((s.lake / "_meta" / "notices" / run_id / "bronze.json").read_text())
+    assert notice["headline"] == "1 source with rows committed late"
+    assert f"customers: {extracted['risk']['message']}" in notice["text"]
     assert any("WARNING" in line and "1 row(s)" in line for line in s.lines)
     assert s.run("silver").state == "SUCCEEDED"
     silver = silver_by_key(s)

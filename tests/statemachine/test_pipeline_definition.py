@@ -29,7 +29,7 @@ ALERT = "Notify failure"
 BRIEF_ALERT = "Notify failure briefly"
 # A succeeded run's notice: bronze's files not read (jobs/bronze/notice.py).
 NOTICE_READ = "Read bronze notice"
-NOTICE_ALERT = "Notify files not read"
+NOTICE_ALERT = "Notify left out"
 SUBSTITUTIONS = {
     "BronzeJobName": "medallion-dev-bronze",
     "SilverJobName": "medallion-dev-silver",
@@ -282,12 +282,12 @@ def test_a_succeeded_run_reads_its_own_bronze_notice_and_emails_only_when_it_nam
     assert key == "States.Format('_meta/notices/{}/bronze.json', $.options.run_id)"
     written = LakePaths(SUBSTITUTIONS["LakeRoot"]).bronze_notice("r-1")
     assert written == SUBSTITUTIONS["LakeRoot"] + "/_meta/notices/r-1/bronze.json"
-    assert read["Next"] == "Files not read?"
-    choice = states["Files not read?"]
+    assert read["Next"] == "Anything left out?"
+    choice = states["Anything left out?"]
     assert choice["Default"] == "Run succeeded"
     [rule] = choice["Choices"]
     assert rule["Next"] == NOTICE_ALERT
-    assert {"Variable": "$.bronze.notice.refused", "NumericGreaterThan": 0} in rule["And"]
+    assert {"Variable": "$.bronze.notice.count", "NumericGreaterThan": 0} in rule["And"]
     alert = states[NOTICE_ALERT]
     assert alert["Parameters"]["TopicArn"] == SUBSTITUTIONS["AlertTopicArn"]
     assert alert["Next"] == "Run succeeded"

@@ -16,19 +16,36 @@ def test_a_landing_of_thousands_of_refused_files_gives_a_notice_that_fits_a_stat
     refused = {f"s3://lake/landing/order_lines/book {i:05}.xlsx": reason for i in range(5000)}
     told = notice("r1", {"order_lines": {"refused": refused}, "products": {"rows": 3}})
 
-    assert told["refused"] == 5000 and told["headline"] == "5000 landing files not read"
+    assert told["count"] == told["refused"] == 5000
+    assert told["headline"] == "5000 landing files not read"
     assert [f["path"] for f in told["files"]] == sorted(refused)[:NAMED_FILES]
-    assert told["text"].endswith(
+    assert (
         "... and 4980 more: the ingestion manifest (_meta/ingested/<dataset>/) records every "
-        "file with its reason"
+        "file with its reason\n\nWhat to do:" in told["text"]
     )
     assert len(json.dumps(told).encode()) < STATE_DATA_LIMIT // 8
 
 
-def test_one_file_is_one_file_and_none_is_every_file_read():
+def test_one_file_is_one_file_and_a_run_with_nothing_left_out_tells_nothing():
     one = notice("r1", {"customers": {"refused": {"c.xlsx": "not text"}}})
-    assert (one["refused"], one["headline"]) == (1, "1 landing file not read")
-    assert one["text"] == "customers: c.xlsx\n  not text"
+    assert (one["count"], one["refused"], one["headline"]) == (1, 1, "1 landing file not read")
+    assert "customers: c.xlsx\n  not text\n\nWhat to do: fix each file" in one["text"]
     none = notice("r2", {"customers": {"rows": 10}})
-    assert (none["refused"], none["files"], none["text"]) == (0, [], "")
+    assert (none["count"], none["files"], none["text"]) == (0, [], "")
     assert none["headline"].isascii() and one["headline"].isascii()  # an SNS subject's
+
+
+def test_rows_a_source_committed_late_are_told_beside_the_files_not_read():
+    late = "2 row(s) with updated_at at or before 2024-06-02T09:00:00 appeared after an earlier run"
+    told = notice(
+        "r3",
+        {
+            "customers": {"source": "crm", "rows": 4, "risk": {"message": late, "rows": 2}},
+            "order_lines": {"refused": {"a.xlsx": "not text", "b.xlsx": "not text"}},
+        },
+    )
+    assert (told["count"], told["refused"], told["late_sources"]) == (3, 2, 1)
+    assert told["headline"] == "2 landing files not read, 1 source with rows committed late"
+    files, rows = told["text"].split("\n\nRows a source database committed late")
+    assert "order_lines: a.xlsx" in files and "order_lines: b.xlsx" in files
+    assert f"customers: {late}\n\nWhat to do: run the dataset once with mode: snapshot" in rows

@@ -81,7 +81,7 @@ def test_a_run_goes_through_every_state_of_the_success_path(tmp_path: Path, smtp
         "Notify failure",
         "Notify failure briefly",
         "Run failed",
-        "Notify files not read",  # bronze read every file
+        "Notify left out",  # bronze read every file
     }
     expected = {
         name
@@ -457,7 +457,7 @@ def test_files_bronze_did_not_read_are_emailed_once_and_the_run_still_succeeds(
     run = pipeline.run_local(config(tmp_path, smtp), RunOptions(run_id=run_id))
 
     assert run.status == "SUCCEEDED", (run.error, run.cause)
-    assert "Notify files not read" in entered(run)
+    assert "Notify left out" in entered(run)
     [message] = smtp.inbox.messages
     assert message["Subject"] == "[medallion] local run SUCCEEDED: 1 landing file not read"
     body = body_of(message)
@@ -469,7 +469,7 @@ def test_files_bronze_did_not_read_are_emailed_once_and_the_run_still_succeeds(
     monkeypatch.delenv("MEDALLION_STANDIN_REFUSED")
     again = pipeline.run_local(config(tmp_path, smtp), RunOptions(run_id="refused-2"))
     assert again.status == "SUCCEEDED"
-    assert "Files not read?" in entered(again) and "Notify files not read" not in entered(again)
+    assert "Anything left out?" in entered(again) and "Notify left out" not in entered(again)
     assert len(smtp.inbox.messages) == 1
 
 
@@ -481,7 +481,7 @@ def test_a_run_whose_notice_is_missing_succeeds_without_an_email(
     run = pipeline.run_local(config(tmp_path, smtp), RunOptions(run_id="no-notice-1"))
 
     assert run.status == "SUCCEEDED", (run.error, run.cause)
-    assert "Read bronze notice" in entered(run) and "Files not read?" not in entered(run)
+    assert "Read bronze notice" in entered(run) and "Anything left out?" not in entered(run)
     assert smtp.inbox.messages == []
 
 
