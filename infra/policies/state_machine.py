@@ -44,7 +44,7 @@ def state_machine_policy(
     results_bucket_arn : str or function
         Where Athena writes query results.
     lake_bucket_arn : str or function
-        The lake, whose ``_meta/notices/`` (bronze's notice of files not read) it reads.
+        The lake, whose ``_meta/notices/`` (bronze's notice of what it left out) it reads.
     topic_arn : str or function
         The alert topic.
     key_arn : str or function

@@ -321,7 +321,7 @@ def print_run(console: Console, outcome: LocalRun, lake: Path) -> bool:
         for line in alert_notes(outcome.alerts):
             console.print(escape(line))
         return False
-    for line in alert_notes(outcome.alerts):  # the email of files not read, say
+    for line in alert_notes(outcome.alerts):  # the email of what bronze left out, say
         console.print(escape(line))
     run_id = (outcome.output or {}).get("options", {}).get("run_id")
     if not ledger.render(str(lake), run_id=run_id, console=console):
