@@ -15,8 +15,10 @@ the alert topic with the notice's headline and text: what, why, and what to do
 
 The notice is small whatever the landing holds (a Step Functions state's data is at most
 256 KiB): it counts every file refused and names the first ``NAMED_FILES``; the manifest has
-every one. The files are those of all the run's attempts (``ingest.refused_in_run``): a file an
-attempt refused is not new to the next attempt, which must still tell it.
+every one. It tells what all the run's attempts left out: a file an attempt refused is not new
+to the next attempt, which finds it in the manifest (``ingest.refused_in_run``); late rows an
+attempt found are not found again by the next (its check compares with the counts the first
+stored), so they are kept from the run's earlier notice.
 """
 
 from __future__ import annotations
@@ -45,21 +47,29 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def notice(run_id: str, datasets: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def notice(
+    run_id: str, datasets: dict[str, dict[str, Any]], earlier: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The run's notice, from its per-dataset summaries (``refused``: path to reason; ``risk``:
-    a database's late rows): ``count`` (what it tells, 0 when nothing), ``refused`` and
-    ``late_sources`` (how many of each), ``headline`` (ASCII, for an email's subject), ``text``
-    (the email's body) and ``files`` (the first ``NAMED_FILES`` refused)."""
+    a database's late rows) and the run's ``earlier`` notice: ``count`` (what it tells, 0 when
+    nothing), ``refused`` and ``late_sources`` (how many of each), ``headline`` (ASCII, for an
+    email's subject), ``text`` (the email's body), ``files`` (the first ``NAMED_FILES``
+    refused) and ``late`` (one line per source)."""
     refused = [
         {"dataset": dataset, "path": path, "reason": reason}
         for dataset, summary in sorted(datasets.items())
         for path, reason in sorted(summary.get("refused", {}).items())
     ]
-    late = [
-        f"{dataset}: {summary['risk']['message']}"
-        for dataset, summary in sorted(datasets.items())
-        if isinstance(summary.get("risk"), dict)
-    ]
+    late = sorted(
+        {
+            *(earlier or {}).get("late", []),
+            *(
+                f"{dataset}: {summary['risk']['message']}"
+                for dataset, summary in datasets.items()
+                if isinstance(summary.get("risk"), dict)
+            ),
+        }
+    )
     files = refused[:NAMED_FILES]
     parts, sections = [], []
     if refused:
@@ -91,6 +101,7 @@ def notice(run_id: str, datasets: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "headline": ", ".join(parts) or "nothing to tell",
         "text": "\n\n".join(sections),
         "files": files,
+        "late": late,
     }
 
 
@@ -99,8 +110,8 @@ def write_notice(
 ) -> dict[str, Any]:
     """Write the run's notice and return it: every run writes one, a run with nothing to tell
     too, so the state machine always finds the run's own (never an older run's)."""
-    written = notice(run_id, datasets)
-    files.write_text(
-        lake.bronze_notice(run_id), json.dumps(written, indent=1, sort_keys=True) + "\n"
-    )
+    key = lake.bronze_notice(run_id)
+    earlier = json.loads(files.read_text(key)) if files.exists(key) else None
+    written = notice(run_id, datasets, earlier)
+    files.write_text(key, json.dumps(written, indent=1, sort_keys=True) + "\n")
     return written

@@ -49,3 +49,13 @@ def test_rows_a_source_committed_late_are_told_beside_the_files_not_read():
     files, rows = told["text"].split("\n\nRows a source database committed late")
     assert "order_lines: a.xlsx" in files and "order_lines: b.xlsx" in files
     assert f"customers: {late}\n\nWhat to do: run the dataset once with mode: snapshot" in rows
+
+
+def test_late_rows_an_earlier_attempt_of_the_run_found_are_still_told():
+    late = "1 row(s) with updated_at at or before 2024-06-02T09:00:00 appeared after an earlier run"
+    first = notice("r4", {"customers": {"risk": {"message": late, "rows": 1}}})
+    # The retry's check compares with the counts the first attempt stored: no rise to see.
+    again = notice("r4", {"customers": {"rows": 0}}, earlier=first)
+    assert again["late"] == first["late"] == [f"customers: {late}"]
+    assert again["headline"] == "1 source with rows committed late"
+    assert notice("r5", {"customers": {"rows": 0}})["count"] == 0
