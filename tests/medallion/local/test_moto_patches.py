@@ -21,6 +21,9 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
     state_task_service_factory,
     state_task_service_glue,
 )
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (  # noqa: E501
+    StateTaskServiceAwsSdk,
+)
 from moto.stepfunctions.parser.backend import execution_worker
 
 from medallion.local import moto_lean, moto_patches
@@ -191,6 +194,14 @@ def test_the_wrapped_moto_functions_keep_the_signatures_the_patches_rely_on(unpa
     from moto.sns.models import SNSBackend
 
     assert params(SNSBackend.publish)[:3] == ["self", "message", "arn"]
+    # Patch 12 subclasses the AWS SDK service and overrides this method.
+    assert params(StateTaskServiceAwsSdk._eval_service_task) == [
+        "self",
+        "env",
+        "resource_runtime_part",
+        "normalised_parameters",
+        "state_credentials",
+    ]
 
 
 def test_patched_glue_sync_runs_the_local_job_and_reports_its_state():
