@@ -228,9 +228,9 @@ def step_events(events: list[dict[str, Any]]) -> Iterator[StepEvent]:
         kind = event["type"]
         if kind.endswith("StateEntered"):
             details = event.get("stateEnteredEventDetails", {})
-            yield StepEvent(
-                "entered", details.get("name", ""), kind[: -len("StateEntered")], event["timestamp"]
-            )
+            name, state_type = details.get("name", ""), kind[: -len("StateEntered")]
+            entered = {"input": details["input"]} if "input" in details else {}
+            yield StepEvent("entered", name, state_type, event["timestamp"], entered)
         elif kind.endswith("StateExited"):
             details = event.get("stateExitedEventDetails", {})
             yield StepEvent(

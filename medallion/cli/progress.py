@@ -225,6 +225,27 @@ def history_json(history: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+NOTIFY_LEFT_OUT = "Notify left out"  # statemachine/pipeline.asl.json
+
+
+def left_out_note(events: Sequence[StepEvent]) -> str | None:
+    """What a run's email of what bronze left out said, in one line (from the input of the
+    state that sends it), or None when the run sent none."""
+    for event in reversed(events):
+        if event.kind == "entered" and event.state == NOTIFY_LEFT_OUT:
+            try:
+                headline = json.loads(event.detail.get("input") or "")["bronze"]["notice"][
+                    "headline"
+                ]
+            except (ValueError, KeyError, TypeError):
+                headline = "something that landed"
+            return (
+                f"left out of the lake: {headline}; the alert email says what, why and what "
+                "to do (_meta/notices/<run id>/bronze.json)"
+            )
+    return None
+
+
 def follow(console: Console, sfn: Any, execution_arn: str, poll_seconds: float = 5.0) -> str:
     """Follow an execution like ``medallion run`` does; returns its final status."""
     printer = ProgressPrinter(console)
@@ -238,6 +259,8 @@ def follow(console: Console, sfn: Any, execution_arn: str, poll_seconds: float =
         execution_arn, on_event, poll_seconds=poll_seconds, sfn=sfn
     ).described
     console.print(summary_table(events, {}, None))
+    if note := left_out_note(events):
+        console.print(f"[yellow]bronze:[/yellow] {escape(note)}")
     status = str(described["status"])
     if status != "SUCCEEDED":
         console.print(
@@ -321,7 +344,9 @@ def print_run(console: Console, outcome: LocalRun, lake: Path) -> bool:
         for line in alert_notes(outcome.alerts):
             console.print(escape(line))
         return False
-    for line in alert_notes(outcome.alerts):  # the email of what bronze left out, say
+    if note := left_out_note(outcome.events):
+        console.print(f"[yellow]bronze:[/yellow] {escape(note)}")
+    for line in alert_notes(outcome.alerts):  # that email's, say
         console.print(escape(line))
     run_id = (outcome.output or {}).get("options", {}).get("run_id")
     if not ledger.render(str(lake), run_id=run_id, console=console):

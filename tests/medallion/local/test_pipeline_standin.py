@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from medallion.aws.stepfunctions import RunOptions
 from medallion.cli import app
-from medallion.cli.progress import state_rows
+from medallion.cli.progress import left_out_note, state_rows
 from medallion.local import catalog, moto_patches, pipeline
 from medallion.local.services import AlertSettings, LocalServices, ThreadWork
 from medallion.spec.definition import render_definition
@@ -402,6 +402,7 @@ def test_cli_run_says_where_the_undelivered_email_of_files_not_read_is_kept(
     assert result.exit_code == 0, result.output
     said = " ".join(result.output.split())
     assert f"alert not delivered (no SMTP server at 127.0.0.1:{unheard.port}); its copy:" in said
+    assert "bronze: left out of the lake: 1 landing file not read; the alert email says" in said
     [kept] = (lake / "_meta" / "alerts").glob("*.json")
     assert json.loads(kept.read_text())["subject"].endswith("1 landing file not read")
 
@@ -471,6 +472,11 @@ def test_files_bronze_did_not_read_are_emailed_once_and_the_run_still_succeeds(
     assert again.status == "SUCCEEDED"
     assert "Anything left out?" in entered(again) and "Notify left out" not in entered(again)
     assert len(smtp.inbox.messages) == 1
+    # What the run's summary says of it (medallion run, start --wait), from the history alone.
+    assert (left_out_note(run.events) or "").startswith(
+        "left out of the lake: 1 landing file not read;"
+    )
+    assert left_out_note(again.events) is None
 
 
 def test_a_run_whose_notice_is_missing_succeeds_without_an_email(
