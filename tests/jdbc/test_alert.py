@@ -4,48 +4,23 @@ bronze job, a real PostgreSQL server, a real SMTP server on 127.0.0.1)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from email import message_from_bytes
-from email.message import Message
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import pytest
-from aiosmtpd.controller import Controller
 from jdbc_support import Shop
 
 from medallion.aws.stepfunctions import RunOptions
 from medallion.local import pipeline
 from medallion.local.jobrunner import JobResult
 from medallion.local.services import AlertSettings
-from medallion.sample.pgserver import free_port
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(message_from_bytes(envelope.content))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox, port = Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
 
 
 def test_a_refused_password_fails_the_run_with_one_alert_naming_the_source(
-    shop: Callable[..., Shop], smtp: tuple[Inbox, int]
+    shop: Callable[..., Shop], smtp_inbox: Any
 ) -> None:
     s = shop(rows=3)
-    inbox, port = smtp
+    inbox, port = smtp_inbox, smtp_inbox.port
     wrong = s.postgres.url().replace(s.postgres.password, "wrong-example-password")
 
     def runner(layer: str, options: Mapping[str, str], **kwargs: Any) -> JobResult:

@@ -15,20 +15,15 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
-from email import message_from_bytes
-from email.message import Message
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
-from aiosmtpd.controller import Controller
 
 from medallion.sample.generate import generate
-from medallion.sample.pgserver import free_port
 from medallion.spec.views import view_files
 
 pytestmark = pytest.mark.slow
@@ -60,29 +55,6 @@ def medallion(
         # Wide enough that rich does not fold the lines the assertions read.
         env={**os.environ, "COLUMNS": "200", "PATH": path or os.environ["PATH"], **(env or {})},
     )
-
-
-class Inbox:
-    """What an SMTP server on 127.0.0.1 received: the alerts a run sent."""
-
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(message_from_bytes(envelope.content))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, dict[str, str]]]:
-    """An SMTP server on a port of its own, and the environment that sends a run's alerts there."""
-    inbox, port = Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, {"MEDALLION_SMTP_HOST": "127.0.0.1", "MEDALLION_SMTP_PORT": str(port)}
-    finally:
-        controller.stop()
 
 
 def another_python_first(root: Path) -> str:
@@ -155,7 +127,7 @@ def run(
 
 
 def test_only_the_public_order_lines_file_gives_a_successful_run_and_every_view(
-    generated: Path, tmp_path: Path, smtp: tuple[Inbox, dict[str, str]]
+    generated: Path, tmp_path: Path, smtp_inbox: Any
 ) -> None:
     landing = tmp_path / "landing"
     name = "Online Retail (export) + 2011 é%20.csv"
@@ -174,8 +146,8 @@ def test_only_the_public_order_lines_file_gives_a_successful_run_and_every_view(
         archive.writestr("xl/worksheets/sheet1.xml", "<worksheet/>")
     (tmp_path / "downloads").mkdir()
     (tmp_path / "downloads" / "SingletonCookie").symlink_to(tmp_path / "nowhere")
-    inbox, alerts = smtp
-    done = run(landing, lake, tmp_path, path=path, env=alerts)
+    inbox = smtp_inbox
+    done = run(landing, lake, tmp_path, path=path, env=inbox.env)
     assert "inventory_health is empty: needs inventory" in done.stdout
     said = " ".join(done.stdout.split())
     assert f"bronze: file:{workbook} not read: not text: a spreadsheet workbook (.xlsx)" in said
@@ -236,12 +208,12 @@ def test_all_five_datasets_give_every_view_and_no_empty_mart(pipeline_lake: Path
     ids=["order_lines+products", "nothing"],
 )
 def test_a_subset_of_the_datasets_gives_a_successful_run_and_every_view(
-    generated: Path, tmp_path: Path, datasets: tuple[str, ...], smtp: tuple[Inbox, dict[str, str]]
+    generated: Path, tmp_path: Path, datasets: tuple[str, ...], smtp_inbox: Any
 ) -> None:
     landing = landing_with(generated, tmp_path, datasets)
     lake = tmp_path / "lake"
-    inbox, alerts = smtp
-    done = run(landing, lake, tmp_path, env=alerts)
+    inbox = smtp_inbox
+    done = run(landing, lake, tmp_path, env=inbox.env)
     assert inbox.messages == []  # every file read: nothing to tell the on-call person
     counts = views_answer(lake, tmp_path)
     assert set(counts) == {path.stem for path in view_files()}
