@@ -246,6 +246,12 @@ def left_out_note(events: Sequence[StepEvent]) -> str | None:
     return None
 
 
+def print_left_out(console: Console, events: Sequence[StepEvent]) -> None:
+    """After a run's summary, :func:`left_out_note` when the run sent that email."""
+    if note := left_out_note(events):
+        console.print(f"[yellow]bronze:[/yellow] {escape(note)}")
+
+
 def follow(console: Console, sfn: Any, execution_arn: str, poll_seconds: float = 5.0) -> str:
     """Follow an execution like ``medallion run`` does; returns its final status."""
     printer = ProgressPrinter(console)
@@ -259,8 +265,7 @@ def follow(console: Console, sfn: Any, execution_arn: str, poll_seconds: float =
         execution_arn, on_event, poll_seconds=poll_seconds, sfn=sfn
     ).described
     console.print(summary_table(events, {}, None))
-    if note := left_out_note(events):
-        console.print(f"[yellow]bronze:[/yellow] {escape(note)}")
+    print_left_out(console, events)
     status = str(described["status"])
     if status != "SUCCEEDED":
         console.print(
@@ -335,19 +340,20 @@ def print_run(console: Console, outcome: LocalRun, lake: Path) -> bool:
         console.print(f"gold: {escape(line)}")
     for line in [*empty_marts(outcome.summaries), *value_model_notes(outcome.summaries)]:
         console.print(f"[yellow]gold:[/yellow] {escape(line)}")
-    if outcome.status != "SUCCEEDED":
+    failed = outcome.status != "SUCCEEDED"
+    if failed:
         console.print(
             f"[bold red]{outcome.status}[/bold red] at {escape(str(outcome.failed_state))}: "
             f"{escape(outcome.error)}: {escape(outcome.cause)}"
         )
         console.print(f"job logs: {lake / '_meta' / 'logs'}")
-        for line in alert_notes(outcome.alerts):
-            console.print(escape(line))
-        return False
-    if note := left_out_note(outcome.events):
-        console.print(f"[yellow]bronze:[/yellow] {escape(note)}")
-    for line in alert_notes(outcome.alerts):  # that email's, say
+    else:
+        print_left_out(console, outcome.events)
+    # Where an email no SMTP server took is kept: the failure's, or the left-out one's.
+    for line in alert_notes(outcome.alerts):
         console.print(escape(line))
+    if failed:
+        return False
     run_id = (outcome.output or {}).get("options", {}).get("run_id")
     if not ledger.render(str(lake), run_id=run_id, console=console):
         console.print("[bold red]the conservation ledger does not balance[/bold red]")
