@@ -229,10 +229,8 @@ def integration_accesses(
 
 
 def _object_key(params: Mapping[str, Any]) -> str:
-    """An object Task's key: ``Key``, or the text of ``Key.$``'s ``States.Format`` with each
-    ``{}`` an example run id (``run-1``; :func:`pattern` masks it)."""
-    if "Key" in params:
-        return str(params["Key"])
+    """An object Task's key: the text of ``Key.$``'s ``States.Format`` with each ``{}`` an
+    example run id (``run-1``; :func:`pattern` masks it)."""
     found = re.fullmatch(r"States\.Format\('([^']*)'.*\)", str(params.get("Key.$", "")))
     if not found:
         raise ValueError(f"no IAM mapping for the object key of {dict(params)!r}")
