@@ -191,9 +191,7 @@ def _late_rows(
 
 def read_state(files: LakeFiles, path: str) -> dict[str, Any]:
     """The stored watermark state, or an empty one before the first extraction."""
-    if not files.exists(path):
-        return {}
-    loaded: dict[str, Any] = json.loads(files.read_text(path))
+    loaded: dict[str, Any] = files.read_json(path) or {}
     return loaded
 
 

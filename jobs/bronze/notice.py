@@ -111,7 +111,7 @@ def write_notice(
     """Write the run's notice and return it: every run writes one, a run with nothing to tell
     too, so the state machine always finds the run's own (never an older run's)."""
     key = lake.bronze_notice(run_id)
-    earlier = json.loads(files.read_text(key)) if files.exists(key) else None
+    earlier = files.read_json(key)
     written = notice(run_id, datasets, earlier)
     files.write_text(key, json.dumps(written, indent=1, sort_keys=True) + "\n")
     return written

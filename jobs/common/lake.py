@@ -294,6 +294,11 @@ class LakeFiles:
         if not self._fs(source).rename(self._path(source), self._path(target)):
             raise OSError(f"could not move {source} to {target}")
 
+    def read_json(self, uri: str) -> Any | None:
+        """A JSON file's value, None when there is no such file (ValueError when it is not
+        JSON: a local file cut short by a kill mid-write, say)."""
+        return json.loads(self.read_text(uri)) if self.exists(uri) else None
+
     def read_json_lines(self, uri: str) -> list[dict[str, Any]]:
         """Every JSON record of every file below ``uri`` (empty when there is none)."""
         records: list[dict[str, Any]] = []
