@@ -111,7 +111,13 @@ def write_notice(
     """Write the run's notice and return it: every run writes one, a run with nothing to tell
     too, so the state machine always finds the run's own (never an older run's)."""
     key = lake.bronze_notice(run_id)
-    earlier = files.read_json(key)
+    try:
+        earlier = files.read_json(key)
+    except (ValueError, OSError):
+        # Cut short by a kill mid-write (a local file, whose checksum then fails too; S3 writes
+        # it whole), as gold's state is read: its refused files are in the manifest all the
+        # same; only late rows it alone named are lost.
+        earlier = None
     written = notice(run_id, datasets, earlier)
     files.write_text(key, json.dumps(written, indent=1, sort_keys=True) + "\n")
     return written
