@@ -40,14 +40,27 @@ SEED = 23
 @pytest.fixture(scope="module")
 def initial(
     tmp_path_factory: pytest.TempPathFactory, job_runner: Callable[..., JobResult]
-) -> tuple[Path, Path]:
-    """The landing folder and the lake after the initial load."""
+) -> Callable[[], tuple[Path, Path]]:
+    """Gives the landing folder and the lake as the initial load left them, afresh each call.
+
+    Bronze knows a landing file by its path: a copy of the landing folder elsewhere would be
+    new files, all taken again, and every day rewritten. So each call puts the initial load
+    back where it was made, and a delivery after it is the delivery alone.
+    """
     root = tmp_path_factory.mktemp("incremental")
-    landing, lake = root / "landing", root / "lake"
+    work, kept = root / "work", root / "initial"
+    landing, lake = work / "landing", work / "lake"
     Source.generated(root / "source", ORDER_LINES, SEED).land_initial(landing)
     summary = run_layers(job_runner, lake, landing, "initial")
     assert summary["mode"] == "full"  # the first run has nothing to add to
-    return landing, lake
+    shutil.copytree(work, kept, ignore=shutil.ignore_patterns("_catalog"))
+
+    def fresh() -> tuple[Path, Path]:
+        shutil.rmtree(work)
+        shutil.copytree(kept, work)
+        return landing, lake
+
+    return fresh
 
 
 deliveries = st.lists(
@@ -73,17 +86,14 @@ deliveries = st.lists(
     seed=1,
 )
 def test_incremental_gold_equals_a_full_refresh(
-    initial: tuple[Path, Path],
+    initial: Callable[[], tuple[Path, Path]],
     job_runner: Callable[..., JobResult],
     tmp_path_factory: pytest.TempPathFactory,
     sequence: list[tuple[str, ...]],
     seed: int,
 ) -> None:
-    initial_landing, initial_lake = initial
+    landing, lake = initial()
     root = tmp_path_factory.mktemp("example")
-    landing, lake = root / "landing", root / "lake"
-    shutil.copytree(initial_landing, landing)
-    shutil.copytree(initial_lake, lake, ignore=shutil.ignore_patterns("_catalog"))
     source = Source.generated(root / "source", ORDER_LINES, SEED)
     land = Deliveries(source, landing, random.Random(seed))
 
@@ -119,20 +129,14 @@ def rows_in(folder: Path) -> int:
 
 
 def test_a_day_of_new_lines_updates_the_customer_summary_and_reads_no_whole_history(
-    initial: tuple[Path, Path],
+    initial: Callable[[], tuple[Path, Path]],
     job_runner: Callable[..., JobResult],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     """The common delivery takes the update of the customer summary, not a rebuild from the
     whole activity table, and still ends equal to a full refresh."""
-    initial_landing, initial_lake = initial
+    landing, lake = initial()
     root = tmp_path_factory.mktemp("new-day")
-    landing, lake = root / "landing", root / "lake"
-    shutil.copytree(initial_landing, landing)
-    shutil.copytree(initial_lake, lake, ignore=shutil.ignore_patterns("_catalog"))
-    # Bronze knows a landing file by its path: in the copy every file is new once, and silver
-    # rewrites every day with the same rows (gold's update takes them off and adds them back).
-    run_layers(job_runner, lake, landing, "settle")
     meta = lake / "_meta" / "gold"
     activity = {
         p.name.removeprefix("year_month="): rows_in(p)

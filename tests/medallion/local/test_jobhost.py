@@ -49,8 +49,9 @@ os.environ["MEDALLION_PROBE_LEAK"] = "1"
 """
 
 
-@pytest.fixture
-def scripts(tmp_path: Path) -> Callable[[str], Path]:
+@pytest.fixture(scope="module")
+def scripts(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    tmp_path = tmp_path_factory.mktemp("scripts")
     bodies = {
         "probe": PROBE,
         "fail": "raise ValueError('the job broke on purpose')",
@@ -64,9 +65,11 @@ def scripts(tmp_path: Path) -> Callable[[str], Path]:
     return lambda layer: tmp_path / f"{layer}.py"
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def runner(scripts: Callable[[str], Path]) -> Iterator[Callable[..., JobResult]]:
-    """Runs a stand-in script as the gold job (its DefaultArguments) in warm hosts."""
+    """Runs a stand-in script as the gold job (its DefaultArguments) in warm hosts, shared by
+    the module's tests as a run's jobs share them: each test's jobs find the host the last job
+    left, a new one after a failure."""
     with JobHostRunner() as hosts:
 
         def run(name: str, options: dict[str, str], **kwargs: Any) -> JobResult:

@@ -30,7 +30,7 @@ from orchestration_support import SmtpServer, body_of
 from medallion.aws.stepfunctions import RunOptions
 from medallion.local import catalog, pipeline
 from medallion.local.jobhost import JobHostRunner
-from medallion.local.jobrunner import REPO_ROOT, JobResult, entry_script, job_arguments, run_job
+from medallion.local.jobrunner import REPO_ROOT, JobResult, entry_script, job_arguments
 from medallion.local.services import LocalServices
 from medallion.sample.generate import generate
 from medallion.spec.views import view_statements
@@ -231,7 +231,7 @@ def kill_mid_write(layer: str, options: Mapping[str, str], **kwargs: Any) -> Job
 
 
 def test_a_job_killed_mid_write_fails_and_a_rerun_restores_the_same_gold(
-    baseline: Baseline, inbox: SmtpServer, tmp_path: Path
+    baseline: Baseline, inbox: SmtpServer, hosts: JobHostRunner, tmp_path: Path
 ):
     lake = copy_lake(baseline.lake, tmp_path)
     # On the baseline's own lake gold has nothing to write (no new order line, the customer
@@ -251,7 +251,7 @@ def test_a_job_killed_mid_write_fails_and_a_rerun_restores_the_same_gold(
 
     inbox.inbox.messages.clear()
     rerun = pipeline.run_local(
-        config(lake, baseline.landing, inbox, job_runner=runner({"gold"}, run_job)),
+        config(lake, baseline.landing, inbox, job_runner=runner({"gold"}, hosts)),
         RunOptions(run_id="killed-1"),
     )
     assert rerun.status == "SUCCEEDED", (rerun.error, rerun.cause)
