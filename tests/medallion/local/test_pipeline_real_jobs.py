@@ -27,6 +27,7 @@ import pandas as pd
 import pytest
 from orchestration_support import SmtpServer, body_of
 
+from jobs.common.runtime import JIT_SETTING
 from medallion.aws.stepfunctions import RunOptions
 from medallion.local import catalog, pipeline
 from medallion.local.jobhost import JobHostRunner
@@ -212,9 +213,10 @@ def writing(folder: Path, since: float) -> bool:
 
 
 def kill_mid_write(layer: str, options: Mapping[str, str], **kwargs: Any) -> JobResult:
-    """Run the real job and SIGKILL it as soon as it starts writing its output."""
+    """Run the real job and SIGKILL it as soon as it starts writing its output. Its JVM
+    compiles as a small `medallion run`'s does (C1 only)."""
     lake = Path(options["lake_root"]) / layer
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), JIT_SETTING: "quick"}
     command = [sys.executable, str(entry_script(layer)), *job_arguments(options)]
     started = time.time()
     with subprocess.Popen(
