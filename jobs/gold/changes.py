@@ -137,13 +137,12 @@ def read_state(files: LakeFiles, paths: LakePaths) -> tuple[dict[str, Any] | Non
     """Gold's record of what it consumed, or None and why there is none for the run record
     (never run, another version, or unreadable: a record cut short by a kill is as good as
     none, and a full refresh rebuilds from it)."""
-    uri = paths.gold_state()
-    if not files.exists(uri):
-        return None, "gold has not run on this lake"
     try:
-        state = json.loads(files.read_text(uri))
+        state = files.read_json(paths.gold_state())
     except (ValueError, OSError) as error:
         return None, f"gold's state is unreadable ({error})"
+    if state is None:
+        return None, "gold has not run on this lake"
     version = state.get("version") if isinstance(state, dict) else None
     if version != STATE_VERSION:
         return (

@@ -286,3 +286,29 @@ def test_a_silver_directory_without_parquet_counts_as_missing(
     reasons = gold_job.empty_reasons({"order_lines": lines}, has_sales=False)
     assert reasons["sales_daily"] == "needs order_lines with at least one row"
     assert reasons["inventory_health"] == "needs inventory"
+
+
+def test_gold_state_is_read_as_it_was_left_absent_cut_short_old_or_whole(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    """What gold finds of its state decides a full refresh, and says why in the run record."""
+    from jobs.common.lake import LakeFiles, LakePaths
+    from jobs.gold.changes import STATE_VERSION, read_state, write_state
+
+    files, paths = LakeFiles(spark), LakePaths(str(tmp_path))
+    assert read_state(files, paths) == (None, "gold has not run on this lake")
+    write_state(files, paths, {"consumed": {"order_lines": ["r1"]}})
+    state, why = read_state(files, paths)
+    assert (state, why) == ({"consumed": {"order_lines": ["r1"]}, "version": STATE_VERSION}, "")
+    state_file = tmp_path / "_meta" / "gold" / "state.json"
+    for checksum in state_file.parent.glob(".*.crc"):
+        checksum.unlink()  # rewritten here, not through Hadoop
+    state_file.write_text(json.dumps({"version": STATE_VERSION - 1}))
+    assert read_state(files, paths) == (
+        None,
+        f"gold's tables were written with state version {STATE_VERSION - 1}, "
+        f"today's is {STATE_VERSION}",
+    )
+    state_file.write_text(state_file.read_text()[:5])  # a kill mid-write
+    state, why = read_state(files, paths)
+    assert state is None and why.startswith("gold's state is unreadable (")
