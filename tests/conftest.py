@@ -15,22 +15,18 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
-from email import message_from_bytes
-from email.message import Message
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pytest
-from aiosmtpd.controller import Controller
 from pyspark.sql import SparkSession
+from smtp_support import SmtpServer
 
 from jobs.common.runtime import JIT_SETTING, get_spark
 from medallion.cli.options import RUN_OPTION_ENV
 from medallion.local.jobhost import JobHostRunner
 from medallion.local.jobrunner import JobResult
 from medallion.sample.generate import generate
-from medallion.sample.pgserver import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 # 3,000 order lines (seed 7) give every view rows, countries with months without sales, cohorts
@@ -157,30 +153,11 @@ def lake_copy(copy_lake: Callable[[Path], Path], tmp_path: Path) -> Path:
     return copy_lake(tmp_path / "lake")
 
 
-class SmtpInbox:
-    """What an SMTP server (aiosmtpd) on 127.0.0.1, on a port of its own, received."""
-
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-        self.port = free_port()
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(message_from_bytes(envelope.content))
-        return "250 OK"
-
-    @property
-    def env(self) -> dict[str, str]:
-        """The environment that sends a command's alerts here."""
-        return {"MEDALLION_SMTP_HOST": "127.0.0.1", "MEDALLION_SMTP_PORT": str(self.port)}
-
-
 @pytest.fixture
-def smtp_inbox() -> Iterator[SmtpInbox]:
+def smtp_inbox() -> Iterator[SmtpServer]:
     """An SMTP server for this test, stopped after it: the alerts a run sent."""
-    inbox = SmtpInbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
-    controller.start()
+    server = SmtpServer()
     try:
-        yield inbox
+        yield server
     finally:
-        controller.stop()
+        server.stop()

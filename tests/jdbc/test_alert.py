@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from jdbc_support import Shop
+from smtp_support import SmtpServer
 
 from medallion.aws.stepfunctions import RunOptions
 from medallion.local import pipeline
@@ -17,10 +18,10 @@ from medallion.local.services import AlertSettings
 
 
 def test_a_refused_password_fails_the_run_with_one_alert_naming_the_source(
-    shop: Callable[..., Shop], smtp_inbox: Any
+    shop: Callable[..., Shop], smtp_inbox: SmtpServer
 ) -> None:
     s = shop(rows=3)
-    inbox, port = smtp_inbox, smtp_inbox.port
+    inbox, port = smtp_inbox.inbox, smtp_inbox.port
     wrong = s.postgres.url().replace(s.postgres.password, "wrong-example-password")
 
     def runner(layer: str, options: Mapping[str, str], **kwargs: Any) -> JobResult:

@@ -18,10 +18,10 @@ import zipfile
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pytest
+from smtp_support import SmtpServer
 
 from medallion.sample.generate import generate
 from medallion.spec.views import view_files
@@ -127,7 +127,7 @@ def run(
 
 
 def test_only_the_public_order_lines_file_gives_a_successful_run_and_every_view(
-    generated: Path, tmp_path: Path, smtp_inbox: Any
+    generated: Path, tmp_path: Path, smtp_inbox: SmtpServer
 ) -> None:
     landing = tmp_path / "landing"
     name = "Online Retail (export) + 2011 é%20.csv"
@@ -146,8 +146,8 @@ def test_only_the_public_order_lines_file_gives_a_successful_run_and_every_view(
         archive.writestr("xl/worksheets/sheet1.xml", "<worksheet/>")
     (tmp_path / "downloads").mkdir()
     (tmp_path / "downloads" / "SingletonCookie").symlink_to(tmp_path / "nowhere")
-    inbox = smtp_inbox
-    done = run(landing, lake, tmp_path, path=path, env=inbox.env)
+    inbox = smtp_inbox.inbox
+    done = run(landing, lake, tmp_path, path=path, env=smtp_inbox.env)
     assert "inventory_health is empty: needs inventory" in done.stdout
     said = " ".join(done.stdout.split())
     assert f"bronze: file:{workbook} not read: not text: a spreadsheet workbook (.xlsx)" in said
@@ -208,12 +208,12 @@ def test_all_five_datasets_give_every_view_and_no_empty_mart(pipeline_lake: Path
     ids=["order_lines+products", "nothing"],
 )
 def test_a_subset_of_the_datasets_gives_a_successful_run_and_every_view(
-    generated: Path, tmp_path: Path, datasets: tuple[str, ...], smtp_inbox: Any
+    generated: Path, tmp_path: Path, datasets: tuple[str, ...], smtp_inbox: SmtpServer
 ) -> None:
     landing = landing_with(generated, tmp_path, datasets)
     lake = tmp_path / "lake"
-    inbox = smtp_inbox
-    done = run(landing, lake, tmp_path, env=inbox.env)
+    inbox = smtp_inbox.inbox
+    done = run(landing, lake, tmp_path, env=smtp_inbox.env)
     assert inbox.messages == []  # every file read: nothing to tell the on-call person
     counts = views_answer(lake, tmp_path)
     assert set(counts) == {path.stem for path in view_files()}

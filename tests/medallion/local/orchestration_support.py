@@ -1,20 +1,18 @@
-"""Helpers for the orchestration tests: a stand-in job runner and an SMTP server on 127.0.0.1."""
+"""Helpers for the orchestration tests: a stand-in job runner, and the SMTP server on 127.0.0.1
+(``smtp_support``) and a free port they use."""
 
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
 from typing import Any
 
-from aiosmtpd.controller import Controller
+from smtp_support import SmtpServer
 
 from medallion.local.jobrunner import (
     ERROR_PREFIX,
@@ -23,7 +21,7 @@ from medallion.local.jobrunner import (
     JobResult,
     job_arguments,
 )
-from medallion.local.services import AlertSettings
+from medallion.sample.pgserver import free_port
 
 STANDIN = Path(__file__).with_name("standin_job.py")
 
@@ -55,46 +53,6 @@ def standin_runner(
     return JobResult(layer, done.returncode, time.monotonic() - started, error, summary)
 
 
-@dataclass
-class Inbox:
-    """Messages an aiosmtpd server on 127.0.0.1 received."""
-
-    messages: list[Message] = field(default_factory=list)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(message_from_bytes(envelope.original_content or envelope.content))
-        return "250 Message accepted for delivery"
-
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class SmtpServer:
-    """aiosmtpd on 127.0.0.1; ``stop()`` in teardown."""
-
-    def __init__(self) -> None:
-        self.inbox = Inbox()
-        self.port = free_port()
-        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-
-    def settings(self) -> AlertSettings:
-        """Alert settings that deliver here."""
-        return AlertSettings(
-            host="127.0.0.1",
-            port=self.port,
-            sender="medallion@example.com",
-            recipients=("oncall@example.com",),
-        )
-
-    def stop(self) -> None:
-        self.controller.stop()
-
-
 def body_of(message: Message) -> str:
     """The text of a plain email."""
     payload = message.get_payload(decode=True)
@@ -109,3 +67,6 @@ def running(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+__all__ = ["SmtpServer", "body_of", "free_port", "running", "standin_runner"]
