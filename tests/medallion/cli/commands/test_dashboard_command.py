@@ -13,13 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from medallion.sample.pgserver import free_port
+
 MEDALLION = Path(sys.executable).with_name("medallion")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def answers(port: int) -> bool:
