@@ -202,6 +202,35 @@ def _per_file(values: Mapping[str, Column], default: Column) -> Column:
     return default if expression is None else expression.otherwise(default)
 
 
+def _keyed_extras(
+    extras: Sequence[ExtraColumn], keys: Mapping[str, Sequence[str]], values: Column
+) -> list[Column]:
+    """The extra columns of JSON objects: each the value (of the map ``values``) under the key its
+    line's file names it by (``keys``: each file's keys), NULL in a file without it."""
+    columns = []
+    for extra in extras:
+        named = {
+            path: F.lit(names[extra.fields[path]] if path in extra.fields else None)
+            for path, names in keys.items()
+        }
+        key = _per_file(named, F.lit(None))
+        columns.append(F.when(key.isNotNull(), values[key]).alias(extra.name))
+    return columns
+
+
+def _parsed(lines: DataFrame, columns: list[Column], reason: Column) -> DataFrame:
+    """Bronze's rows: the parsed ``columns``, then the whole line and the ``reason`` where a line
+    has one (else NULLs), and where each line came from."""
+    return lines.select(
+        *columns,
+        F.when(reason.isNotNull(), F.col("_line")).alias("_corrupt_record"),
+        reason.alias("_corrupt_reason"),
+        "_ingest_file",
+        "_ingest_line",
+        "_ingest_encoding",
+    )
+
+
 def parse_csv_lines(
     lines: DataFrame, source_columns: list[str], headers: Mapping[str, list[str]]
 ) -> DataFrame:
@@ -239,14 +268,7 @@ def parse_csv_lines(
             F.format_string("line has %d fields, the header has %d", field_count, header_count),
         )
     )
-    return data.select(
-        *columns,
-        F.when(reason.isNotNull(), F.col("_line")).alias("_corrupt_record"),
-        reason.alias("_corrupt_reason"),
-        "_ingest_file",
-        "_ingest_line",
-        "_ingest_encoding",
-    )
+    return _parsed(data, columns, reason)
 
 
 OTHER_SEPARATORS = {";": "semicolon", "\t": "tab", "|": "pipe"}
@@ -320,21 +342,8 @@ def parse_json_lines(
     extras = extra_columns(source_columns, renamed, case_sensitive=True)
     if extras:
         values = F.when(reason.isNull(), F.from_json(F.col("_line"), "map<string,string>"))
-        for extra in extras:
-            named = {
-                path: F.lit(names[extra.fields[path]] if path in extra.fields else None)
-                for path, names in keys.items()
-            }
-            key = _per_file(named, F.lit(None))
-            columns.append(F.when(key.isNotNull(), values[key]).alias(extra.name))
-    return lines.select(
-        *columns,
-        F.when(reason.isNotNull(), F.col("_line")).alias("_corrupt_record"),
-        reason.alias("_corrupt_reason"),
-        "_ingest_file",
-        "_ingest_line",
-        "_ingest_encoding",
-    )
+        columns += _keyed_extras(extras, keys, values)
+    return _parsed(lines, columns, reason)
 
 
 def add_ingest_metadata(rows: DataFrame, batch_id: str, ingested_at: datetime) -> DataFrame:
@@ -379,21 +388,9 @@ def parse_stream_records(
     read = F.when(is_object, values)
     columns = [read[field].alias(source) for source, field in fields.items()]
     columns += [read[name].alias(name) for name in own]
-    for extra in extra_columns(required, keys or {}, case_sensitive=True):
-        named = {
-            path: F.lit(names[extra.fields[path]] if path in extra.fields else None)
-            for path, names in (keys or {}).items()
-        }
-        key = _per_file(named, F.lit(None))
-        columns.append(F.when(key.isNotNull(), read[key]).alias(extra.name))
-    return lines.select(
-        *columns,
-        F.when(reason.isNotNull(), F.col("_line")).alias("_corrupt_record"),
-        reason.alias("_corrupt_reason"),
-        "_ingest_file",
-        "_ingest_line",
-        "_ingest_encoding",
-    )
+    keys = keys or {}
+    columns += _keyed_extras(extra_columns(required, keys, case_sensitive=True), keys, read)
+    return _parsed(lines, columns, reason)
 
 
 def stream_file_columns(
