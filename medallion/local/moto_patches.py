@@ -11,13 +11,14 @@ Why each patch exists (ARCHITECTURE.md, Orchestration):
    "unsupported" service, callback pattern only). :class:`AthenaSyncService` (in
    :mod:`medallion.local.moto_athena_sync`) adds it, polling GetQueryExecution the way moto's
    Glue service polls GetJobRun.
-3. ``$$.Execution.StartTime`` is a ``datetime`` in moto's context object, so ``States.Format`` on
-   it fails with "Object of type datetime is not JSON serializable"; AWS gives an ISO 8601 string.
-   The execution worker's environment gets the string.
+3. ``$$.Execution.StartTime`` is a ``datetime`` in moto's context object (``States.Format`` fails:
+   "not JSON serializable"); the execution worker's environment gets AWS's ISO 8601 string.
 4. Hooks: moto's Glue job runs, crawls and Athena queries succeed on their own without doing
    anything, and SNS delivers nowhere. When :func:`install` is given a :class:`LocalHooks`, a job
    run, a crawl, a query and a publish are handed to it, and the run's, crawl's or query's state is
-   the local work's state. Without hooks, moto behaves as shipped.
+   the local work's state. Without hooks, moto behaves as shipped. A GetCrawler of a crawler
+   whose local crawl runs answers when the crawl ends or after :data:`CRAWL_LOOK_SECONDS`: a
+   local gold crawl takes 0.1-0.2 s, and the definition looks before it waits (statemachine/README).
 5. Athena results: moto answers GetQueryResults with an empty result unless a test queues one.
    When the local query hands back rows (``LocalWork.results``), GetQueryResults returns them and
    they are written as CSV to the execution's OutputLocation in moto's S3, where awswrangler
@@ -26,13 +27,10 @@ Why each patch exists (ARCHITECTURE.md, Orchestration):
    :class:`FirehoseHooks` given to :func:`install`, the records go to them instead (``medallion
    serve`` buffers them into the lake's landing folder), and a record they refuse is reported
    per record (``ErrorCode``, ``FailedPutCount``), as Firehose does.
-7. Poll interval: moto's ``.sync`` Tasks look at their job run or query every 0.5 s
-   (``_DELAY_SECONDS_SYNC_CONDITION_CHECK``); a local ``CREATE VIEW`` ends in milliseconds, so
-   nine view Tasks waited out half a second each. Looking every 20 ms instead cost a third of a
-   core through a job (each look is a boto3 call through moto: 36 s of CPU in a 92 s run on two
-   cores). Locally a Task waits after each look, longer each time, up to a second, and looks
-   again as soon as a local work ends (:func:`medallion.local.moto_lean.backing_off`). AWS polls
-   on its own.
+7. Poll interval: moto's ``.sync`` Tasks look every 0.5 s (``_DELAY_SECONDS_SYNC_CONDITION_CHECK``):
+   nine view Tasks of milliseconds each waited it out; every 20 ms took a third of a core (each
+   look is a boto3 call through moto). Locally a Task waits after each look, longer each time, up
+   to a second, and looks again once a local work ends (``moto_lean.backing_off``).
 8. One parse of a definition per run: the tree moto's validation builds at creation serves the
    next execution instead of a second parse (:mod:`medallion.local.moto_asl` says why it is safe).
 9-11. No EC2 models imported for one Batch enum; one boto3 client per service; history events
@@ -113,6 +111,9 @@ class LocalWork(Protocol):
     @property
     def error_message(self) -> str: ...
 
+    def wait(self, timeout: float | None = None) -> None:
+        """Return once the work ended, or after ``timeout`` seconds."""
+
 
 class LocalHooks(Protocol):
     """What the local services do when the state machine calls Glue, Athena or SNS."""
@@ -135,6 +136,7 @@ class LocalHooks(Protocol):
 
 
 _LOCAL: Final = "_medallion_local"
+CRAWL_LOOK_SECONDS: Final = 1.0  # a local poll interval: the most a running crawl delays a look
 
 
 class FirehoseHooks(Protocol):
@@ -252,8 +254,10 @@ def _patch_glue() -> None:
         return {"SUCCEEDED": "COMPLETED"}.get(work.state, work.state)
 
     def patched_crawler_as_dict(self: Any) -> dict[str, Any]:
-        described: dict[str, Any] = crawler_as_dict(self)
         work = _local(self.crawls[-1]) if self.crawls else None
+        if work is not None and work.state == "RUNNING":
+            work.wait(CRAWL_LOOK_SECONDS)
+        described: dict[str, Any] = crawler_as_dict(self)
         if work is not None and "LastCrawl" in described:
             # AWS's LastCrawl.Status vocabulary is SUCCEEDED | CANCELLED | FAILED.
             described["LastCrawl"]["Status"] = work.state

@@ -245,9 +245,10 @@ def test_crawlers_are_started_and_polled_with_a_bound(states: dict[str, Any]):
 
 
 def test_each_crawler_starts_as_soon_as_its_job_has_written_the_layer(states: dict[str, Any]):
-    # The bronze and silver crawls run while the next jobs do; the polls come after gold's start.
+    # The bronze and silver crawls run while the next jobs do; the polls come after gold's start,
+    # each crawler looked at before any wait (a wait only follows a look that found it running).
     chain = ["Bronze job", "Start bronze crawler", "Silver job", "Start silver crawler"]
-    chain += ["Gold job", "Start gold crawler", "Start crawler polls", "Wait for bronze crawler"]
+    chain += ["Gold job", "Start gold crawler", "Start crawler polls", "Get bronze crawler"]
     for state, following in itertools.pairwise(chain):
         assert states[state]["Next"] == following
 

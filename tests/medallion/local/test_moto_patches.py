@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -406,3 +407,46 @@ def test_uninstall_restores_moto_s_event_manager_and_execution_end():
     moto_patches.uninstall()
     assert patched[0] is not shipped[0] and patched[1] is not shipped[1]
     assert (EventManager.add_event, BaseExecutionWorkerCommunication.terminated) == shipped
+
+
+class Crawls(Recorder):
+    """Hooks whose crawls are thread works that run until ``ended`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ended = threading.Event()
+
+    def start_crawler(self, crawler_name: str, targets: Any) -> Any:
+        self.calls.append(("crawler", crawler_name))
+        return ThreadWork("crawl", self.ended.wait)
+
+
+@pytest.mark.parametrize("ends_after", [0.3, None], ids=["a short crawl", "a crawl still running"])
+def test_a_get_crawler_of_a_running_local_crawl_answers_at_its_end_or_after_one_poll_interval(
+    ends_after: float | None,
+):
+    """The definition looks at the gold crawler just after starting it; a local crawl takes a
+    fraction of a second, so GetCrawler answers when it ends (READY, its LastCrawl SUCCEEDED),
+    and a crawl still running after CRAWL_LOOK_SECONDS is answered RUNNING then."""
+    hooks = Crawls()
+    moto_patches.install(hooks)
+    try:
+        with mock_aws():
+            glue = boto3.client("glue", region_name="us-east-1")
+            glue.create_crawler(Name="c", Role=ROLE, Targets={"S3Targets": [{"Path": "s3://b/"}]})
+            glue.start_crawler(Name="c")
+            if ends_after is not None:  # the crawl ends while the look waits
+                threading.Timer(ends_after, hooks.ended.set).start()
+            started = time.monotonic()
+            crawler = glue.get_crawler(Name="c")["Crawler"]
+            took = time.monotonic() - started
+    finally:
+        hooks.ended.set()
+        moto_patches.uninstall()
+    bound = moto_patches.CRAWL_LOOK_SECONDS
+    if ends_after is not None:
+        assert crawler["State"] == "READY" and crawler["LastCrawl"]["Status"] == "SUCCEEDED"
+        assert ends_after - 0.05 <= took < bound + 5
+    else:
+        assert crawler["State"] == "RUNNING" and crawler["LastCrawl"]["Status"] == "RUNNING"
+        assert bound - 0.05 <= took < bound + 5

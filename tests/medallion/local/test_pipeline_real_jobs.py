@@ -328,6 +328,9 @@ class StuckSilverCrawler(LocalServices):
             state = "RUNNING"
             error_message = ""
 
+            def wait(self, timeout: float | None = None) -> None:
+                """It never ends: returns at once, as it would after the timeout."""
+
         return Running()
 
 
