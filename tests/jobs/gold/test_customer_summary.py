@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from jobs.common.frames import rows
 from jobs.gold.customers import customer_activity
 from jobs.gold.summary import cohort_counts, cohorts_after, summarize, summary_after
 
@@ -47,8 +48,10 @@ class Line:
         return self.at.date()
 
     def row(self) -> tuple[Any, ...]:
+        # The amount as a float: jobs.common.frames writes its shortest exact text (two
+        # decimals here), which the JVM reads into the decimal column.
         return (self.invoice, "85123A", None, 1, self.at, self.customer, "UK",
-                self.cancelled, True, self.amount)  # fmt: skip
+                self.cancelled, True, float(self.amount))  # fmt: skip
 
 
 @st.composite
@@ -76,8 +79,9 @@ def histories(draw: st.DrawFn) -> tuple[list[Line], set[date], list[Line]]:
     return old, days, kept + [x for x in new if x.day in days]
 
 
-def frame(spark: SparkSession, rows: list[Line]) -> DataFrame:
-    return spark.createDataFrame([x.row() for x in rows], ORDER_LINES)
+def frame(spark: SparkSession, lines: list[Line]) -> DataFrame:
+    """The lines as silver's order lines, built in the JVM (no Python worker starts)."""
+    return rows(spark, [x.row() for x in lines], ORDER_LINES)
 
 
 def expected_summary(rows: list[Line]) -> dict[int, tuple[Any, ...]]:
