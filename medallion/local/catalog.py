@@ -17,7 +17,6 @@ import fcntl
 import json
 import os
 import re
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -428,14 +427,8 @@ def execute(lake_root: str, sql: str, database: str = "gold", exact: bool = Fals
     steps = [(s, annotate_types(s).sql(dialect=dialects.DUCKDB)) for s in statements]
     # A job rewriting a table (Spark's overwrite: folder removed, then files under _temporary,
     # then committed) leaves it without files for a moment: wait for the write to settle.
-    deadline = time.monotonic() + rewrites.SETTLE_SECONDS
-    while True:
-        try:
-            return _run(lake_root, sql, steps, database, exact)
-        except QueryError as err:
-            if time.monotonic() > deadline or not rewrites.settling(err.message):
-                raise
-        time.sleep(0.1)
+    result: pd.DataFrame = rewrites.retrying()(_run, lake_root, sql, steps, database, exact)
+    return result
 
 
 def _run(

@@ -11,8 +11,28 @@ import re
 import time
 from pathlib import Path
 
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
+
+from medallion.aws.athena import QueryError
+
 SETTLE_SECONDS = 120.0  # how long a query waits for a table being rewritten to have files again
 QUIET_SECONDS = 1.0  # how long a table must look settled without its files to be a real error
+
+
+def retrying() -> Retrying:
+    """Runs a query again while a table it reads is being rewritten (:func:`settling`), for up to
+    SETTLE_SECONDS, then raises its last error; any other error at once.
+
+    The first tries come soon (20 ms, doubling to half a second): a small table's rewrite leaves
+    it without files for a fraction of a second, a big one's for as long as its job writes, and
+    each try opens the catalog (about 30 ms of CPU) beside that job.
+    """
+    return Retrying(
+        retry=retry_if_exception(lambda e: isinstance(e, QueryError) and settling(e.message)),
+        wait=wait_exponential(multiplier=0.02, max=0.5),
+        stop=stop_after_delay(SETTLE_SECONDS),
+        reraise=True,
+    )
 
 
 def settling(message: str) -> bool:
