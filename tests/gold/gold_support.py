@@ -202,13 +202,21 @@ KINDS = ("new_days", "late_lines", "duplicates", "products_only", "customers_res
 
 
 def run_layers(
-    job_runner: Callable[..., JobResult], lake: Path, landing: Path, run_id: str, **gold: str
+    job_runner: Callable[..., JobResult],
+    lake: Path,
+    landing: Path,
+    run_id: str,
+    *,
+    after: Callable[[str], None] = lambda layer: None,
+    **gold: str,
 ) -> dict[str, Any]:
-    """Bronze, silver and gold as a run of the pipeline runs them; gold's summary."""
+    """Bronze, silver and gold as a run of the pipeline runs them; gold's summary. ``after`` is
+    called with "bronze", then "silver", as each has succeeded."""
     options = {"lake_root": str(lake), "run_id": run_id, "landing_root": str(landing)}
     for layer in ("bronze", "silver"):
         result = job_runner(layer, options)
         assert result.state == "SUCCEEDED", (layer, result.error_message)
+        after(layer)
     result = job_runner("gold", {"lake_root": str(lake), "run_id": run_id, **gold})
     assert result.state == "SUCCEEDED", ("gold", result.error_message)
     return result.summary

@@ -84,13 +84,12 @@ def scene(tmp_path_factory: pytest.TempPathFactory, job_runner: Callable[..., Jo
         ("late_lines", "new_days", "products_only")
     )
     after = {layer: root / f"after-{layer}" for layer in ("bronze", "silver")}
-    options = {"lake_root": str(lake), "run_id": "delivery", "landing_root": str(landing)}
-    for layer, snapshot in after.items():
-        assert job_runner(layer, options).state == "SUCCEEDED", layer
-        shutil.copytree(lake, snapshot, ignore=shutil.ignore_patterns("_catalog"))
-    gold = job_runner("gold", {"lake_root": str(lake), "run_id": "delivery"})
-    assert gold.state == "SUCCEEDED", gold.error_message
-    assert gold.summary["mode"] == "incremental"
+
+    def keep(layer: str) -> None:
+        shutil.copytree(lake, after[layer], ignore=shutil.ignore_patterns("_catalog"))
+
+    summary = run_layers(job_runner, lake, landing, "delivery", after=keep)
+    assert summary["mode"] == "incremental"
     return Scene(landing, after, gold_tables(lake), silver_rows(lake))
 
 
