@@ -13,9 +13,10 @@ from rich.console import Console
 from rich.table import Table
 
 from infra.stack import ENV_PATTERN, REQUIRED_OUTPUTS, render
+from medallion import REPO_ROOT
 from medallion.aws import Aborted, DeployError, DeployInputError, s3
 from medallion.aws import cloudformation as cfn
-from medallion.aws.package import REPO_ROOT, package
+from medallion.aws.package import package
 from medallion.aws.stack import Target, apply_template, check_credentials, guard, region_of
 
 INLINE_TEMPLATE_LIMIT = 51_200

@@ -12,7 +12,6 @@ from pathlib import Path
 from infra.common import LAYERS
 from medallion.aws import DeployError
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed, so the same code gives the same jobs.zip
 
 

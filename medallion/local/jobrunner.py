@@ -36,11 +36,11 @@ from types import ModuleType
 
 from jobs.common.entry import ERROR_PREFIX, SUMMARY_PREFIX
 from jobs.common.runtime import RUNTIME_SETTING
+from medallion import REPO_ROOT
 from medallion.aws.package import package
 from medallion.aws.stackmodel import model_for
 from medallion.local.parentwatch import kill_group, watch_parent
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 LAYERS = ("bronze", "silver", "gold")
 LOCAL_ENVIRONMENT = "local"
 # JDBC drivers the local Spark starts with (Glue's own runtime bundles the PostgreSQL and SQL

@@ -9,7 +9,8 @@ from pathlib import Path
 from cfnlint.decode import decode_str
 from typer.testing import CliRunner
 
-from medallion.aws.package import REPO_ROOT, build_jobs_zip, package
+from medallion import REPO_ROOT
+from medallion.aws.package import build_jobs_zip, package
 from medallion.cli import app
 
 
