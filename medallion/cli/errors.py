@@ -15,6 +15,7 @@ code  meaning
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import IntEnum
@@ -22,11 +23,7 @@ from enum import IntEnum
 import typer
 from rich.markup import escape
 
-from medallion.aws import Aborted, AwsError, DeployInputError
-from medallion.aws.athena import QueryError
-from medallion.aws.stepfunctions import StepFunctionsError
 from medallion.cli.output import console
-from medallion.local.lakelock import LakeBusy
 
 
 class ExitCode(IntEnum):
@@ -48,19 +45,42 @@ def exit_with(code: ExitCode, message: str) -> typer.Exit:
     return typer.Exit(int(code))
 
 
+# The errors handled() turns into an exit code, by module: an error can only come from a module
+# that was imported, so the commands import none of them (the AWS SDK among them) just for this.
+HANDLED: dict[ExitCode, tuple[tuple[str, str], ...]] = {
+    ExitCode.USAGE: (("medallion.cli.errors", "UsageError"), ("medallion.aws", "DeployInputError")),
+    ExitCode.FAILED: (
+        ("medallion.aws", "Aborted"),
+        ("medallion.local.lakelock", "LakeBusy"),
+        ("medallion.aws.athena", "QueryError"),
+    ),
+    ExitCode.AWS: (
+        ("medallion.aws", "AwsError"),
+        ("medallion.aws.stepfunctions", "StepFunctionsError"),
+    ),
+}
+
+
+def exit_code_of(exc: BaseException) -> ExitCode | None:
+    """The exit code of a handled error, None for any other."""
+    for code, names in HANDLED.items():
+        for module, name in names:
+            kind = getattr(sys.modules.get(module), name, None)
+            if isinstance(kind, type) and isinstance(exc, kind):
+                return code
+    return None
+
+
 @contextmanager
 def handled() -> Iterator[None]:
     """Turn the named errors raised inside into one line on stderr and their exit code."""
     try:
         yield
-    except (UsageError, DeployInputError) as exc:
-        raise exit_with(ExitCode.USAGE, str(exc)) from None
-    except (Aborted, LakeBusy) as exc:
-        raise exit_with(ExitCode.FAILED, str(exc)) from None
-    except (AwsError, StepFunctionsError) as exc:
-        raise exit_with(ExitCode.AWS, str(exc)) from None
-    except QueryError as exc:
-        raise exit_with(ExitCode.FAILED, str(exc)) from None
+    except Exception as exc:
+        code = exit_code_of(exc)
+        if code is None:
+            raise
+        raise exit_with(code, str(exc)) from None
 
 
 def failed_unless(ok: bool) -> None:

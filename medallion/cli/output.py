@@ -13,10 +13,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from medallion.aws.athena import QueryResult, human_bytes
-
 if TYPE_CHECKING:  # imported where rows are shown: every command imports this module
     import pandas as pd
+
+    from medallion.aws.athena import QueryResult
 
 FORMATS = ("table", "csv", "json", "parquet")
 # Wide enough for any table a command prints: rich measures a table to what it needs, so this
@@ -97,6 +97,8 @@ def describe_scan(result: QueryResult) -> str:
     rows = f"{len(result.frame)} row{'s' if len(result.frame) != 1 else ''}"
     if result.engine != "athena" or result.bytes_scanned is None:
         return f"{rows} (local DuckDB catalog)"
+    from medallion.aws.athena import human_bytes  # only a query that ran on Athena has a scan
+
     return (
         f"{rows} · Athena query {result.query_id} scanned {human_bytes(result.bytes_scanned)} "
         f"({result.bytes_scanned:,} bytes) · cost ${result.cost_usd:.6f} at $5/TB"

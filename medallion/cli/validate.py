@@ -10,8 +10,6 @@ import typer
 from jobs.common.contracts import load_contracts_dir
 from jobs.common.errors import ContractError
 from medallion.cli.errors import ExitCode, exit_with
-from medallion.local.jit import jit_setting
-from medallion.local.jobhost import warm_hosts_enabled
 
 
 def iso_day(text: str | None, flag: str) -> date | None:
@@ -61,6 +59,9 @@ def contracts_valid(contracts: Path) -> None:
 def local_settings() -> None:
     """The environment's settings of a local run (``MEDALLION_JOB_HOST``, ``MEDALLION_JIT``)
     are checked before anything starts: a bad value is a usage error naming the choices."""
+    from medallion.local.jit import jit_setting
+    from medallion.local.jobhost import warm_hosts_enabled
+
     try:
         warm_hosts_enabled()
         jit_setting()

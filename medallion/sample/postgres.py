@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from medallion.sample import DEFAULT_SCHEMA
 from medallion.sample.common import DATASETS, FILES
 
-DEFAULT_SCHEMA = "retail"
 WATERMARK = "row_id"
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 

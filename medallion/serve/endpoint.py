@@ -28,10 +28,9 @@ from typing import Any
 
 from medallion.local import pipeline
 from medallion.local.lakelock import lake_held
+from medallion.serve import DEFAULT_PORT, HOST
 from medallion.serve.delivery import BufferHints, LocalDeliveryStream
 
-HOST = "127.0.0.1"
-DEFAULT_PORT = 4570
 DELIVERY_STREAM = "medallion-local-orders"
 STREAM_PREFIX = "landing/order_lines/stream/"
 LANDING_BUCKET = "medallion-local-lake"  # moto's record of the destination; objects go to disk

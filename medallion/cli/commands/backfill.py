@@ -6,13 +6,11 @@ from typing import Annotated
 
 import typer
 
-from medallion.aws import stepfunctions as sfn_ops
+from medallion import REPO_ROOT
 from medallion.cli import options
 from medallion.cli.errors import ExitCode, exit_with, failed_unless, handled
 from medallion.cli.output import console
-from medallion.cli.progress import follow
 from medallion.cli.validate import dataset_names, iso_day
-from medallion.local.jobrunner import REPO_ROOT
 
 
 def backfill(
@@ -32,6 +30,9 @@ def backfill(
     One execution, not one per day: the jobs take no lower date bound and gold recomputes every
     mart from all of silver, so per-day runs would overwrite each other and end in the same place.
     """
+    from medallion.aws import stepfunctions as sfn_ops
+    from medallion.cli.progress import follow
+
     first, last = iso_day(date_from, "--from"), iso_day(date_to, "--to")
     assert first is not None and last is not None  # both options are required
     dataset_names(datasets, REPO_ROOT / "contracts")

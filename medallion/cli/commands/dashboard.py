@@ -8,13 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from medallion.aws import athena
 from medallion.cli import options
 from medallion.cli.errors import ExitCode, exit_with, handled
+
+if TYPE_CHECKING:
+    from medallion.aws import athena
 
 APP = Path(__file__).resolve().parents[3] / "dashboard" / "app.py"
 LOCALHOST = "127.0.0.1"
@@ -78,6 +80,8 @@ def athena_source(
 ) -> athena.Workgroup:
     """The workgroup and database the pages query, read once from the env's stack if not given
     (so a stack that cannot be read is one line here, not an error on every page)."""
+    from medallion.aws import athena
+
     if env and not (workgroup and database):
         found = athena.stack_settings(env, region, endpoint_url)
         workgroup, database = workgroup or found[0], database or found[1]

@@ -6,8 +6,6 @@ from typing import Annotated
 
 import typer
 
-from medallion.aws.deploy import deploy
-from medallion.aws.stack import Target
 from medallion.cli import options
 from medallion.cli.errors import handled
 from medallion.cli.output import console
@@ -40,6 +38,9 @@ def deploy_command(
 ) -> None:
     """Package the jobs, upload scripts, contracts and views, and create or update the stack
     medallion-<env> through a change set shown before it is applied; print the outputs."""
+    from medallion.aws.deploy import deploy
+    from medallion.aws.stack import Target
+
     target = Target(env=env, region=region, endpoint_url=endpoint_url, poll_seconds=poll_seconds)
     parameters = key_values(parameter or [], "--parameter")
     with handled():

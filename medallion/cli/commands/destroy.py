@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from medallion.aws.destroy import destroy
-from medallion.aws.stack import Target
 from medallion.cli import options
 from medallion.cli.errors import handled
 from medallion.cli.output import console
@@ -19,6 +17,9 @@ def destroy_command(
     poll_seconds: options.PollSeconds = 5.0,
 ) -> None:
     """Delete every object version in the stack's buckets, then the stack medallion-<env>."""
+    from medallion.aws.destroy import destroy
+    from medallion.aws.stack import Target
+
     target = Target(env=env, region=region, endpoint_url=endpoint_url, poll_seconds=poll_seconds)
     with handled():
         destroy(

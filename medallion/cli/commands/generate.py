@@ -4,22 +4,19 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlsplit
 
 import typer
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from jobs.common.contracts import default_contracts_dir
 from medallion.cli.output import console as make_console
-from medallion.sample.generate import MANIFEST_NAME, Manifest, generate
-from medallion.sample.postgres import (
-    DEFAULT_SCHEMA,
-    LoadedTable,
-    load_postgres,
-    write_database_contracts,
-)
+from medallion.sample import DEFAULT_SCHEMA
+
+if TYPE_CHECKING:
+    from medallion.sample.generate import Manifest
+    from medallion.sample.postgres import LoadedTable
 
 # Small runs finish before a bar would be worth drawing.
 PROGRESS_FROM_LINES = 100_000
@@ -79,6 +76,10 @@ def generate_command(
     """Write the five source datasets (the UCI Online Retail layout and its neighbours) with
     defects injected at known counts, and a manifest of what silver should report; with
     --postgres, load them into a database too, for the database path."""
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+    from medallion.sample.generate import MANIFEST_NAME, generate
+
     console = make_console()
     started = time.perf_counter()
     if quiet or order_lines < PROGRESS_FROM_LINES:
@@ -111,6 +112,8 @@ def generate_command(
 
 def _load(url: str, out: Path, schema: str, contracts: Path, quiet: bool) -> None:
     """Load the landing files into the database and write the contracts that read them."""
+    from medallion.sample.postgres import load_postgres, write_database_contracts
+
     try:
         loaded = load_postgres(url, out, schema)
     except Exception as exc:  # psycopg's errors: one line, the URL's password left out

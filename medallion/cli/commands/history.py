@@ -7,11 +7,9 @@ from typing import Annotated
 
 import typer
 
-from medallion.aws import stepfunctions as sfn_ops
 from medallion.cli import options
 from medallion.cli.errors import handled
 from medallion.cli.output import console
-from medallion.cli.progress import executions_table, history_json, summary_table
 
 
 def history(
@@ -30,6 +28,9 @@ def history(
     endpoint_url: options.EndpointUrl = None,
 ) -> None:
     """List past executions, or show one execution's states, durations and failure."""
+    from medallion.aws import stepfunctions as sfn_ops
+    from medallion.cli.progress import executions_table, history_json, summary_table
+
     with handled():
         target = sfn_ops.target(env, state_machine_arn, region, endpoint_url)
         if execution is None:

@@ -8,11 +8,9 @@ from typing import Annotated
 
 import typer
 
-from medallion.aws import athena
 from medallion.cli import options
 from medallion.cli.errors import ExitCode, exit_with, handled
 from medallion.cli.output import FORMATS, console, describe_scan, write_result
-from medallion.local.query import run_local
 
 Sql = Annotated[
     str | None,
@@ -83,6 +81,9 @@ def query(
     """Run Athena SQL (the argument, or --file): locally on the lake's DuckDB catalog, or on
     Athena with --aws (its workgroup and database from --workgroup/--database or from the stack
     of --env)."""
+    from medallion.aws import athena
+    from medallion.local.query import run_local
+
     fmt = output_format(fmt, output)
     sql = sql_text(sql, sql_file)
     if aws and not workgroup and not env:

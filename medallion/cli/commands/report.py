@@ -10,12 +10,13 @@ from rich.markup import escape
 from medallion.cli import options
 from medallion.cli.errors import ExitCode, exit_with, failed_unless
 from medallion.cli.output import console, heading, rich_table
-from medallion.local.report import EmptyLakeError, headlines
 
 
 def report(lake: options.Lake = Path("lake")) -> None:
     """Print the headline gold figures through the analysts' views: what analysts will see
     (exit 1 when a section is not available, 2 when the lake has no gold tables)."""
+    from medallion.local.report import EmptyLakeError, headlines
+
     if not lake.is_dir():
         raise exit_with(
             ExitCode.USAGE, f"no lake at {lake}: run `medallion run` first or pass --lake"

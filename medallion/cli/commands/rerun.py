@@ -6,11 +6,9 @@ from typing import Annotated
 
 import typer
 
-from medallion.aws import stepfunctions as sfn_ops
 from medallion.cli import options
 from medallion.cli.errors import failed_unless, handled
 from medallion.cli.output import console
-from medallion.cli.progress import follow
 
 
 def rerun(
@@ -23,6 +21,9 @@ def rerun(
 ) -> None:
     """Redrive a failed execution from the state that failed when Step Functions allows it;
     otherwise start a new execution with the same input. Prints the ARN now running."""
+    from medallion.aws import stepfunctions as sfn_ops
+    from medallion.cli.progress import follow
+
     with handled():
         target = sfn_ops.target(env, state_machine_arn, region, endpoint_url)
         arn = sfn_ops.execution_arn(target.state_machine_arn, execution)

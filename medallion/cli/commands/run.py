@@ -8,14 +8,11 @@ from typing import Annotated
 
 import typer
 
-from medallion.aws.stepfunctions import RunOptions
+from medallion import REPO_ROOT
 from medallion.cli import options
 from medallion.cli.errors import ExitCode, exit_with, failed_unless, handled
 from medallion.cli.output import console
-from medallion.cli.progress import ProgressPrinter, print_run, run_json
 from medallion.cli.validate import contracts_valid, dataset_names, iso_day, local_settings
-from medallion.local import pipeline
-from medallion.local.jobrunner import REPO_ROOT
 
 
 def run(
@@ -44,6 +41,10 @@ def run(
 ) -> None:
     """Run bronze, silver, gold, the crawlers and the views through the Step Functions definition,
     locally (moto's ASL engine, local PySpark, DuckDB, SMTP alerts)."""
+    from medallion.aws.stepfunctions import RunOptions
+    from medallion.cli.progress import ProgressPrinter, print_run, run_json
+    from medallion.local import pipeline
+
     iso_day(observation_end, "--observation-end")
     if landing is not None and not landing.is_dir():
         # A landing named on purpose that is not there is a typo, not a day with nothing new.

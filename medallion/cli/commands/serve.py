@@ -6,15 +6,17 @@ import signal
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from medallion.cli import options
 from medallion.cli.errors import ExitCode, exit_with, handled
 from medallion.cli.output import console
-from medallion.serve.delivery import BufferHints
-from medallion.serve.endpoint import DEFAULT_PORT, HOST, Endpoint, ServeConfig, ServeError, serving
+from medallion.serve import DEFAULT_PORT, HOST
+
+if TYPE_CHECKING:
+    from medallion.serve.endpoint import Endpoint
 
 Port = Annotated[
     int,
@@ -73,6 +75,9 @@ def serve(
     """Answer the AWS APIs the pipeline uses on 127.0.0.1 (Step Functions running the real
     definition with local Glue jobs, Firehose into the lake's landing folder, Athena on DuckDB,
     the Glue catalog, SNS alerts over SMTP) until Ctrl-C or SIGTERM."""
+    from medallion.serve.delivery import BufferHints
+    from medallion.serve.endpoint import ServeConfig, ServeError, serving
+
     config = ServeConfig(
         lake=lake,
         port=port,

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from medallion.aws import stepfunctions as sfn_ops
+from medallion import REPO_ROOT
 from medallion.cli import options
 from medallion.cli.errors import failed_unless, handled
 from medallion.cli.output import console
-from medallion.cli.progress import follow
 from medallion.cli.validate import dataset_names, iso_day
-from medallion.local.jobrunner import REPO_ROOT
 
 
 def start(
@@ -25,6 +23,9 @@ def start(
     endpoint_url: options.EndpointUrl = None,
 ) -> None:
     """Start the pipeline on AWS with these run options; print the execution ARN."""
+    from medallion.aws import stepfunctions as sfn_ops
+    from medallion.cli.progress import follow
+
     iso_day(observation_end, "--observation-end")
     dataset_names(datasets, REPO_ROOT / "contracts")
     options_ = sfn_ops.RunOptions(run_id or "", datasets, observation_end or "", full_refresh)

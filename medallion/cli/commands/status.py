@@ -7,11 +7,9 @@ from typing import Annotated
 
 import typer
 
-from medallion.aws import stepfunctions as sfn_ops
 from medallion.cli import options
 from medallion.cli.errors import handled
 from medallion.cli.output import console
-from medallion.cli.progress import executions_table
 
 
 def status(
@@ -26,6 +24,9 @@ def status(
     endpoint_url: options.EndpointUrl = None,
 ) -> None:
     """Show the status of the latest executions, or of one."""
+    from medallion.aws import stepfunctions as sfn_ops
+    from medallion.cli.progress import executions_table
+
     with handled():
         target = sfn_ops.target(env, state_machine_arn, region, endpoint_url)
         rows = sfn_ops.executions(target, execution, limit=limit)

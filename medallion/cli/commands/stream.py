@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from medallion.aws.firehose import (
-    Checkpoint,
-    Producer,
-    StreamStats,
-    delivery_stream_name,
-    read_events,
-)
 from medallion.cli import options
 from medallion.cli.errors import ExitCode, exit_with, handled
 from medallion.cli.output import console
-from medallion.sample.generate import generate
+
+if TYPE_CHECKING:
+    from medallion.aws.firehose import StreamStats
 
 DeliveryStream = Annotated[
     str | None,
@@ -98,6 +92,10 @@ def stream(
 ) -> None:
     """Replay order lines as events into a Firehose delivery stream with PutRecordBatch: only
     the records a batch reports as failed are sent again, with backoff; none is dropped."""
+    from medallion.aws.firehose import Checkpoint, Producer, delivery_stream_name, read_events
+    from medallion.cli.bars import stream_progress
+    from medallion.sample.generate import generate
+
     if source is not None and not source.is_file():
         raise exit_with(ExitCode.USAGE, f"--source {source} is not a file")
     if delivery_stream is None:
@@ -112,7 +110,7 @@ def stream(
         if source is None:
             generate(Path(scratch), order_lines, seed)
             source = Path(scratch) / "order_lines" / "order_lines.csv"
-        with handled(), _progress() as progress:
+        with handled(), stream_progress(console(stderr=True)) as progress:
             digest, events = read_events(source)
             task = progress.add_task("events", total=len(events))
 
@@ -129,36 +127,6 @@ def stream(
             )
             stats = producer.send(events, Checkpoint(checkpoint, digest))
     console().print(_summary(stats, delivery_stream), highlight=False)
-
-
-def _progress() -> Progress:
-    """A progress bar on stderr when it is a terminal; nothing at all when it is not (a disabled
-    rich progress still prints an empty line when it stops)."""
-    out = console(stderr=True)
-    if not out.is_terminal:
-        return _Silent()
-    return Progress(
-        TextColumn("[bold]stream"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=out,
-        disable=not out.is_terminal,
-        transient=True,
-    )
-
-
-class _Silent(Progress):
-    """A progress that shows nothing and prints nothing when it starts or stops."""
-
-    def __init__(self) -> None:
-        super().__init__(disable=True)
-
-    def start(self) -> None:
-        """Nothing to show."""
-
-    def stop(self) -> None:
-        """Nothing to clear."""
 
 
 def _summary(stats: StreamStats, delivery_stream: str) -> str:

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from infra.stack import render
 from medallion.cli import options
 from medallion.cli.output import console
 
@@ -24,6 +23,8 @@ def synth_command(
     ] = None,
 ) -> None:
     """Render the stack of one environment (medallion-<env>) as a CloudFormation template."""
+    from infra.stack import render
+
     fmt = "yaml" if out is not None and out.suffix in (".yaml", ".yml") else "json"
     text = render(env, fmt)
     if out is None:

@@ -5,12 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import boto3
 import typer
 from rich.markup import escape
 
 from medallion.access import model
-from medallion.access import verify as access_verify
 from medallion.cli import options
 from medallion.cli.errors import ExitCode, exit_with, failed_unless
 from medallion.cli.output import console
@@ -27,6 +25,10 @@ def verify(
 ) -> None:
     """Check every access a local run recorded against the deployed stack's IAM policies, with
     the account's policy simulator; exit 1 naming each denied principal, action and ARN."""
+    import boto3
+
+    from medallion.access import verify as access_verify
+
     session = boto3.Session(region_name=region) if region else boto3.Session()
     recorded = model.load(accesses)
     try:
