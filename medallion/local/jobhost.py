@@ -34,15 +34,19 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 
+from medallion.local import jit
 from medallion.local.jobrunner import (
+    LAYERS,
     JobOutput,
     JobResult,
     LocalGlue,
+    ProcessJobRunner,
     argv_of,
+    build_scripts_bucket,
     glue_arguments,
     job_environment,
     local_glue,
@@ -283,7 +287,9 @@ class JobHostRunner:
         for host in busy:
             host.kill()
         for host in idle:
-            host.close(self._close_seconds)
+            # A host that ran no job has nothing to finish: a run refused before its first job
+            # (its lake in use, say) ends at once, not when a JVM still booting has stopped.
+            host.close(self._close_seconds if host.jobs_run else 0.0)
         for retiring in self._retiring:
             retiring.join()
 
@@ -297,3 +303,25 @@ class JobHostRunner:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+@contextlib.contextmanager
+def launching_jobs(
+    lake: Path, landing: Path, full_refresh: bool = False
+) -> Iterator[JobHostRunner | ProcessJobRunner]:
+    """A local run's job runner: a warm job host, started now, or a process each with
+    ``MEDALLION_JOB_HOST=process``; either's JVM compiles as :func:`medallion.local.jit.jit_mode`
+    chooses for a run of ``landing`` into ``lake`` (resolved paths).
+
+    The run's scripts bucket (what deploy uploads, jobs.zip included) is built once and removed
+    with the runner. This module imports none of moto, boto3 or troposphere, so ``medallion
+    run`` enters this first: the host's JVM boots while the rest of the run is imported and set up.
+    """
+    env = jit.job_environment(lake, landing, full_refresh)
+    if warm_hosts_enabled():
+        # It builds the scripts bucket once its host starts; gold's host stops as gold ends.
+        with JobHostRunner(env, last_layer=LAYERS[-1]) as runner:
+            yield runner
+    else:
+        with tempfile.TemporaryDirectory(prefix="medallion-scripts-") as folder:
+            yield ProcessJobRunner(LocalGlue(build_scripts_bucket(Path(folder))), env)

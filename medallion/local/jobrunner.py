@@ -5,7 +5,7 @@ Glue copies the job's script out of the scripts bucket and runs it as ``__main__
 no ``medallion``, no ``infra``, no working tree. Its arguments are the job's DefaultArguments,
 overlaid by the run's Arguments, and Glue's own (``--JOB_ID``, ``--JOB_RUN_ID``, ``--JOB_NAME``,
 ``--TempDir``, ``--job-bookmark-option``). A local run does the same: the scripts bucket is a
-directory built by :func:`medallion.aws.deploy.package` (the bytes deploy uploads), the
+directory of :func:`medallion.aws.package.package`'s files (the bytes deploy uploads), the
 DefaultArguments come from the rendered template with their S3 locations mapped to local
 directories, and the job's interpreter can import ``jobs`` only from ``jobs.zip``.
 """
@@ -37,15 +37,12 @@ from types import ModuleType
 from jobs.common.entry import ERROR_PREFIX, SUMMARY_PREFIX
 from jobs.common.runtime import RUNTIME_SETTING
 from medallion import REPO_ROOT
-from medallion.aws.package import package
-from medallion.aws.stackmodel import model_for
 from medallion.local.parentwatch import kill_group, watch_parent
 
 LAYERS = ("bronze", "silver", "gold")
 LOCAL_ENVIRONMENT = "local"
-# JDBC drivers the local Spark starts with (Glue's own runtime bundles the PostgreSQL and SQL
-# Server drivers): MEDALLION_JDBC_JARS (os.pathsep-separated), else Debian's PostgreSQL driver
-# (libpostgresql-jdbc-java, installed by scripts/setup.sh) when present.
+# JDBC drivers the local Spark starts with (Glue's runtime bundles PostgreSQL's and SQL Server's):
+# MEDALLION_JDBC_JARS (os.pathsep-separated), else Debian's libpostgresql-jdbc-java (setup.sh).
 JDBC_JARS_SETTING = "MEDALLION_JDBC_JARS"
 DEFAULT_JDBC_JARS = ("/usr/share/java/postgresql.jar",)
 PROJECT_PACKAGES = ("jobs", "medallion", "infra")
@@ -96,6 +93,8 @@ def build_scripts_bucket(dest: Path, root: Path = REPO_ROOT) -> ScriptsBucket:
     The files are :func:`medallion.aws.package.package`'s, so ``jobs.zip`` is built by the same
     function, byte for byte.
     """
+    from medallion.aws.package import package  # troposphere: not before a job host starts
+
     dest.mkdir(parents=True, exist_ok=True)
     for source, key in package(root, dest).files:
         target = dest / key
@@ -136,6 +135,8 @@ class TemplateJob:
 @lru_cache(maxsize=8)
 def template_job(layer: str, environment: str = LOCAL_ENVIRONMENT) -> TemplateJob:
     """The layer's job as ``medallion synth`` renders it for ``environment``."""
+    from medallion.aws.stackmodel import model_for  # troposphere, as package
+
     model = model_for(environment)
     title = layer.title()
     if f"{title}Job" not in model.resources:

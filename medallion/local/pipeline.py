@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -14,14 +13,12 @@ from typing import Any
 import boto3
 
 from medallion.aws import stepfunctions as sfn_ops
-from medallion.local import jit
+from medallion.local import jobhost
 from medallion.local.changes import CHANGES
-from medallion.local.jobhost import JobHostRunner, warm_hosts_enabled
 from medallion.local.jobrunner import (
+    LAYERS,
     REPO_ROOT,
     LocalGlue,
-    ProcessJobRunner,
-    build_scripts_bucket,
     local_default_arguments,
     run_job,
 )
@@ -33,7 +30,6 @@ from medallion.spec.views import view_statements
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account; nothing real
 ENVIRONMENT = "local"
-LAYERS = ("bronze", "silver", "gold")
 STATE_MACHINE_NAME = "medallion-local-pipeline"
 WORKGROUP = "medallion-local"
 RESULTS_BUCKET = "medallion-local-athena-results"  # in moto's S3: where Athena results go
@@ -242,29 +238,16 @@ def _create_resources(session: boto3.Session, config: LocalRunConfig, lake: Path
     return str(session.client("sns").create_topic(Name="medallion-local-alerts")["TopicArn"])
 
 
-@contextmanager
-def launching_jobs(config: LocalRunConfig, full_refresh: bool = False) -> Iterator[JobRunner]:
-    """The config's job runner, else one that launches the run's jobs as Glue would.
-
-    The local scripts bucket (what deploy uploads, jobs.zip included) is built once for the run
-    and removed after it. Jobs run in a warm job host started now and stopped with the run (its
-    JVM starts while moto sets up the resources), or a process each with
-    ``MEDALLION_JOB_HOST=process``. Their JVM compiles as :func:`medallion.local.jit.jit_mode`
-    chooses for the run.
-    """
+def launching_jobs(
+    config: LocalRunConfig, full_refresh: bool = False
+) -> AbstractContextManager[JobRunner]:
+    """The config's job runner, else :func:`medallion.local.jobhost.launching_jobs` for the
+    config's lake and landing."""
     if config.job_runner is not None:
-        yield config.job_runner
-        return
+        return nullcontext(config.job_runner)
     lake = config.lake.resolve()
     landing = (config.landing or lake / "landing").resolve()
-    env = jit.job_environment(lake, landing, full_refresh)
-    if warm_hosts_enabled():
-        # It builds the scripts bucket once its host starts; gold's host stops as gold ends.
-        with JobHostRunner(env, last_layer=LAYERS[-1]) as runner:
-            yield runner
-    else:
-        with tempfile.TemporaryDirectory(prefix="medallion-scripts-") as folder:
-            yield ProcessJobRunner(LocalGlue(build_scripts_bucket(Path(folder))), env)
+    return jobhost.launching_jobs(lake, landing, full_refresh)
 
 
 def run_local(

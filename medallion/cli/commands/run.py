@@ -41,9 +41,7 @@ def run(
 ) -> None:
     """Run bronze, silver, gold, the crawlers and the views through the Step Functions definition,
     locally (moto's ASL engine, local PySpark, DuckDB, SMTP alerts)."""
-    from medallion.aws.stepfunctions import RunOptions
-    from medallion.cli.progress import ProgressPrinter, print_run, run_json
-    from medallion.local import pipeline
+    from medallion.local.jobhost import launching_jobs
 
     iso_day(observation_end, "--observation-end")
     if landing is not None and not landing.is_dir():
@@ -53,14 +51,27 @@ def run(
     contracts_valid(contracts)
     local_settings()
     out = console()
-    config = pipeline.LocalRunConfig(lake=lake, landing=landing, contracts_root=contracts)
-    run_options = RunOptions(run_id or "", datasets, observation_end or "", full_refresh)
     if not as_json:
         out.print(f"[bold]medallion run[/bold] lake={lake} landing={landing or lake / 'landing'}")
-    with handled():
+    root = lake.resolve()
+    with (
+        handled(),
+        launching_jobs(root, (landing or root / "landing").resolve(), full_refresh) as jobs,
+    ):
+        # The job host's JVM boots while the run's libraries (moto, boto3, DuckDB) are imported.
+        from medallion.aws.stepfunctions import RunOptions
+        from medallion.cli.progress import ProgressPrinter
+        from medallion.local import pipeline
+
+        config = pipeline.LocalRunConfig(
+            lake=lake, landing=landing, contracts_root=contracts, job_runner=jobs
+        )
+        run_options = RunOptions(run_id or "", datasets, observation_end or "", full_refresh)
         outcome = pipeline.run_local(
             config, run_options, on_event=None if as_json else ProgressPrinter(out)
         )
+    from medallion.cli.progress import print_run, run_json
+
     if as_json:
         typer.echo(json.dumps(run_json(outcome), indent=2, default=str))
         failed_unless(outcome.status == "SUCCEEDED")

@@ -7,7 +7,8 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from email.message import Message
 from pathlib import Path
 from typing import Any
@@ -70,3 +71,10 @@ def running(pid: int) -> bool:
 
 
 __all__ = ["SmtpServer", "body_of", "free_port", "running", "standin_runner"]
+
+
+@contextmanager
+def launching_standin_jobs(*_: Any, **__: Any) -> Iterator[Callable[..., JobResult]]:
+    """``medallion.local.jobhost.launching_jobs`` for ``medallion run`` with stand-in jobs: no
+    job host (and no JVM) is started."""
+    yield standin_runner

@@ -16,11 +16,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from orchestration_support import free_port, standin_runner
+from orchestration_support import free_port, launching_standin_jobs, standin_runner
 from typer.testing import CliRunner
 
 from medallion.cli import app
-from medallion.local import ledger, pipeline, rewrites
+from medallion.local import jobhost, ledger, pipeline, rewrites
 from medallion.local.jobrunner import REPO_ROOT, JobOutput
 from medallion.local.services import AlertSettings
 
@@ -42,6 +42,8 @@ def standin(monkeypatch: pytest.MonkeyPatch) -> AlertSettings:
             crawler_max_polls=30,
         ),
     )
+    # The command starts its job runner before it builds the config: the stand-ins there too.
+    monkeypatch.setattr(jobhost, "launching_jobs", launching_standin_jobs)
     return nobody
 
 

@@ -14,13 +14,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from orchestration_support import SmtpServer, body_of, free_port, standin_runner
+from orchestration_support import (
+    SmtpServer,
+    body_of,
+    free_port,
+    launching_standin_jobs,
+    standin_runner,
+)
 from typer.testing import CliRunner
 
 from medallion.aws.stepfunctions import RunOptions
 from medallion.cli import app
 from medallion.cli.progress import left_out_note, state_rows
-from medallion.local import catalog, moto_patches, pipeline
+from medallion.local import catalog, jobhost, moto_patches, pipeline
 from medallion.local.services import AlertSettings, LocalServices, ThreadWork
 from medallion.spec.definition import render_definition
 
@@ -370,6 +376,8 @@ def standin_cli(smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch) -> SmtpServer
             crawler_max_polls=30,
         ),
     )
+    # The command starts its job runner before it builds the config: the stand-ins there too.
+    monkeypatch.setattr(jobhost, "launching_jobs", launching_standin_jobs)
     return smtp
 
 
