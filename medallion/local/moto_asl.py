@@ -12,19 +12,36 @@ only (the validation never used it), so whatever an evaluation does to its tree 
 another. A definition that does not parse is refused exactly as moto refuses it (moto's own
 validation runs again to raise its error). A few trees at most are kept for definitions created
 and never run (``medallion serve`` lives long); the oldest is dropped first.
+
+The parse itself is kept between runs too: the evaluated program moto builds from a definition
+(its states, not ANTLR's tree) is pickled under ``<venv>/share/medallion/asl/``, named by a digest
+of moto's version and the definition's text, and the next run of the same definition (the same
+lake, landing and contracts) unpickles it in milliseconds instead of parsing for 0.3-1 s. Each
+load is a new copy, as each parse was. Only a definition that parsed is kept; the newest
+``KEPT_PARSES`` are, and a file that cannot be read or written is parsed again, never an error.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import os
+import pickle
+import sys
+import tempfile
 import threading
 from collections import deque
+from pathlib import Path
 from typing import Any, Final
 
+import moto
 from moto.stepfunctions.parser import models as parser_models
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.backend import execution_worker
 
 SPARE_TREES: Final = 4
+KEPT_PARSES: Final = 16
+PARSES = Path(sys.prefix, "share", "medallion", "asl")
 VALIDATE: Final = "_validate_definition"
 ENTRYPOINT: Final = "_get_evaluation_entrypoint"
 
@@ -49,17 +66,56 @@ def _take(definition: str) -> Any | None:
     return None
 
 
-def _validate_definition(definition: str) -> None:
+def _kept_parse(definition: str) -> Path:
+    digest = hashlib.sha256(f"{moto.__version__}\n{definition}".encode()).hexdigest()[:32]
+    return PARSES / f"{digest}.pickle"
+
+
+def _load_parse(definition: str) -> Any | None:
+    """The program of a parse kept by an earlier run, None when there is none to read."""
+    path = _kept_parse(definition)
     try:
-        parsed = AmazonStateLanguageParser.parse(definition)
-    except Exception:  # moto's validation raises its own error (InvalidDefinition)
-        _originals[VALIDATE].__func__(definition=definition)
-        raise
+        with path.open("rb") as handle:
+            program = pickle.load(handle)  # written by this venv's own runs only
+    except Exception:  # absent, unreadable or from another moto: parsed again
+        return None
+    with contextlib.suppress(OSError):
+        os.utime(path)  # recently used: the last to be dropped
+    return (program, None)
+
+
+def _save_parse(definition: str, parsed: Any) -> None:
+    """Keep a parse's program for the next run (atomically; skipped if it cannot be written)."""
+    with contextlib.suppress(Exception):
+        PARSES.mkdir(parents=True, exist_ok=True)
+        handle, scratch = tempfile.mkstemp(dir=PARSES, suffix=".part")
+        try:
+            with os.fdopen(handle, "wb") as out:
+                pickle.dump(parsed[0], out, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(scratch, _kept_parse(definition))
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(scratch)
+        kept = sorted(PARSES.glob("*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in kept[KEPT_PARSES:]:
+            old.unlink(missing_ok=True)
+
+
+def _validate_definition(definition: str) -> None:
+    parsed = _load_parse(definition)
+    if parsed is None:
+        try:
+            parsed = AmazonStateLanguageParser.parse(definition)
+        except Exception:  # moto's validation raises its own error (InvalidDefinition)
+            _originals[VALIDATE].__func__(definition=definition)
+            raise
+        _save_parse(definition, parsed)
     _keep(definition, parsed)
 
 
 def _get_evaluation_entrypoint(self: Any) -> Any:
-    parsed = _take(self._evaluation_details.state_machine_details.definition)
+    definition = self._evaluation_details.state_machine_details.definition
+    parsed = _take(definition) or _load_parse(definition)
     return parsed[0] if parsed is not None else _originals[ENTRYPOINT](self)
 
 

@@ -1,5 +1,6 @@
 """Patch 8 (medallion/local/moto_asl.py): a definition is parsed once for its creation and first
-execution, each execution still gets a tree of its own, a bad definition is refused as moto
+execution, each execution still gets a tree of its own, a parse is kept for the next run of the
+same definition (and only for it, and only by this moto), a bad definition is refused as moto
 refuses it, and uninstall gives moto's two parses back."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ import inspect
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -18,7 +20,7 @@ from moto.stepfunctions.parser import models as parser_models
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.backend import execution_worker
 
-from medallion.local import moto_patches
+from medallion.local import moto_asl, moto_patches
 
 ROLE = "arn:aws:iam::123456789012:role/medallion-test"
 # A Pass state whose output depends on the input: two executions of one tree would show it.
@@ -29,8 +31,10 @@ ECHO = {
 
 
 @pytest.fixture
-def parses(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    """Counts moto's parses of a definition (each call of the ASL parser)."""
+def parses(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[list[int]]:
+    """Counts moto's parses of a definition (each call of the ASL parser); parses are kept in a
+    folder of the test's own."""
+    monkeypatch.setattr(moto_asl, "PARSES", tmp_path / "asl")
     calls: list[int] = []
     original = AmazonStateLanguageParser.parse
 
@@ -73,13 +77,44 @@ def create_and_run_twice(calls: list[int]) -> tuple[list[int], list[dict[str, An
     return counts, outputs
 
 
-def test_the_validation_tree_serves_the_first_execution_and_the_next_parses_its_own(
+def test_the_validation_tree_serves_the_first_execution_and_the_next_loads_the_kept_parse(
     parses: list[int],
 ) -> None:
     moto_patches.install()
     counts, outputs = create_and_run_twice(parses)
-    assert counts == [1, 1, 2]
+    assert counts == [1, 1, 1]
     assert outputs == [{"got": 10}, {"got": 20}]
+    assert len(list(moto_asl.PARSES.glob("*.pickle"))) == 1
+
+
+def test_a_later_run_of_the_same_definition_parses_nothing(parses: list[int]) -> None:
+    moto_patches.install()
+    create_and_run_twice(parses)
+    moto_patches.uninstall()  # a new process: no tree in memory, the kept parse on disk
+    moto_patches.install()
+    counts, outputs = create_and_run_twice(parses)
+    assert counts == [1, 1, 1]  # the first run's one parse only
+    assert outputs == [{"got": 10}, {"got": 20}]
+
+
+def test_a_parse_kept_by_another_moto_or_unreadable_is_parsed_again(
+    parses: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    moto_patches.install()
+    create_and_run_twice(parses)
+    [kept] = moto_asl.PARSES.glob("*.pickle")
+    monkeypatch.setattr(moto_asl.moto, "__version__", "0.0.0-other")
+    moto_patches.uninstall()
+    moto_patches.install()
+    assert create_and_run_twice(parses)[0] == [2, 2, 2]  # another moto: parsed, and kept apart
+    assert len(list(moto_asl.PARSES.glob("*.pickle"))) == 2
+    for path in moto_asl.PARSES.glob("*.pickle"):
+        path.write_bytes(b"not a pickle")
+    moto_patches.uninstall()
+    moto_patches.install()
+    counts, outputs = create_and_run_twice(parses)
+    assert counts == [3, 3, 3] and outputs == [{"got": 10}, {"got": 20}]
+    assert kept.read_bytes() == b"not a pickle"  # the other moto's file is left alone
 
 
 def test_uninstalled_moto_parses_at_creation_and_at_every_execution(parses: list[int]) -> None:
