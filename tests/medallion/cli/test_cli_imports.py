@@ -28,3 +28,20 @@ def test_importing_the_command_leaves_out_the_heavy_libraries() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "", f"imported with the command: {done.stdout.strip()}"
+
+
+def test_the_job_host_starts_before_the_run_is_imported() -> None:
+    """`medallion run` enters medallion.local.jobhost.launching_jobs before it imports the rest of
+    the run, and the host's worker starts its JVM before it imports the job launcher: neither
+    import pulls in the AWS SDK, moto, troposphere or PySpark (the worker imports PySpark to start
+    Spark, when it runs)."""
+    wanted = ("boto3", "moto", "troposphere", "pyspark", "duckdb")
+    probe = (
+        "import sys, medallion.local.jobhost, medallion.local.jobworker; "
+        f"print(','.join(m for m in {wanted!r} if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "", f"imported with the job host: {done.stdout.strip()}"
