@@ -21,6 +21,7 @@ import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO
 
 RUN_LOCK = Path("_meta") / "run.lock"
 
@@ -44,15 +45,7 @@ def lake_held(lake: Path, run_id: str = "", by: str = "") -> Iterator[None]:
     # Not inherited by the job host and its JVM (Python opens files non-inheritable): the hold
     # is this process's alone and ends with it.
     with open(path, "a+", encoding="utf-8") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            raise LakeBusy(
-                f"the lake {lake} is in use by another run ({holder}); one local run at a time "
-                "runs on a lake: start this one when that one has ended"
-            ) from None
+        _hold_or_refuse(lake, handle)
         started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         handle.seek(0)
         handle.truncate()
@@ -66,3 +59,27 @@ def lake_held(lake: Path, run_id: str = "", by: str = "") -> Iterator[None]:
             handle.truncate()
             handle.flush()
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def refuse_if_held(lake: Path) -> None:
+    """Refuse now, as :func:`lake_held` would, a lake another process holds: ``medallion run``
+    looks before it starts its job host, so a refused run starts nothing. ``lake_held`` still
+    decides (another run may take the lake between the look and the hold)."""
+    path = lake / RUN_LOCK
+    if not path.is_file():
+        return
+    with open(path, "a+", encoding="utf-8") as handle:
+        _hold_or_refuse(lake, handle)
+        fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _hold_or_refuse(lake: Path, handle: IO[str]) -> None:
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        raise LakeBusy(
+            f"the lake {lake} is in use by another run ({holder}); one local run at a time "
+            "runs on a lake: start this one when that one has ended"
+        ) from None

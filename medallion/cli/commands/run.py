@@ -42,6 +42,7 @@ def run(
     """Run bronze, silver, gold, the crawlers and the views through the Step Functions definition,
     locally (moto's ASL engine, local PySpark, DuckDB, SMTP alerts)."""
     from medallion.local.jobhost import launching_jobs
+    from medallion.local.lakelock import refuse_if_held
 
     iso_day(observation_end, "--observation-end")
     if landing is not None and not landing.is_dir():
@@ -54,6 +55,8 @@ def run(
     if not as_json:
         out.print(f"[bold]medallion run[/bold] lake={lake} landing={landing or lake / 'landing'}")
     root = lake.resolve()
+    with handled():
+        refuse_if_held(root)  # a run its lake refuses starts no job host
     with (
         handled(),
         launching_jobs(root, (landing or root / "landing").resolve(), full_refresh) as jobs,

@@ -46,6 +46,11 @@ def test_medallion_run_refuses_a_lake_another_run_holds(tmp_path: Path) -> None:
     (landing / "order_lines").mkdir(parents=True)
     (landing / "order_lines" / "orders.csv").write_text("InvoiceNo,StockCode\n536365,85123A\n")
     medallion = Path(sys.executable).with_name("medallion")
+    # A Java that only leaves a mark: a job host starting Spark would run it.
+    java_home = tmp_path / "java"
+    (java_home / "bin").mkdir(parents=True)
+    (java_home / "bin" / "java").write_text(f"#!/bin/sh\ntouch {tmp_path / 'java-ran'}\nexit 1\n")
+    (java_home / "bin" / "java").chmod(0o755)
     with held_elsewhere(lake) as holder:
         done = subprocess.run(
             [str(medallion), "run", "--lake", str(lake), "--landing", str(landing)],
@@ -53,12 +58,14 @@ def test_medallion_run_refuses_a_lake_another_run_holds(tmp_path: Path) -> None:
             text=True,
             timeout=300,
             cwd=tmp_path,
+            env={**os.environ, "JAVA_HOME": str(java_home)},
         )
         assert done.returncode == 1, done.stdout + done.stderr
         error = " ".join(done.stderr.split())
         assert f"is in use by another run (process {holder.pid}, run run-holding" in error
         assert "Traceback" not in done.stderr
-        # Refused before anything started: no job ran, nothing was written beside the lock.
+        # Refused before anything started: no JVM, no job, nothing written beside the lock.
+        assert not (tmp_path / "java-ran").exists()
         assert sorted(p.relative_to(lake).as_posix() for p in lake.rglob("*")) == [
             "_meta",
             RUN_LOCK.as_posix(),
