@@ -44,13 +44,7 @@ def run(
     from medallion.local.jobhost import launching_jobs
     from medallion.local.lakelock import refuse_if_held
 
-    iso_day(observation_end, "--observation-end")
-    if landing is not None and not landing.is_dir():
-        # A landing named on purpose that is not there is a typo, not a day with nothing new.
-        raise exit_with(ExitCode.USAGE, f"--landing {landing}: no such folder")
-    dataset_names(datasets, contracts)
-    contracts_valid(contracts)
-    local_settings()
+    check_options(landing, datasets, observation_end, contracts)
     out = console()
     if not as_json:
         out.print(f"[bold]medallion run[/bold] lake={lake} landing={landing or lake / 'landing'}")
@@ -80,6 +74,20 @@ def run(
         failed_unless(outcome.status == "SUCCEEDED")
     else:
         failed_unless(print_run(out, outcome, lake))
+
+
+def check_options(
+    landing: Path | None, datasets: str, observation_end: str | None, contracts: Path
+) -> None:
+    """Refuse what cannot run before anything starts: a bad day, a landing that is not there, an
+    unknown dataset, a malformed contract, a bad local setting."""
+    iso_day(observation_end, "--observation-end")
+    if landing is not None and not landing.is_dir():
+        # A landing named on purpose that is not there is a typo, not a day with nothing new.
+        raise exit_with(ExitCode.USAGE, f"--landing {landing}: no such folder")
+    dataset_names(datasets, contracts)
+    contracts_valid(contracts)
+    local_settings()
 
 
 def register(app: typer.Typer) -> None:
