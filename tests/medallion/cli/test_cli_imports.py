@@ -18,16 +18,19 @@ HEAVY = ("pandas", "pyspark", "moto", "scipy", "awswrangler")
 BY_COMMAND = ("boto3", "botocore", "duckdb", "sqlglot", "troposphere", "numpy", "pyarrow")
 
 
-def test_importing_the_command_leaves_out_the_heavy_libraries() -> None:
-    probe = (
-        "import sys, medallion.cli.app; "
-        f"print(','.join(m for m in {HEAVY + BY_COMMAND!r} if m in sys.modules))"
-    )
+def imported(modules: str, wanted: tuple[str, ...]) -> str:
+    """Which of ``wanted`` a fresh interpreter has loaded after importing ``modules``."""
+    probe = f"import sys, {modules}; print(','.join(m for m in {wanted!r} if m in sys.modules))"
     done = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=False
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "", f"imported with the command: {done.stdout.strip()}"
+    return done.stdout.strip()
+
+
+def test_importing_the_command_leaves_out_the_heavy_libraries() -> None:
+    loaded = imported("medallion.cli.app", HEAVY + BY_COMMAND)
+    assert loaded == "", f"imported with the command: {loaded}"
 
 
 def test_the_job_host_starts_before_the_run_is_imported() -> None:
@@ -36,12 +39,5 @@ def test_the_job_host_starts_before_the_run_is_imported() -> None:
     import pulls in the AWS SDK, moto, troposphere or PySpark (the worker imports PySpark to start
     Spark, when it runs)."""
     wanted = ("boto3", "moto", "troposphere", "pyspark", "duckdb")
-    probe = (
-        "import sys, medallion.local.jobhost, medallion.local.jobworker; "
-        f"print(','.join(m for m in {wanted!r} if m in sys.modules))"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "", f"imported with the job host: {done.stdout.strip()}"
+    loaded = imported("medallion.local.jobhost, medallion.local.jobworker", wanted)
+    assert loaded == "", f"imported with the job host: {loaded}"
