@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 
 from medallion.aws import stepfunctions as sfn_ops
-from medallion.local import jobhost
+from medallion.local import jobhost, run_roots
 from medallion.local.changes import CHANGES
 from medallion.local.jobrunner import (
     LAYERS,
@@ -114,8 +114,7 @@ def _failed_state_from_history(history: list[dict[str, Any]]) -> str | None:
 
 def substitutions(config: LocalRunConfig, topic_arn: str) -> dict[str, str]:
     """The placeholder values of a local run."""
-    lake = config.lake.resolve()
-    landing = (config.landing or lake / "landing").resolve()
+    lake, landing = run_roots(config.lake, config.landing)
     return {
         **config.names(),
         "AlertTopicArn": topic_arn,
@@ -245,9 +244,7 @@ def launching_jobs(
     config's lake and landing."""
     if config.job_runner is not None:
         return nullcontext(config.job_runner)
-    lake = config.lake.resolve()
-    landing = (config.landing or lake / "landing").resolve()
-    return jobhost.launching_jobs(lake, landing, full_refresh)
+    return jobhost.launching_jobs(*run_roots(config.lake, config.landing), full_refresh)
 
 
 def run_local(

@@ -41,6 +41,7 @@ def run(
 ) -> None:
     """Run bronze, silver, gold, the crawlers and the views through the Step Functions definition,
     locally (moto's ASL engine, local PySpark, DuckDB, SMTP alerts)."""
+    from medallion.local import run_roots
     from medallion.local.jobhost import launching_jobs
     from medallion.local.lakelock import refuse_if_held
 
@@ -48,25 +49,23 @@ def run(
     out = console()
     if not as_json:
         out.print(f"[bold]medallion run[/bold] lake={lake} landing={landing or lake / 'landing'}")
-    root = lake.resolve()
+    root, landing_root = run_roots(lake, landing)
     with handled():
         refuse_if_held(root)  # a run its lake refuses starts no job host
-    with (
-        handled(),
-        launching_jobs(root, (landing or root / "landing").resolve(), full_refresh) as jobs,
-    ):
-        # The job host's JVM boots while the run's libraries (moto, boto3, DuckDB) are imported.
-        from medallion.aws.stepfunctions import RunOptions
-        from medallion.cli.progress import ProgressPrinter
-        from medallion.local import pipeline
+        with launching_jobs(root, landing_root, full_refresh) as jobs:
+            # The job host's JVM boots while the run's libraries (moto, boto3, DuckDB) are
+            # imported.
+            from medallion.aws.stepfunctions import RunOptions
+            from medallion.cli.progress import ProgressPrinter
+            from medallion.local import pipeline
 
-        config = pipeline.LocalRunConfig(
-            lake=lake, landing=landing, contracts_root=contracts, job_runner=jobs
-        )
-        run_options = RunOptions(run_id or "", datasets, observation_end or "", full_refresh)
-        outcome = pipeline.run_local(
-            config, run_options, on_event=None if as_json else ProgressPrinter(out)
-        )
+            config = pipeline.LocalRunConfig(
+                lake=lake, landing=landing, contracts_root=contracts, job_runner=jobs
+            )
+            run_options = RunOptions(run_id or "", datasets, observation_end or "", full_refresh)
+            outcome = pipeline.run_local(
+                config, run_options, on_event=None if as_json else ProgressPrinter(out)
+            )
     from medallion.cli.progress import print_run, run_json
 
     if as_json:
