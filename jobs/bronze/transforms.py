@@ -118,6 +118,31 @@ def csv_field_count(line: Column) -> Column:
     return F.size(F.split(unquoted, ",", -1))
 
 
+UNBALANCED = (
+    "a double quote opens or closes a field on another line"
+    " (a line break inside a quoted field is not read)"
+)
+"""Why each line of a record whose quoted field holds a line break (a cell with Alt+Enter, saved
+as CSV by Excel) is quarantined: bronze reads a CSV file line by line."""
+
+
+def unbalanced_quotes(line: Column) -> Column:
+    """Whether a line holds an odd number of double quotes. In RFC 4180 CSV a quote inside a
+    quoted field is doubled, so a line of whole records always holds an even number."""
+    return (F.length(line) - F.length(F.replace(line, F.lit('"'), F.lit("")))) % 2 == 1
+
+
+def quote_on_another_line(line: Column) -> Column:
+    """Whether a field of the line opens with a double quote the line does not close, or ends
+    with one the line did not open: a line of a record whose quoted field holds a line break.
+    Such a line can have as many fields as the header (the break in its first or last field) and
+    would pass with a cut value. A quote inside an unquoted field (``12" PLATE``) is data, as
+    Spark's CSV parser reads it."""
+    outside = F.regexp_replace(line, QUOTED_FIELD, "")  # what is left outside whole quoted fields
+    opens_or_closes = outside.rlike(r'(^|,)\s*"|"\s*(,|$)')
+    return (F.instr(line, '"') > 0) & unbalanced_quotes(line) & opens_or_closes
+
+
 def parse_header(text: str) -> list[str]:
     """A CSV header line as trimmed field names, spelled as the file spells them."""
     return [name.strip() for name in next(csv.reader([text]), [])]
@@ -182,7 +207,11 @@ def _positional_fields(lines: DataFrame, slots: int) -> DataFrame:
     repeat the parse once per field.
     """
     schema = ", ".join(f"c{i} string" for i in range(slots))
-    parsed = lines.select("*", F.from_csv("_line", schema, {"mode": "PERMISSIVE"}).alias("_s"))
+    # RFC 4180: a quote inside a quoted field is doubled. Spark's CSV parser escapes it with a
+    # backslash unless told (the ``escape`` option, https://spark.apache.org/docs/latest/
+    # sql-data-sources-csv.html), and read "12"" PLATE" as a cut field.
+    options = {"mode": "PERMISSIVE", "escape": '"'}
+    parsed = lines.select("*", F.from_csv("_line", schema, options).alias("_s"))
     fields = F.array(*[F.col(f"_s.c{i}") for i in range(slots)])
     return parsed.select(*lines.columns, fields.alias("_fields"))
 
@@ -260,13 +289,12 @@ def parse_csv_lines(
     header_lacks = _per_file({p: F.lit(m) for p, m in lacking.items()}, F.lit(""))
     header_count = _per_file({p: F.lit(len(h)) for p, h in headers.items()}, F.lit(0))
     field_count = csv_field_count(F.col("_line"))
+    miscounted = F.format_string("line has %d fields, the header has %d", field_count, header_count)
     reason = (
         F.when(header_lacks != "", header_lacks)
         .when(F.trim(F.col("_line")) == "", F.lit("blank line"))
-        .when(
-            field_count != header_count,
-            F.format_string("line has %d fields, the header has %d", field_count, header_count),
-        )
+        .when(quote_on_another_line(F.col("_line")), F.lit(UNBALANCED))
+        .when(field_count != header_count, miscounted)
     )
     return _parsed(data, columns, reason)
 

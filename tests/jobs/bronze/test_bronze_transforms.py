@@ -86,6 +86,37 @@ def test_csv_columns_follow_the_file_header_and_malformed_lines_are_kept(lines_o
     assert rows[6]["_corrupt_record"] is None and rows[6]["Quantity"] is None
 
 
+def test_each_line_of_a_quoted_field_holding_a_line_break_is_kept_with_why(lines_of) -> None:
+    """As Excel saves a cell with a line break: the record's quoted field goes on to the next
+    line. Each line is quarantined saying so, also the first line of a record broken in its
+    last field, which has as many fields as the header; a lone inch mark in an unquoted field
+    and a doubled quote inside a quoted one are data."""
+    content = (
+        b"StockCode,InvoiceNo,Quantity\n"
+        b'"WHITE HANGING\n'  # line 2: the record's first line ...
+        b'HEART",536365,6\n'  # line 3: ... and its second
+        b'85123A,536366,"6\n'  # line 4: broken in its last field: three fields
+        b'"\n'  # line 5: the end of that field
+        b'12" PLATE,536367,6\n'  # line 6: an inch mark, whole
+        b'"SAY ""HI"", 12"" PLATE",536368,6\n'  # line 7: doubled quotes, whole
+        b'PLATE 12",536369,6\n'  # line 8: a quote that ends a field reads as a field's end
+    )
+    headers = {"f.csv": parse_header("StockCode,InvoiceNo,Quantity")}
+    parsed = lines_of({"f.csv": content}, lambda lines: parse_csv_lines(lines, COLUMNS, headers))
+    rows = {r["_ingest_line"]: r.asDict() for r in parsed}
+    assert sorted(rows) == [2, 3, 4, 5, 6, 7, 8]
+    why = (
+        "a double quote opens or closes a field on another line"
+        " (a line break inside a quoted field is not read)"
+    )
+    assert [rows[line]["_corrupt_reason"] for line in (2, 3, 4, 5, 8)] == [why] * 5
+    assert rows[2]["_corrupt_record"] == '"WHITE HANGING'
+    assert rows[3]["_corrupt_record"] == 'HEART",536365,6'
+    assert rows[6]["_corrupt_reason"] is None and rows[6]["StockCode"] == '12" PLATE'
+    assert rows[7]["_corrupt_reason"] is None
+    assert rows[7]["StockCode"] == 'SAY "HI", 12" PLATE'
+
+
 def test_a_header_without_a_contract_column_marks_every_line(lines_of) -> None:
     content = b"InvoiceNo,StockCode\n536365,85123A\n"
     headers = {"f.csv": parse_header("InvoiceNo,StockCode")}
