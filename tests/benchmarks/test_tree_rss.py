@@ -11,7 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from pipeline_benchmark import Proc, processes, tree_bytes, tree_rss
 
 GIB = 2**30
-JVM_LAYOUT = ("9000000000", "94000000000000", "94000000004096", "140730000000000")
+JVM_LAYOUT = ("94000000000000", "94000000004096", "140730000000000")
 
 
 def vm_rss(pid: int) -> int:
@@ -61,7 +61,7 @@ def test_a_jvm_spawning_a_command_is_counted_once() -> None:
     """What /proc showed in a full refresh (27 of 1,278 samples): the JVM's child in
     posix_spawn, before it runs its program, with the JVM's name, layout and resident set."""
     table = {
-        100: Proc(1, "medallion", ("1", "2", "3", "4"), GIB // 4),
+        100: Proc(1, "medallion", ("1", "2", "3"), GIB // 4),
         200: Proc(100, "java", JVM_LAYOUT, 2 * GIB),
         300: Proc(200, "java", JVM_LAYOUT, 2 * GIB),  # mid-spawn: the JVM's own address space
     }
@@ -70,16 +70,17 @@ def test_a_jvm_spawning_a_command_is_counted_once() -> None:
 
 def test_other_children_count_in_full() -> None:
     table = {
-        100: Proc(1, "medallion", ("1", "2", "3", "4"), GIB // 4),
+        100: Proc(1, "medallion", ("1", "2", "3"), GIB // 4),
         200: Proc(100, "java", JVM_LAYOUT, 2 * GIB),
-        # A JVM the JVM started (another program: another layout), and the chmod it ran.
-        300: Proc(200, "java", ("8", "5", "6", "7"), GIB),
-        301: Proc(200, "chmod", ("9", "5", "6", "7"), 2**20),
+        # A JVM the JVM started (the same program at the same addresses, but a stack of its
+        # own), and the chmod it ran.
+        300: Proc(200, "java", ("94000000000000", "94000000004096", "140731234567000"), GIB),
+        301: Proc(200, "chmod", ("5", "6", "7"), 2**20),
         # A Python worker forked from a Python daemon keeps its parent's layout: it is a process
         # of its own (copy on write), and counts.
-        400: Proc(100, "python3", ("1", "2", "3", "4"), 100 * 2**20),
-        401: Proc(400, "python3", ("1", "2", "3", "4"), 100 * 2**20),
-        500: Proc(1, "elsewhere", ("1", "2", "3", "4"), 5 * GIB),  # not in the tree
+        400: Proc(100, "python3", ("1", "2", "3"), 100 * 2**20),
+        401: Proc(400, "python3", ("1", "2", "3"), 100 * 2**20),
+        500: Proc(1, "elsewhere", ("1", "2", "3"), 5 * GIB),  # not in the tree
     }
     assert tree_bytes(table, 100) == GIB // 4 + 2 * GIB + GIB + 2**20 + 200 * 2**20
     assert tree_bytes(table, 999) == 0  # a process already gone
