@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from jobs.bronze.ingest import read_lines
 from jobs.bronze.transforms import (
+    UNBALANCED,
     extra_columns,
     header_problem,
     json_keys,
@@ -23,24 +28,25 @@ from jobs.bronze.transforms import (
 COLUMNS = ["InvoiceNo", "StockCode", "Quantity"]
 
 
+def bronze_lines(spark: SparkSession, folder: Path, files: dict[str, bytes], parse=None) -> list:
+    """Write files into ``folder`` and read them back as the bronze job does."""
+    for name, content in files.items():
+        (folder / name).write_bytes(content)
+    raw = spark.read.format("text").load([str(folder / n) for n in files])
+    raw = raw.select(
+        F.element_at(F.split("_metadata.file_path", "/"), -1).alias("_ingest_file"),
+        F.col("_metadata.file_block_start").alias("_block"),
+        F.monotonically_increasing_id().alias("_row_id"),
+        F.col("value").cast("binary").alias("_bytes"),
+    )
+    lines = number_and_decode_lines(raw)
+    return (parse(lines) if parse else lines).collect()
+
+
 @pytest.fixture
 def lines_of(spark: SparkSession, tmp_path: Path):
     """Write files and read them back as the bronze job does."""
-
-    def read(files: dict[str, bytes], parse=None) -> list:
-        for name, content in files.items():
-            (tmp_path / name).write_bytes(content)
-        raw = spark.read.format("text").load([str(tmp_path / n) for n in files])
-        raw = raw.select(
-            F.element_at(F.split("_metadata.file_path", "/"), -1).alias("_ingest_file"),
-            F.col("_metadata.file_block_start").alias("_block"),
-            F.monotonically_increasing_id().alias("_row_id"),
-            F.col("value").cast("binary").alias("_bytes"),
-        )
-        lines = number_and_decode_lines(raw)
-        return (parse(lines) if parse else lines).collect()
-
-    return read
+    return lambda files, parse=None: bronze_lines(spark, tmp_path, files, parse)
 
 
 def test_utf8_bom_latin1_lf_and_crlf_decode_to_the_same_lines(lines_of) -> None:
@@ -115,6 +121,55 @@ def test_each_line_of_a_quoted_field_holding_a_line_break_is_kept_with_why(lines
     assert rows[6]["_corrupt_reason"] is None and rows[6]["StockCode"] == '12" PLATE'
     assert rows[7]["_corrupt_reason"] is None
     assert rows[7]["StockCode"] == 'SAY "HI", 12" PLATE'
+
+
+FIELD_TEXT = st.text(alphabet='ab ,"\n', max_size=6)
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(records=st.lists(st.lists(FIELD_TEXT, min_size=3, max_size=3), min_size=1, max_size=6))
+def test_a_csv_file_as_python_writes_it_loads_whole_or_says_why(
+    spark: SparkSession, tmp_path_factory: pytest.TempPathFactory, records: list[list[str]]
+) -> None:
+    """Any values of commas, quotes, spaces and line breaks, written by Python's csv module (RFC
+    4180): each record without a line break is one row holding its exact values; a record with
+    one is quarantined line by line, its first and last lines saying why. (A line between them,
+    of a value with two line breaks or more, is quarantined for its field count, unless it has
+    as many fields as the header: the README says so.)"""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    starts = []  # each record's first line number and its line count
+    line = 2
+    for record in records:
+        written = io.StringIO()
+        csv.writer(written, lineterminator="\n").writerow(record)
+        count = written.getvalue().count("\n")
+        starts.append((line, count))
+        line += count
+        text.write(written.getvalue())
+    headers = {"f.csv": parse_header(",".join(COLUMNS))}
+    folder = tmp_path_factory.mktemp("quoting")
+    rows = bronze_lines(
+        spark,
+        folder,
+        {"f.csv": text.getvalue().encode()},
+        lambda lines: parse_csv_lines(lines, COLUMNS, headers),
+    )
+    by_line = {r["_ingest_line"]: r for r in rows}
+    assert sorted(by_line) == list(range(2, line))  # every line one row
+    for record, (first, count) in zip(records, starts, strict=True):
+        if count == 1:
+            row = by_line[first]
+            assert row["_corrupt_reason"] is None, (record, row)
+            assert [row[c] for c in COLUMNS] == [v or None for v in record]  # "" reads as NULL
+        else:
+            for edge in (first, first + count - 1):
+                assert by_line[edge]["_corrupt_reason"] == UNBALANCED, (record, by_line[edge])
 
 
 def test_a_header_without_a_contract_column_marks_every_line(lines_of) -> None:
