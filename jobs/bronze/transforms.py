@@ -122,8 +122,9 @@ UNBALANCED = (
     "a double quote opens or closes a field on another line"
     " (a line break inside a quoted field is not read)"
 )
-"""Why each line of a record whose quoted field holds a line break (a cell with Alt+Enter, saved
-as CSV by Excel) is quarantined: bronze reads a CSV file line by line."""
+"""Why the first and last lines of a record whose quoted field holds a line break (a cell with
+Alt+Enter, saved as CSV by Excel) are quarantined: bronze reads a CSV file line by line. A line
+between them is quarantined for its field count, unless it has the header's."""
 
 
 def unbalanced_quotes(line: Column) -> Column:
