@@ -108,14 +108,17 @@ def number_and_decode_lines(raw: DataFrame) -> DataFrame:
     )
 
 
+def outside_quoted_fields(line: Column) -> Column:
+    """The line without its whole quoted fields (each may hold commas and doubled quotes): what
+    its fields are counted on, and where a quote that no field closes is left."""
+    return F.when(F.instr(line, '"') > 0, F.regexp_replace(line, QUOTED_FIELD, "")).otherwise(line)
+
+
 def csv_field_count(line: Column) -> Column:
     """Number of comma-separated fields, counting a quoted field with commas in it once."""
-    unquoted = F.when(F.instr(line, '"') > 0, F.regexp_replace(line, QUOTED_FIELD, "")).otherwise(
-        line
-    )
     # Pieces of a split rather than length minus length without commas: translate() costs
     # about 2 s per million lines here, a split on one literal character a tenth of that.
-    return F.size(F.split(unquoted, ",", -1))
+    return F.size(F.split(outside_quoted_fields(line), ",", -1))
 
 
 UNBALANCED = (
@@ -139,9 +142,9 @@ def quote_on_another_line(line: Column) -> Column:
     Such a line can have as many fields as the header (the break in its first or last field) and
     would pass with a cut value. A quote inside an unquoted field (``12" PLATE``) is data, as
     Spark's CSV parser reads it."""
-    outside = F.regexp_replace(line, QUOTED_FIELD, "")  # what is left outside whole quoted fields
-    opens_or_closes = outside.rlike(r'(^|,)\s*"|"\s*(,|$)')
-    return (F.instr(line, '"') > 0) & unbalanced_quotes(line) & opens_or_closes
+    # What is left outside whole quoted fields, as the field count splits it.
+    opens_or_closes = outside_quoted_fields(line).rlike(r'(^|,)\s*"|"\s*(,|$)')
+    return unbalanced_quotes(line) & opens_or_closes  # a line without quotes stops at the first
 
 
 def parse_header(text: str) -> list[str]:
