@@ -14,6 +14,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
+from jobs.bronze.quoting import UNBALANCED, Spans, lines_inside_quoted_fields
 from jobs.bronze.sniff import GZIP_MAGIC, SNIFF_BYTES, not_text_reason, unreadable_reason
 from jobs.bronze.transforms import (
     add_ingest_metadata,
@@ -114,12 +115,24 @@ def write_batch(
         return {}, {}
     dataset = contract.dataset
     path = batch_path(lake, dataset, ingested_at, batch_id)
-    with named_on_failure(dataset, with_data):
-        rows, columns = read_lines(spark, contract, with_data, set(streamed))
-        rows = add_ingest_metadata(rows, batch_id, ingested_at)
-        # Its directory written directly: partitionBy would sort by two constant columns.
-        rows.write.mode("overwrite").parquet(path)
-    counts = count_batch(spark, path, rows.schema)
+
+    def write(inside: Spans | None = None) -> tuple[StructType, dict[str, list[str]]]:
+        with named_on_failure(dataset, with_data):
+            rows, columns = read_lines(spark, contract, with_data, set(streamed), inside)
+            rows = add_ingest_metadata(rows, batch_id, ingested_at)
+            # Its directory written directly: partitionBy would sort by two constant columns.
+            rows.write.mode("overwrite").parquet(path)
+        return rows.schema, columns
+
+    schema, columns = write()
+    counts, spans = count_batch(spark, path, schema)
+    if spans:
+        # Rare: a quoted field holding two line breaks or more, whose lines between the first
+        # and the last only the lines around them tell apart. The batch is not recorded yet.
+        lines = sum(last - first + 1 for runs in spans.values() for first, last in runs)
+        say(f"bronze: {dataset}: {lines} line(s) inside quoted fields: writing the batch again")
+        write(spans)
+        counts, _ = count_batch(spark, path, schema)
     unlisted = sorted(set(counts) - {f.path for f in with_data})
     if unlisted:
         # A row whose file is not one listed would leave the listed file counted as empty.
@@ -180,7 +193,11 @@ def refused_files(files: LakeFiles, candidates: list[FileInfo]) -> dict[str, str
 
 
 def read_lines(
-    spark: SparkSession, contract: Contract, new: list[FileInfo], streamed: set[str]
+    spark: SparkSession,
+    contract: Contract,
+    new: list[FileInfo],
+    streamed: set[str],
+    inside: Spans | None = None,
 ) -> tuple[DataFrame, dict[str, list[str]]]:
     """The new files' data lines as bronze rows (every column as a string), and each file's
     columns as the file names them: its CSV header, or the keys of its JSON objects (sorted;
@@ -188,13 +205,14 @@ def read_lines(
 
     ``streamed`` are the files under the contract's stream prefix: events, read as JSON Lines
     whatever the contract's format; the rest are read as the contract's format says.
+    ``inside``: the lines of CSV files that lie inside a quoted field (``count_batch``).
     """
     exports = [f for f in new if f.path not in streamed]
     events = [f for f in new if f.path in streamed]
     parts: list[DataFrame] = []
     columns: dict[str, list[str]] = {}
     if exports:
-        rows, found = read_exports(spark, contract, exports)
+        rows, found = read_exports(spark, contract, exports, inside)
         parts.append(rows)
         columns |= found
     if events and contract.stream is not None:
@@ -230,7 +248,7 @@ def scan_lines(spark: SparkSession, new: list[FileInfo]) -> DataFrame:
 
 
 def read_exports(
-    spark: SparkSession, contract: Contract, new: list[FileInfo]
+    spark: SparkSession, contract: Contract, new: list[FileInfo], inside: Spans | None = None
 ) -> tuple[DataFrame, dict[str, list[str]]]:
     """Export files (CSV or JSON Lines, as the contract says) as bronze rows, and their columns."""
     files = LakeFiles(spark)
@@ -239,7 +257,7 @@ def read_exports(
     if contract.format == "csv":
         fields = {f.path: parse_header(files.first_line(f.path)) for f in new}
         named = {path: named_as_contract(header, aliases) for path, header in fields.items()}
-        return parse_csv_lines(lines, contract.source_columns, named), fields
+        return parse_csv_lines(lines, contract.source_columns, named, inside), fields
     fields = file_keys(lines, new)
     return parse_json_lines(lines, contract.source_columns, fields, aliases), fields
 
@@ -275,12 +293,18 @@ def batch_path(lake: LakePaths, dataset: str, ingested_at: datetime, batch_id: s
     return f"{lake.bronze(dataset)}/ingest_date={ingested_at.date().isoformat()}/run_id={batch_id}"
 
 
-def count_batch(spark: SparkSession, path: str, schema: StructType) -> dict[str, dict[str, Any]]:
-    """Rows and malformed rows per file, read back from what was written.
+def count_batch(
+    spark: SparkSession, path: str, schema: StructType
+) -> tuple[dict[str, dict[str, Any]], dict[str, list[tuple[int, int]]]]:
+    """Rows and malformed rows per file, read back from what was written, and the lines of each
+    CSV file that lie inside a quoted field (``jobs.bronze.quoting``; files with none left out).
 
     ``schema``: the written frame's; without it Spark runs a job to read a file's footer first
     (every schema inference of a Parquet read does), one more small job on the delivery's path.
     """
+    marked = F.when(
+        F.col("_corrupt_reason") == UNBALANCED, F.struct("_ingest_line", "_corrupt_record")
+    )
     grouped = (
         spark.read.schema(schema)
         .parquet(path)
@@ -289,17 +313,25 @@ def count_batch(spark: SparkSession, path: str, schema: StructType) -> dict[str,
             F.count("*").alias("rows"),
             F.count("_corrupt_record").alias("malformed"),
             F.collect_set("_ingest_encoding").alias("encodings"),
+            F.collect_list(marked).alias("marked"),
         )
         .collect()
     )
-    # A file with one line that is not valid UTF-8 is a Latin-1 file.
-    return {
+    counts = {
         r["_ingest_file"]: {
-            **r.asDict(),
+            "rows": r["rows"],
+            "malformed": r["malformed"],
+            # A file with one line that is not valid UTF-8 is a Latin-1 file.
             "encoding": "ISO-8859-1" if "ISO-8859-1" in r["encodings"] else "UTF-8",
         }
         for r in grouped
     }
+    spans = {
+        r["_ingest_file"]: runs
+        for r in grouped
+        if (runs := lines_inside_quoted_fields((m[0], m[1]) for m in r["marked"]))
+    }
+    return counts, spans
 
 
 def manifest_entry(

@@ -11,13 +11,19 @@ from datetime import datetime
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from jobs.bronze.quoting import (
+    INSIDE_QUOTED,
+    UNBALANCED,
+    Spans,
+    csv_field_count,
+    marked_inside,
+    quote_on_another_line,
+)
 from jobs.common.aliases import named_as_contract
 
 REPLACEMENT_CHAR = "\ufffd"
 BOM = "\ufeff"
 MAX_LENGTH = (1 << 31) - 1
-# Commas inside double-quoted fields are not separators; "" is an escaped quote.
-QUOTED_FIELD = r'"(?:[^"]|"")*"'
 
 
 # Bronze's own columns, and its partitions: an extra source column never takes one of these names.
@@ -106,45 +112,6 @@ def number_and_decode_lines(raw: DataFrame) -> DataFrame:
     return numbered.select(
         "_ingest_file", "_ingest_line", text.alias("_line"), encoding.alias("_ingest_encoding")
     )
-
-
-def outside_quoted_fields(line: Column) -> Column:
-    """The line without its whole quoted fields (each may hold commas and doubled quotes): what
-    its fields are counted on, and where a quote that no field closes is left."""
-    return F.when(F.instr(line, '"') > 0, F.regexp_replace(line, QUOTED_FIELD, "")).otherwise(line)
-
-
-def csv_field_count(line: Column) -> Column:
-    """Number of comma-separated fields, counting a quoted field with commas in it once."""
-    # Pieces of a split rather than length minus length without commas: translate() costs
-    # about 2 s per million lines here, a split on one literal character a tenth of that.
-    return F.size(F.split(outside_quoted_fields(line), ",", -1))
-
-
-UNBALANCED = (
-    "a double quote opens or closes a field on another line"
-    " (a line break inside a quoted field is not read)"
-)
-"""Why the first and last lines of a record whose quoted field holds a line break (a cell with
-Alt+Enter, saved as CSV by Excel) are quarantined: bronze reads a CSV file line by line. A line
-between them is quarantined for its field count, unless it has the header's."""
-
-
-def unbalanced_quotes(line: Column) -> Column:
-    """Whether a line holds an odd number of double quotes. In RFC 4180 CSV a quote inside a
-    quoted field is doubled, so a line of whole records always holds an even number."""
-    return (F.length(line) - F.length(F.replace(line, F.lit('"'), F.lit("")))) % 2 == 1
-
-
-def quote_on_another_line(line: Column) -> Column:
-    """Whether a field of the line opens with a double quote the line does not close, or ends
-    with one the line did not open: a line of a record whose quoted field holds a line break.
-    Such a line can have as many fields as the header (the break in its first or last field) and
-    would pass with a cut value. A quote inside an unquoted field (``12" PLATE``) is data, as
-    Spark's CSV parser reads it."""
-    # What is left outside whole quoted fields, as the field count splits it.
-    opens_or_closes = outside_quoted_fields(line).rlike(r'(^|,)\s*"|"\s*(,|$)')
-    return unbalanced_quotes(line) & opens_or_closes  # a line without quotes stops at the first
 
 
 def parse_header(text: str) -> list[str]:
@@ -265,7 +232,10 @@ def _parsed(lines: DataFrame, columns: list[Column], reason: Column) -> DataFram
 
 
 def parse_csv_lines(
-    lines: DataFrame, source_columns: list[str], headers: Mapping[str, list[str]]
+    lines: DataFrame,
+    source_columns: list[str],
+    headers: Mapping[str, list[str]],
+    inside: Spans | None = None,
 ) -> DataFrame:
     """Map each data line's fields to columns by its file's own header: the contract's source
     columns, then every other column of any file (see ``extra_columns``), all strings.
@@ -275,9 +245,16 @@ def parse_csv_lines(
     field count differs from its header's, or a file whose header lacks a contract column,
     keeps the whole line in ``_corrupt_record`` with the reason in ``_corrupt_reason``; its
     columns hold what could be parsed. An extra column is NULL for a file without it.
+
+    A line of a quoted field that holds a line break is kept whole with why: the first and last
+    (``UNBALANCED``), and those within ``inside`` (``INSIDE_QUOTED``, see
+    ``jobs.bronze.quoting``), which only the lines around them tell apart.
     """
     slots = max([len(h) for h in headers.values()] + [len(source_columns)])
-    data = _positional_fields(lines.where(F.col("_ingest_line") > 1), slots)
+    data = lines.where(F.col("_ingest_line") > 1)
+    if inside:
+        data = marked_inside(data, inside)
+    data = _positional_fields(data, slots)
     lowered = {path: [name.lower() for name in header] for path, header in headers.items()}
     columns = []
     for name in source_columns:
@@ -294,9 +271,11 @@ def parse_csv_lines(
     header_count = _per_file({p: F.lit(len(h)) for p, h in headers.items()}, F.lit(0))
     field_count = csv_field_count(F.col("_line"))
     miscounted = F.format_string("line has %d fields, the header has %d", field_count, header_count)
+    reason = F.when(header_lacks != "", header_lacks)
+    if inside:
+        reason = reason.when(F.col("_inside"), F.lit(INSIDE_QUOTED))
     reason = (
-        F.when(header_lacks != "", header_lacks)
-        .when(F.trim(F.col("_line")) == "", F.lit("blank line"))
+        reason.when(F.trim(F.col("_line")) == "", F.lit("blank line"))
         .when(quote_on_another_line(F.col("_line")), F.lit(UNBALANCED))
         .when(field_count != header_count, miscounted)
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import gzip
 import json
 from collections.abc import Callable
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 
+from jobs.bronze.quoting import INSIDE_QUOTED, UNBALANCED
 from medallion.local.jobrunner import JobResult
 
 HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
@@ -173,3 +175,44 @@ def test_a_file_spark_cannot_read_to_its_end_fails_naming_the_file_and_the_cause
         "EOFException: Unexpected end of input stream"
     )
     assert not (tmp_path / "lake" / "_meta" / "ingested").exists()
+
+
+def test_every_line_of_a_value_with_two_line_breaks_is_kept_with_why(
+    tmp_path: Path, job_runner: Callable[..., JobResult]
+) -> None:
+    """A description holding two line breaks, as Python's csv (or Excel) writes it: its middle
+    line has the header's eight fields, so only the lines
+    around it tell that it is not a record. Each of its three lines is quarantined with why;
+    every other line is a row, and the manifest counts the three as malformed."""
+    orders = tmp_path / "landing" / "order_lines"
+    orders.mkdir(parents=True)
+    records = [HEADER.split(",")]
+    records += [
+        [f"{536365 + i}", f"{i}A", f"MUG {i}", "6", "12/1/2010 8:26", "2.55", "17850", "UK"]
+        for i in range(3000)
+    ]
+    broken = "GIFT SET\nof tag, ribbon, box, card, bag, bow, tissue, wrap\nBOXED"
+    records.insert(2000, ["566000", "22000", broken, "1", "12/1/2010 9:00", "9.95", "", "UK"])
+    with (orders / "with breaks.csv").open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f, lineterminator="\n").writerows(records)
+    options = {
+        "lake_root": str(tmp_path / "lake"),
+        "run_id": "r1",
+        "landing_root": str(orders.parent),
+    }
+    result = job_runner("bronze", options)
+    assert result.state == "SUCCEEDED", result.error_message
+    rows = duckdb.sql(
+        f"select _ingest_line, _corrupt_reason, _corrupt_record, InvoiceNo from read_parquet("
+        f"'{tmp_path}/lake/bronze/order_lines/**/*.parquet') order by _ingest_line"
+    ).fetchall()
+    assert [r[0] for r in rows] == list(range(2, 3005))  # every line one row
+    quarantined = [(line, why, record) for line, why, record, _ in rows if why is not None]
+    assert quarantined == [
+        (2001, UNBALANCED, '566000,22000,"GIFT SET'),
+        (2002, INSIDE_QUOTED, "of tag, ribbon, box, card, bag, bow, tissue, wrap"),
+        (2003, UNBALANCED, 'BOXED",1,12/1/2010 9:00,9.95,,UK'),
+    ]
+    assert rows[-1][3] == str(536365 + 2999)
+    (entry,) = manifest(tmp_path / "lake").values()
+    assert (entry["rows"], entry["malformed"]) == (3003, 3)

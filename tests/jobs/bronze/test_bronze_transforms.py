@@ -14,8 +14,13 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from jobs.bronze.ingest import read_lines
-from jobs.bronze.transforms import (
+from jobs.bronze.quoting import (
+    INSIDE_QUOTED,
     UNBALANCED,
+    ends_inside_quotes,
+    lines_inside_quoted_fields,
+)
+from jobs.bronze.transforms import (
     extra_columns,
     header_problem,
     json_keys,
@@ -41,6 +46,28 @@ def bronze_lines(spark: SparkSession, folder: Path, files: dict[str, bytes], par
     )
     lines = number_and_decode_lines(raw)
     return (parse(lines) if parse else lines).collect()
+
+
+def bronze_csv_rows(
+    spark: SparkSession, folder: Path, files: dict[str, bytes], headers: dict[str, list[str]]
+) -> list:
+    """CSV files parsed as bronze's ``write_batch`` does: once, then, when the lines its first
+    parse marks enclose any, again with those lines (``jobs.bronze.quoting``)."""
+
+    def parse(inside):
+        return lambda lines: parse_csv_lines(lines, COLUMNS, headers, inside)
+
+    rows = bronze_lines(spark, folder, files, parse(None))
+    marked: dict[str, list[tuple[int, str]]] = {}
+    for row in rows:
+        if row["_corrupt_reason"] == UNBALANCED:
+            marked.setdefault(row["_ingest_file"], []).append(
+                (row["_ingest_line"], row["_corrupt_record"])
+            )
+    spans = {
+        path: runs for path, lines in marked.items() if (runs := lines_inside_quoted_fields(lines))
+    }
+    return bronze_lines(spark, folder, files, parse(spans)) if spans else rows
 
 
 @pytest.fixture
@@ -137,9 +164,8 @@ def test_a_csv_file_as_python_writes_it_loads_whole_or_says_why(
 ) -> None:
     """Any values of commas, quotes, spaces and line breaks, written by Python's csv module (RFC
     4180): each record without a line break is one row holding its exact values; a record with
-    one is quarantined line by line, its first and last lines saying why. (A line between them,
-    of a value with two line breaks or more, is quarantined for its field count, unless it has
-    as many fields as the header: the README says so.)"""
+    one is quarantined line by line, its first and last lines saying a quote opens or closes a
+    field on another line, each line between them that it lies inside a quoted field."""
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(COLUMNS)
@@ -154,12 +180,7 @@ def test_a_csv_file_as_python_writes_it_loads_whole_or_says_why(
         text.write(written.getvalue())
     headers = {"f.csv": parse_header(",".join(COLUMNS))}
     folder = tmp_path_factory.mktemp("quoting")
-    rows = bronze_lines(
-        spark,
-        folder,
-        {"f.csv": text.getvalue().encode()},
-        lambda lines: parse_csv_lines(lines, COLUMNS, headers),
-    )
+    rows = bronze_csv_rows(spark, folder, {"f.csv": text.getvalue().encode()}, headers)
     by_line = {r["_ingest_line"]: r for r in rows}
     assert sorted(by_line) == list(range(2, line))  # every line one row
     for record, (first, count) in zip(records, starts, strict=True):
@@ -167,9 +188,50 @@ def test_a_csv_file_as_python_writes_it_loads_whole_or_says_why(
             row = by_line[first]
             assert row["_corrupt_reason"] is None, (record, row)
             assert [row[c] for c in COLUMNS] == [v or None for v in record]  # "" reads as NULL
-        else:
-            for edge in (first, first + count - 1):
-                assert by_line[edge]["_corrupt_reason"] == UNBALANCED, (record, by_line[edge])
+            continue
+        reasons = [by_line[n]["_corrupt_reason"] for n in range(first, first + count)]
+        assert reasons == [UNBALANCED, *[INSIDE_QUOTED] * (count - 2), UNBALANCED], record
+
+
+def test_a_line_inside_a_quoted_field_is_kept_with_why_whatever_its_field_count(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    """An address of three lines whose middle line has the header's two commas: a line that on
+    its own reads as a record, told apart by the lines around it."""
+    content = (
+        b"StockCode,InvoiceNo,Quantity\n"
+        b'"Flat 2\n'  # line 2: opens the field
+        b"High St, Leeds, UK\n"  # line 3: three fields, as the header has
+        b'LS1",536365,6\n'  # line 4: closes it
+        b'PLATE 12",536366,6\n'  # line 5: ends a field it did not open: opens nothing
+        b"85123A,536367,6\n"  # line 6: a whole record
+        b'85123B,536368,"no end\n'  # line 7: opens a field no line closes ...
+        b"85123C,536369,6\n"  # line 8: ... so the lines after it are read one by one
+    )
+    headers = {"f.csv": parse_header("StockCode,InvoiceNo,Quantity")}
+    rows = {
+        r["_ingest_line"]: r for r in bronze_csv_rows(spark, tmp_path, {"f.csv": content}, headers)
+    }
+    reasons = {line: rows[line]["_corrupt_reason"] for line in rows}
+    assert reasons == {
+        2: UNBALANCED, 3: INSIDE_QUOTED, 4: UNBALANCED, 5: UNBALANCED, 6: None,
+        7: UNBALANCED, 8: None,
+    }  # fmt: skip
+    assert rows[3]["_corrupt_record"] == "High St, Leeds, UK"
+    assert (rows[8]["StockCode"], rows[8]["Quantity"]) == ("85123C", "6")
+
+
+def test_a_reader_follows_quotes_as_rfc_4180_and_spark_read_them() -> None:
+    assert ends_inside_quotes('a,"b', inside=False)
+    assert ends_inside_quotes('a, "b""c', inside=False)  # spaces before the quote; doubled one
+    assert not ends_inside_quotes('12" PLATE,"b"', inside=False)  # an inch mark is data
+    assert not ends_inside_quotes('LS1",a', inside=True)
+    assert ends_inside_quotes('LS1",a,"b', inside=True)  # closes one field, opens another
+    assert ends_inside_quotes('say ""hi""', inside=True)  # doubled quotes inside a field
+    # Opened on 2, closed and opened again on 5, closed on 6; 9 closes nothing that is open.
+    marked = [(9, 'x",1'), (6, 'c",2'), (2, '"a'), (5, 'b",1,"c')]
+    assert lines_inside_quoted_fields(marked) == [(3, 4)]
+    assert lines_inside_quoted_fields([(2, '"a'), (3, 'b",1'), (7, '"c'), (10, 'd"')]) == [(8, 9)]
 
 
 def test_a_header_without_a_contract_column_marks_every_line(lines_of) -> None:
