@@ -14,7 +14,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
-from jobs.bronze.quoting import UNBALANCED, Spans, lines_inside_quoted_fields
+from jobs.bronze.quoting import UNBALANCED, Spans, records_across_lines
 from jobs.bronze.sniff import GZIP_MAGIC, SNIFF_BYTES, not_text_reason, unreadable_reason
 from jobs.bronze.transforms import (
     add_ingest_metadata,
@@ -116,22 +116,22 @@ def write_batch(
     dataset = contract.dataset
     path = batch_path(lake, dataset, ingested_at, batch_id)
 
-    def write(inside: Spans | None = None) -> tuple[StructType, dict[str, list[str]]]:
+    def write(records: Spans | None = None) -> tuple[StructType, dict[str, list[str]]]:
         with named_on_failure(dataset, with_data):
-            rows, columns = read_lines(spark, contract, with_data, set(streamed), inside)
+            rows, columns = read_lines(spark, contract, with_data, set(streamed), records)
             rows = add_ingest_metadata(rows, batch_id, ingested_at)
             # Its directory written directly: partitionBy would sort by two constant columns.
             rows.write.mode("overwrite").parquet(path)
         return rows.schema, columns
 
     schema, columns = write()
-    counts, spans = count_batch(spark, path, schema)
-    if spans:
-        # Rare: a quoted field holding two line breaks or more, whose lines between the first
-        # and the last only the lines around them tell apart. The batch is not recorded yet.
-        lines = sum(last - first + 1 for runs in spans.values() for first, last in runs)
-        say(f"bronze: {dataset}: {lines} line(s) inside quoted fields: writing the batch again")
-        write(spans)
+    counts, records = count_batch(spark, path, schema)
+    if records:
+        # Rare: a record whose quoted field holds a line break, which a line on its own cannot
+        # read. Its lines are known now; the batch is not recorded yet.
+        spans = sum(len(found) for found in records.values())
+        say(f"bronze: {dataset}: {spans} record(s) span lines: reading each as one row")
+        write(records)
         counts, _ = count_batch(spark, path, schema)
     unlisted = sorted(set(counts) - {f.path for f in with_data})
     if unlisted:
@@ -197,7 +197,7 @@ def read_lines(
     contract: Contract,
     new: list[FileInfo],
     streamed: set[str],
-    inside: Spans | None = None,
+    records: Spans | None = None,
 ) -> tuple[DataFrame, dict[str, list[str]]]:
     """The new files' data lines as bronze rows (every column as a string), and each file's
     columns as the file names them: its CSV header, or the keys of its JSON objects (sorted;
@@ -205,14 +205,15 @@ def read_lines(
 
     ``streamed`` are the files under the contract's stream prefix: events, read as JSON Lines
     whatever the contract's format; the rest are read as the contract's format says.
-    ``inside``: the lines of CSV files that lie inside a quoted field (``count_batch``).
+    ``records``: the records of CSV files that span lines, each read as one row
+    (``count_batch``).
     """
     exports = [f for f in new if f.path not in streamed]
     events = [f for f in new if f.path in streamed]
     parts: list[DataFrame] = []
     columns: dict[str, list[str]] = {}
     if exports:
-        rows, found = read_exports(spark, contract, exports, inside)
+        rows, found = read_exports(spark, contract, exports, records)
         parts.append(rows)
         columns |= found
     if events and contract.stream is not None:
@@ -248,7 +249,7 @@ def scan_lines(spark: SparkSession, new: list[FileInfo]) -> DataFrame:
 
 
 def read_exports(
-    spark: SparkSession, contract: Contract, new: list[FileInfo], inside: Spans | None = None
+    spark: SparkSession, contract: Contract, new: list[FileInfo], records: Spans | None = None
 ) -> tuple[DataFrame, dict[str, list[str]]]:
     """Export files (CSV or JSON Lines, as the contract says) as bronze rows, and their columns."""
     files = LakeFiles(spark)
@@ -257,7 +258,7 @@ def read_exports(
     if contract.format == "csv":
         fields = {f.path: parse_header(files.first_line(f.path)) for f in new}
         named = {path: named_as_contract(header, aliases) for path, header in fields.items()}
-        return parse_csv_lines(lines, contract.source_columns, named, inside), fields
+        return parse_csv_lines(lines, contract.source_columns, named, records), fields
     fields = file_keys(lines, new)
     return parse_json_lines(lines, contract.source_columns, fields, aliases), fields
 
@@ -296,8 +297,8 @@ def batch_path(lake: LakePaths, dataset: str, ingested_at: datetime, batch_id: s
 def count_batch(
     spark: SparkSession, path: str, schema: StructType
 ) -> tuple[dict[str, dict[str, Any]], dict[str, list[tuple[int, int]]]]:
-    """Rows and malformed rows per file, read back from what was written, and the lines of each
-    CSV file that lie inside a quoted field (``jobs.bronze.quoting``; files with none left out).
+    """Rows and malformed rows per file, read back from what was written, and the records of
+    each CSV file that span lines (``jobs.bronze.quoting``; files with none left out).
 
     ``schema``: the written frame's; without it Spark runs a job to read a file's footer first
     (every schema inference of a Parquet read does), one more small job on the delivery's path.
@@ -326,12 +327,12 @@ def count_batch(
         }
         for r in grouped
     }
-    spans = {
-        r["_ingest_file"]: runs
+    records = {
+        r["_ingest_file"]: spans
         for r in grouped
-        if (runs := lines_inside_quoted_fields((m[0], m[1]) for m in r["marked"]))
+        if (spans := records_across_lines((m[0], m[1]) for m in r["marked"]))
     }
-    return counts, spans
+    return counts, records
 
 
 def manifest_entry(

@@ -1,12 +1,12 @@
-"""CSV quoting in bronze: fields counted outside quotes, and the lines of a quoted field that
-holds line breaks, which bronze, reading a file line by line, cannot read as one record.
+"""CSV quoting in bronze: fields counted outside quotes, and records whose quoted field holds a
+line break (a cell with Alt+Enter, saved as CSV by Excel; valid RFC 4180), which span lines.
 
-A quoted field may hold a line break (a cell with Alt+Enter, saved as CSV by Excel). Its first
-and last lines each hold a double quote that no field of theirs closes or opens: a per-line check
-finds them (``quote_on_another_line``). A line between them (a value with two line breaks or
-more) can look like a whole record; only the lines around it tell, so the job collects the lines
-that check marked, finds the lines they enclose (``lines_inside_quoted_fields``) and, when there
-are any, reads the batch again marking them (``marked_inside``).
+Bronze reads a file as lines, each on its own, split over tasks. A record that spans lines has a
+first and a last line each holding a double quote that no field of theirs closes or opens: a
+per-line check marks them (``quote_on_another_line``). The job collects the marked lines while it
+counts the rows it wrote, pairs them into the records they begin and end
+(``records_across_lines``) and, when there are any, reads the batch again with each such record's
+lines joined into one row (``joined_records``).
 """
 
 from __future__ import annotations
@@ -20,20 +20,14 @@ from pyspark.sql import functions as F
 QUOTED_FIELD = r'"(?:[^"]|"")*"'
 
 UNBALANCED = (
-    "a double quote opens or closes a field on another line"
-    " (a line break inside a quoted field is not read)"
+    "a double quote opens a field that no later line closes,"
+    " or closes one that no earlier line opened"
 )
-"""Why the first and last lines of a record whose quoted field holds a line break are
-quarantined: bronze reads a CSV file line by line."""
-
-INSIDE_QUOTED = (
-    "line lies inside a quoted field that a line before it opens and a line after it closes"
-    " (a line break inside a quoted field is not read)"
-)
-"""Why a line between those two is quarantined, whatever its field count."""
+"""Why a line is quarantined whose quote opens a field that no later line closes, or closes one
+that no earlier line opened: bronze cannot tell which lines make the record."""
 
 Spans = Mapping[str, Sequence[tuple[int, int]]]
-"""Per file, the (first, last) line numbers of each run of lines inside a quoted field."""
+"""Per file, the (first, last) line numbers of each record that spans lines."""
 
 
 def outside_quoted_fields(line: Column) -> Column:
@@ -88,40 +82,58 @@ def ends_inside_quotes(line: str, inside: bool) -> bool:
     return state == "quoted"
 
 
-def lines_inside_quoted_fields(marked: Iterable[tuple[int, str]]) -> list[tuple[int, int]]:
-    """The runs of lines (first, last) that lie inside a quoted field, in one file, from its
-    lines that ``quote_on_another_line`` marks (number, text).
+def records_across_lines(marked: Iterable[tuple[int, str]]) -> list[tuple[int, int]]:
+    """The (first, last) lines of each record of one file that a quoted field carries over
+    lines, from its lines that ``quote_on_another_line`` marks (number, text).
 
-    A marked line that a reader starting at a field's start ends inside a quoted field opens
-    one; the next marked line closes it (whatever it holds: a CSV reader takes everything up to
-    the next field-ending quote into the field), and the lines between lie inside it. That
-    closing line may open another. A marked line that opens nothing (a quote ending an
-    unquoted field) is left alone, and so is a field still open at the end of the file: its
-    lines are read one by one, as if no line broke it.
+    A marked line that a reader starting at a field's start ends inside a quoted field begins
+    such a record; the next marked line that a reader starting inside the field ends outside
+    of one ends it (a marked line between them closes the field and opens another). The lines
+    between them hold no field-ending quote (RFC 4180 doubles a quote inside a field), so none is
+    marked. A marked line that begins nothing (a quote ending an unquoted field) is left alone,
+    as is a record still open at the end of the file: its lines stay lines, each quarantined or
+    read on its own.
     """
-    spans = []
-    opened = None
+    records = []
+    first = None
     for number, text in sorted(marked):
-        if opened is not None:
-            if number > opened + 1:
-                spans.append((opened + 1, number - 1))
-            opened = number if ends_inside_quotes(text, True) else None
-        elif ends_inside_quotes(text, False):
-            opened = number
-    return spans
+        if first is None:
+            if ends_inside_quotes(text, False):
+                first = number
+        elif not ends_inside_quotes(text, True):
+            records.append((first, number))
+            first = None
+    return records
 
 
-def marked_inside(lines: DataFrame, spans: Spans) -> DataFrame:
-    """``lines`` with ``_inside``: true for a line within ``spans``, else NULL. A broadcast join
-    on the file and line number with one row per such line; the lines themselves are not
-    shuffled."""
-    rows = [(path, first, last) for path, runs in spans.items() for first, last in runs]
+def joined_records(lines: DataFrame, records: Spans) -> DataFrame:
+    """``lines`` (``_ingest_file``, ``_ingest_line``, ``_line``, ``_ingest_encoding``) with the
+    lines of each of ``records`` as one row: their text joined by line breaks (LF), under the
+    record's first line number, Latin-1 if any of its lines is. A broadcast join on the file and
+    line number finds them; only their lines are shuffled, to be joined."""
+    rows = [(path, first, last) for path, spans in records.items() for first, last in spans]
     if not rows:
-        return lines.withColumn("_inside", F.lit(None).cast("boolean"))
-    runs = lines.sparkSession.createDataFrame(rows, "_ingest_file string, _first long, _last long")
-    inside = runs.select(
-        "_ingest_file",
-        F.explode(F.sequence("_first", "_last")).alias("_ingest_line"),
-        F.lit(True).alias("_inside"),
+        return lines
+    spans = lines.sparkSession.createDataFrame(rows, "_ingest_file string, _first long, _last long")
+    members = spans.select(
+        "_ingest_file", "_first", F.explode(F.sequence("_first", "_last")).alias("_ingest_line")
     )
-    return lines.join(F.broadcast(inside), ["_ingest_file", "_ingest_line"], "left")
+    tagged = lines.join(F.broadcast(members), ["_ingest_file", "_ingest_line"], "left")
+    single = tagged.where(F.col("_first").isNull()).select(*lines.columns)
+    joined = (
+        tagged.where(F.col("_first").isNotNull())
+        .groupBy("_ingest_file", "_first")
+        .agg(
+            F.array_sort(F.collect_list(F.struct("_ingest_line", "_line"))).alias("_parts"),
+            F.max(F.col("_ingest_encoding") == "ISO-8859-1").alias("_latin1"),
+        )
+        .select(
+            "_ingest_file",
+            F.col("_first").alias("_ingest_line"),
+            F.concat_ws("\n", F.transform("_parts", lambda part: part["_line"])).alias("_line"),
+            F.when(F.col("_latin1"), F.lit("ISO-8859-1"))
+            .otherwise(F.lit("UTF-8"))
+            .alias("_ingest_encoding"),
+        )
+    )
+    return single.unionByName(joined.select(*lines.columns))

@@ -12,11 +12,10 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from jobs.bronze.quoting import (
-    INSIDE_QUOTED,
     UNBALANCED,
     Spans,
     csv_field_count,
-    marked_inside,
+    joined_records,
     quote_on_another_line,
 )
 from jobs.common.aliases import named_as_contract
@@ -235,7 +234,7 @@ def parse_csv_lines(
     lines: DataFrame,
     source_columns: list[str],
     headers: Mapping[str, list[str]],
-    inside: Spans | None = None,
+    records: Spans | None = None,
 ) -> DataFrame:
     """Map each data line's fields to columns by its file's own header: the contract's source
     columns, then every other column of any file (see ``extra_columns``), all strings.
@@ -246,14 +245,15 @@ def parse_csv_lines(
     keeps the whole line in ``_corrupt_record`` with the reason in ``_corrupt_reason``; its
     columns hold what could be parsed. An extra column is NULL for a file without it.
 
-    A line of a quoted field that holds a line break is kept whole with why: the first and last
-    (``UNBALANCED``), and those within ``inside`` (``INSIDE_QUOTED``, see
-    ``jobs.bronze.quoting``), which only the lines around them tell apart.
+    A record whose quoted field holds a line break spans lines: ``records`` names them (see
+    ``jobs.bronze.quoting``), and each is read as one row under its first line. Without
+    ``records`` (the first read of a batch) its first and last lines are kept whole with why
+    (``UNBALANCED``).
     """
     slots = max([len(h) for h in headers.values()] + [len(source_columns)])
     data = lines.where(F.col("_ingest_line") > 1)
-    if inside:
-        data = marked_inside(data, inside)
+    if records:
+        data = joined_records(data, records)
     data = _positional_fields(data, slots)
     lowered = {path: [name.lower() for name in header] for path, header in headers.items()}
     columns = []
@@ -271,11 +271,9 @@ def parse_csv_lines(
     header_count = _per_file({p: F.lit(len(h)) for p, h in headers.items()}, F.lit(0))
     field_count = csv_field_count(F.col("_line"))
     miscounted = F.format_string("line has %d fields, the header has %d", field_count, header_count)
-    reason = F.when(header_lacks != "", header_lacks)
-    if inside:
-        reason = reason.when(F.col("_inside"), F.lit(INSIDE_QUOTED))
     reason = (
-        reason.when(F.trim(F.col("_line")) == "", F.lit("blank line"))
+        F.when(header_lacks != "", header_lacks)
+        .when(F.trim(F.col("_line")) == "", F.lit("blank line"))
         .when(quote_on_another_line(F.col("_line")), F.lit(UNBALANCED))
         .when(field_count != header_count, miscounted)
     )

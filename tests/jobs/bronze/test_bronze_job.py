@@ -10,7 +10,6 @@ from pathlib import Path
 
 import duckdb
 
-from jobs.bronze.quoting import INSIDE_QUOTED, UNBALANCED
 from medallion.local.jobrunner import JobResult
 
 HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
@@ -177,13 +176,13 @@ def test_a_file_spark_cannot_read_to_its_end_fails_naming_the_file_and_the_cause
     assert not (tmp_path / "lake" / "_meta" / "ingested").exists()
 
 
-def test_every_line_of_a_value_with_two_line_breaks_is_kept_with_why(
+def test_a_value_with_two_line_breaks_is_read_whole(
     tmp_path: Path, job_runner: Callable[..., JobResult]
 ) -> None:
     """A description holding two line breaks, as Python's csv (or Excel) writes it: its middle
-    line has the header's eight fields, so only the lines
-    around it tell that it is not a record. Each of its three lines is quarantined with why;
-    every other line is a row, and the manifest counts the three as malformed."""
+    line has the header's eight fields, so only the lines around it tell that it is not a
+    record. The record is one row under its first line, its description whole; every other line
+    is a row, and the manifest counts the rows."""
     orders = tmp_path / "landing" / "order_lines"
     orders.mkdir(parents=True)
     records = [HEADER.split(",")]
@@ -194,7 +193,7 @@ def test_every_line_of_a_value_with_two_line_breaks_is_kept_with_why(
     broken = "GIFT SET\nof tag, ribbon, box, card, bag, bow, tissue, wrap\nBOXED"
     records.insert(2000, ["566000", "22000", broken, "1", "12/1/2010 9:00", "9.95", "", "UK"])
     with (orders / "with breaks.csv").open("w", newline="", encoding="utf-8") as f:
-        csv.writer(f, lineterminator="\n").writerows(records)
+        csv.writer(f).writerows(records)  # CRLF between records, as Excel writes them
     options = {
         "lake_root": str(tmp_path / "lake"),
         "run_id": "r1",
@@ -203,16 +202,12 @@ def test_every_line_of_a_value_with_two_line_breaks_is_kept_with_why(
     result = job_runner("bronze", options)
     assert result.state == "SUCCEEDED", result.error_message
     rows = duckdb.sql(
-        f"select _ingest_line, _corrupt_reason, _corrupt_record, InvoiceNo from read_parquet("
-        f"'{tmp_path}/lake/bronze/order_lines/**/*.parquet') order by _ingest_line"
+        f"select _ingest_line, _corrupt_reason, InvoiceNo, Description, Quantity from "
+        f"read_parquet('{tmp_path}/lake/bronze/order_lines/**/*.parquet') order by _ingest_line"
     ).fetchall()
-    assert [r[0] for r in rows] == list(range(2, 3005))  # every line one row
-    quarantined = [(line, why, record) for line, why, record, _ in rows if why is not None]
-    assert quarantined == [
-        (2001, UNBALANCED, '566000,22000,"GIFT SET'),
-        (2002, INSIDE_QUOTED, "of tag, ribbon, box, card, bag, bow, tissue, wrap"),
-        (2003, UNBALANCED, 'BOXED",1,12/1/2010 9:00,9.95,,UK'),
-    ]
-    assert rows[-1][3] == str(536365 + 2999)
+    assert [r[0] for r in rows] == [*range(2, 2002), *range(2004, 3005)]  # a row per record
+    assert [r for r in rows if r[1] is not None] == []
+    assert rows[1999] == (2001, None, "566000", broken, "1")
+    assert rows[-1][2] == str(536365 + 2999)
     (entry,) = manifest(tmp_path / "lake").values()
-    assert (entry["rows"], entry["malformed"]) == (3003, 3)
+    assert (entry["rows"], entry["malformed"]) == (3001, 0)

@@ -14,12 +14,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from jobs.bronze.ingest import read_lines
-from jobs.bronze.quoting import (
-    INSIDE_QUOTED,
-    UNBALANCED,
-    ends_inside_quotes,
-    lines_inside_quoted_fields,
-)
+from jobs.bronze.quoting import UNBALANCED, ends_inside_quotes, records_across_lines
 from jobs.bronze.transforms import (
     extra_columns,
     header_problem,
@@ -52,10 +47,11 @@ def bronze_csv_rows(
     spark: SparkSession, folder: Path, files: dict[str, bytes], headers: dict[str, list[str]]
 ) -> list:
     """CSV files parsed as bronze's ``write_batch`` does: once, then, when the lines its first
-    parse marks enclose any, again with those lines (``jobs.bronze.quoting``)."""
+    parse marks begin and end records that span lines, again with those records joined
+    (``jobs.bronze.quoting``)."""
 
-    def parse(inside):
-        return lambda lines: parse_csv_lines(lines, COLUMNS, headers, inside)
+    def parse(records):
+        return lambda lines: parse_csv_lines(lines, COLUMNS, headers, records)
 
     rows = bronze_lines(spark, folder, files, parse(None))
     marked: dict[str, list[tuple[int, str]]] = {}
@@ -64,10 +60,10 @@ def bronze_csv_rows(
             marked.setdefault(row["_ingest_file"], []).append(
                 (row["_ingest_line"], row["_corrupt_record"])
             )
-    spans = {
-        path: runs for path, lines in marked.items() if (runs := lines_inside_quoted_fields(lines))
+    records = {
+        path: spans for path, lines in marked.items() if (spans := records_across_lines(lines))
     }
-    return bronze_lines(spark, folder, files, parse(spans)) if spans else rows
+    return bronze_lines(spark, folder, files, parse(records)) if records else rows
 
 
 @pytest.fixture
@@ -119,35 +115,35 @@ def test_csv_columns_follow_the_file_header_and_malformed_lines_are_kept(lines_o
     assert rows[6]["_corrupt_record"] is None and rows[6]["Quantity"] is None
 
 
-def test_each_line_of_a_quoted_field_holding_a_line_break_is_kept_with_why(lines_of) -> None:
+def test_a_record_whose_quoted_field_holds_a_line_break_is_one_row(spark, tmp_path) -> None:
     """As Excel saves a cell with a line break: the record's quoted field goes on to the next
-    line. Each line is quarantined saying so, also the first line of a record broken in its
-    last field, which has as many fields as the header; a lone inch mark in an unquoted field
-    and a doubled quote inside a quoted one are data."""
+    line. It is read as one row under its first line, also when broken in its last field; a lone
+    inch mark in an unquoted field and a doubled quote inside a quoted one are data; a quote
+    ending a field it did not open is quarantined with why."""
     content = (
         b"StockCode,InvoiceNo,Quantity\n"
         b'"WHITE HANGING\n'  # line 2: the record's first line ...
         b'HEART",536365,6\n'  # line 3: ... and its second
-        b'85123A,536366,"6\n'  # line 4: broken in its last field: three fields
+        b'85123A,536366,"6\n'  # line 4: broken in its last field
         b'"\n'  # line 5: the end of that field
         b'12" PLATE,536367,6\n'  # line 6: an inch mark, whole
         b'"SAY ""HI"", 12"" PLATE",536368,6\n'  # line 7: doubled quotes, whole
-        b'PLATE 12",536369,6\n'  # line 8: a quote that ends a field reads as a field's end
+        b'PLATE 12",536369,6\n'  # line 8: a quote that ends a field no line opened
     )
     headers = {"f.csv": parse_header("StockCode,InvoiceNo,Quantity")}
-    parsed = lines_of({"f.csv": content}, lambda lines: parse_csv_lines(lines, COLUMNS, headers))
+    parsed = bronze_csv_rows(spark, tmp_path, {"f.csv": content}, headers)
     rows = {r["_ingest_line"]: r.asDict() for r in parsed}
-    assert sorted(rows) == [2, 3, 4, 5, 6, 7, 8]
-    why = (
-        "a double quote opens or closes a field on another line"
-        " (a line break inside a quoted field is not read)"
-    )
-    assert [rows[line]["_corrupt_reason"] for line in (2, 3, 4, 5, 8)] == [why] * 5
-    assert rows[2]["_corrupt_record"] == '"WHITE HANGING'
-    assert rows[3]["_corrupt_record"] == 'HEART",536365,6'
-    assert rows[6]["_corrupt_reason"] is None and rows[6]["StockCode"] == '12" PLATE'
-    assert rows[7]["_corrupt_reason"] is None
+    assert sorted(rows) == [2, 4, 6, 7, 8]
+    assert [rows[line]["_corrupt_reason"] for line in (2, 4, 6, 7)] == [None] * 4
+    assert [rows[2][c] for c in COLUMNS] == ["536365", "WHITE HANGING\nHEART", "6"]
+    assert [rows[4][c] for c in COLUMNS] == ["536366", "85123A", "6\n"]
+    assert rows[6]["StockCode"] == '12" PLATE'
     assert rows[7]["StockCode"] == 'SAY "HI", 12" PLATE'
+    assert rows[8]["_corrupt_reason"] == (
+        "a double quote opens a field that no later line closes, or closes one that no earlier"
+        " line opened"
+    )
+    assert rows[8]["_corrupt_record"] == 'PLATE 12",536369,6'
 
 
 FIELD_TEXT = st.text(alphabet='ab ,"\n', max_size=6)
@@ -159,66 +155,58 @@ FIELD_TEXT = st.text(alphabet='ab ,"\n', max_size=6)
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(records=st.lists(st.lists(FIELD_TEXT, min_size=3, max_size=3), min_size=1, max_size=6))
-def test_a_csv_file_as_python_writes_it_loads_whole_or_says_why(
+def test_a_csv_file_as_python_writes_it_loads_whole(
     spark: SparkSession, tmp_path_factory: pytest.TempPathFactory, records: list[list[str]]
 ) -> None:
     """Any values of commas, quotes, spaces and line breaks, written by Python's csv module (RFC
-    4180): each record without a line break is one row holding its exact values; a record with
-    one is quarantined line by line, its first and last lines saying a quote opens or closes a
-    field on another line, each line between them that it lies inside a quoted field."""
+    4180): each record is one row, under its first line, holding its exact values."""
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(COLUMNS)
-    starts = []  # each record's first line number and its line count
+    starts = []  # each record's first line number
     line = 2
     for record in records:
         written = io.StringIO()
         csv.writer(written, lineterminator="\n").writerow(record)
-        count = written.getvalue().count("\n")
-        starts.append((line, count))
-        line += count
+        starts.append(line)
+        line += written.getvalue().count("\n")
         text.write(written.getvalue())
     headers = {"f.csv": parse_header(",".join(COLUMNS))}
     folder = tmp_path_factory.mktemp("quoting")
     rows = bronze_csv_rows(spark, folder, {"f.csv": text.getvalue().encode()}, headers)
     by_line = {r["_ingest_line"]: r for r in rows}
-    assert sorted(by_line) == list(range(2, line))  # every line one row
-    for record, (first, count) in zip(records, starts, strict=True):
-        if count == 1:
-            row = by_line[first]
-            assert row["_corrupt_reason"] is None, (record, row)
-            assert [row[c] for c in COLUMNS] == [v or None for v in record]  # "" reads as NULL
-            continue
-        reasons = [by_line[n]["_corrupt_reason"] for n in range(first, first + count)]
-        assert reasons == [UNBALANCED, *[INSIDE_QUOTED] * (count - 2), UNBALANCED], record
+    assert sorted(by_line) == starts  # every record one row
+    for record, first in zip(records, starts, strict=True):
+        row = by_line[first]
+        assert row["_corrupt_reason"] is None, (record, row)
+        assert [row[c] for c in COLUMNS] == [v or None for v in record]  # "" reads as NULL
 
 
-def test_a_line_inside_a_quoted_field_is_kept_with_why_whatever_its_field_count(
+def test_a_record_over_three_lines_is_one_row_whatever_its_lines_look_like(
     spark: SparkSession, tmp_path: Path
 ) -> None:
-    """An address of three lines whose middle line has the header's two commas: a line that on
-    its own reads as a record, told apart by the lines around it."""
+    """An address of three lines whose middle line has the header's two commas, in a Latin-1
+    file: a line that on its own reads as a record, told apart by the lines around it. A quote
+    opening a field that no later line closes is quarantined on its line alone."""
     content = (
         b"StockCode,InvoiceNo,Quantity\n"
         b'"Flat 2\n'  # line 2: opens the field
         b"High St, Leeds, UK\n"  # line 3: three fields, as the header has
-        b'LS1",536365,6\n'  # line 4: closes it
-        b'PLATE 12",536366,6\n'  # line 5: ends a field it did not open: opens nothing
-        b"85123A,536367,6\n"  # line 6: a whole record
-        b'85123B,536368,"no end\n'  # line 7: opens a field no line closes ...
-        b"85123C,536369,6\n"  # line 8: ... so the lines after it are read one by one
+        b'LS1 \xa3",536365,6\n'  # line 4: closes it; a pound sign in Latin-1
+        b"85123A,536367,6\n"  # line 5: a whole record
+        b'85123B,536368,"no end\n'  # line 6: opens a field no line closes ...
+        b"85123C,536369,6\n"  # line 7: ... so the lines after it are read one by one
     )
     headers = {"f.csv": parse_header("StockCode,InvoiceNo,Quantity")}
     rows = {
         r["_ingest_line"]: r for r in bronze_csv_rows(spark, tmp_path, {"f.csv": content}, headers)
     }
-    reasons = {line: rows[line]["_corrupt_reason"] for line in rows}
-    assert reasons == {
-        2: UNBALANCED, 3: INSIDE_QUOTED, 4: UNBALANCED, 5: UNBALANCED, 6: None,
-        7: UNBALANCED, 8: None,
-    }  # fmt: skip
-    assert rows[3]["_corrupt_record"] == "High St, Leeds, UK"
-    assert (rows[8]["StockCode"], rows[8]["Quantity"]) == ("85123C", "6")
+    assert sorted(rows) == [2, 5, 6, 7]
+    assert rows[2]["StockCode"] == "Flat 2\nHigh St, Leeds, UK\nLS1 £"
+    assert rows[2]["_ingest_encoding"] == "ISO-8859-1"
+    assert (rows[2]["_corrupt_reason"], rows[5]["_corrupt_reason"]) == (None, None)
+    assert rows[6]["_corrupt_reason"] == UNBALANCED
+    assert (rows[7]["StockCode"], rows[7]["_corrupt_reason"]) == ("85123C", None)
 
 
 def test_a_reader_follows_quotes_as_rfc_4180_and_spark_read_them() -> None:
@@ -228,10 +216,14 @@ def test_a_reader_follows_quotes_as_rfc_4180_and_spark_read_them() -> None:
     assert not ends_inside_quotes('LS1",a', inside=True)
     assert ends_inside_quotes('LS1",a,"b', inside=True)  # closes one field, opens another
     assert ends_inside_quotes('say ""hi""', inside=True)  # doubled quotes inside a field
-    # Opened on 2, closed and opened again on 5, closed on 6; 9 closes nothing that is open.
+    # Begun on 2, its field closed and another opened on 5, ended on 6; 9 begins nothing.
     marked = [(9, 'x",1'), (6, 'c",2'), (2, '"a'), (5, 'b",1,"c')]
-    assert lines_inside_quoted_fields(marked) == [(3, 4)]
-    assert lines_inside_quoted_fields([(2, '"a'), (3, 'b",1'), (7, '"c'), (10, 'd"')]) == [(8, 9)]
+    assert records_across_lines(marked) == [(2, 6)]
+    assert records_across_lines([(2, '"a'), (3, 'b",1'), (7, '"c'), (10, 'd"')]) == [
+        (2, 3),
+        (7, 10),
+    ]
+    assert records_across_lines([(4, 'a,"open')]) == []  # never closed: no record
 
 
 def test_a_header_without_a_contract_column_marks_every_line(lines_of) -> None:
