@@ -209,6 +209,26 @@ def test_a_record_over_three_lines_is_one_row_whatever_its_lines_look_like(
     assert (rows[7]["StockCode"], rows[7]["_corrupt_reason"]) == ("85123C", None)
 
 
+def test_a_long_quoted_field_is_read_whole(spark: SparkSession, tmp_path: Path) -> None:
+    """A review of 200,000 characters with commas and quotes in one quoted field, and another
+    over two lines: a quoted field of about 3,000 characters once overflowed the regex's stack
+    and ended the JVM."""
+    text = 'said "great", ' * 15_000  # 210,000 characters, 30,000 quotes
+    content = io.StringIO()
+    csv.writer(content, lineterminator="\n").writerows(
+        [COLUMNS, ["536365", text, "6"], ["536366", text + "\n" + text, "1"]]
+    )
+    headers = {"f.csv": parse_header(",".join(COLUMNS))}
+    rows = {
+        r["_ingest_line"]: r
+        for r in bronze_csv_rows(spark, tmp_path, {"f.csv": content.getvalue().encode()}, headers)
+    }
+    assert sorted(rows) == [2, 3]
+    assert [rows[2][c] for c in COLUMNS] == ["536365", text, "6"]
+    assert [rows[3][c] for c in COLUMNS] == ["536366", text + "\n" + text, "1"]
+    assert rows[2]["_corrupt_reason"] is None and rows[3]["_corrupt_reason"] is None
+
+
 def test_a_reader_follows_quotes_as_rfc_4180_and_spark_read_them() -> None:
     assert ends_inside_quotes('a,"b', inside=False)
     assert ends_inside_quotes('a, "b""c', inside=False)  # spaces before the quote; doubled one
