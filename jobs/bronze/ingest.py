@@ -322,8 +322,7 @@ def count_batch(
         r["_ingest_file"]: {
             "rows": r["rows"],
             "malformed": r["malformed"],
-            # A file with one line that is not valid UTF-8 is a Latin-1 file.
-            "encoding": "ISO-8859-1" if "ISO-8859-1" in r["encodings"] else "UTF-8",
+            "encoding": file_encoding(r["encodings"]),
         }
         for r in grouped
     }
@@ -333,6 +332,15 @@ def count_batch(
         if (spans := records_across_lines((m[0], m[1]) for m in r["marked"]))
     }
     return counts, records
+
+
+def file_encoding(encodings: list[str]) -> str:
+    """A file's encoding from its lines': a file with one line that is not valid UTF-8 is a
+    Windows-1252 file if a line is (see ``decode_line``), else a Latin-1 file."""
+    for encoding in ("windows-1252", "ISO-8859-1"):
+        if encoding in encodings:
+            return encoding
+    return "UTF-8"
 
 
 def manifest_entry(

@@ -116,7 +116,8 @@ def records_across_lines(marked: Iterable[tuple[int, str]]) -> list[tuple[int, i
 def joined_records(lines: DataFrame, records: Spans) -> DataFrame:
     """``lines`` (``_ingest_file``, ``_ingest_line``, ``_line``, ``_ingest_encoding``) with the
     lines of each of ``records`` as one row: their text joined by line breaks (LF), under the
-    record's first line number, Latin-1 if any of its lines is. A broadcast join on the file and
+    record's first line number, in the encoding of its lines (Windows-1252 or Latin-1 if any
+    of them is: see ``jobs.bronze.transforms.decode_line``). A broadcast join on the file and
     line number finds them; only their lines are shuffled, to be joined."""
     rows = [(path, first, last) for path, spans in records.items() for first, last in spans]
     if not rows:
@@ -132,13 +133,14 @@ def joined_records(lines: DataFrame, records: Spans) -> DataFrame:
         .groupBy("_ingest_file", "_first")
         .agg(
             F.array_sort(F.collect_list(F.struct("_ingest_line", "_line"))).alias("_parts"),
-            F.max(F.col("_ingest_encoding") == "ISO-8859-1").alias("_latin1"),
+            F.collect_set("_ingest_encoding").alias("_encodings"),
         )
         .select(
             "_ingest_file",
             F.col("_first").alias("_ingest_line"),
             F.concat_ws("\n", F.transform("_parts", lambda part: part["_line"])).alias("_line"),
-            F.when(F.col("_latin1"), F.lit("ISO-8859-1"))
+            F.when(F.array_contains("_encodings", "windows-1252"), F.lit("windows-1252"))
+            .when(F.array_contains("_encodings", "ISO-8859-1"), F.lit("ISO-8859-1"))
             .otherwise(F.lit("UTF-8"))
             .alias("_ingest_encoding"),
         )

@@ -1,10 +1,10 @@
 """Whether a landing file is text bronze can read, told from its first bytes.
 
-Bronze reads a file as lines of text (CSV or JSON Lines, UTF-8 or Latin-1). A file that is not
-text, an Excel workbook dropped in as downloaded say, would otherwise be cut into "lines" at
-every newline byte of its binary content and each quarantined as malformed, with a reason (the
-header lacks the contract's columns) that does not say what is wrong. Such a file is refused
-whole instead, recorded in the ingestion manifest with the reason and what to do.
+Bronze reads a file as lines of text (CSV or JSON Lines; UTF-8, Windows-1252 or Latin-1). A file
+that is not text, an Excel workbook dropped in as downloaded say, would otherwise be cut into
+"lines" at every newline byte of its binary content and each quarantined as malformed, with a
+reason (the header lacks the contract's columns) that does not say what is wrong. Such a file is
+refused whole instead, recorded in the ingestion manifest with the reason and what to do.
 
 The bytes are the file's first bytes after its codec (a ``.gz`` file's decompressed content).
 """
@@ -52,7 +52,10 @@ def not_text_reason(name: str, head: bytes) -> str | None:
     suffix = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     if suffix in WORKBOOK_SUFFIXES:
         what, advice = f"a spreadsheet workbook (.{suffix})", SAVE_AS_CSV
-    return f"not text: {what}; bronze reads CSV or JSON Lines text (UTF-8 or Latin-1): {advice}"
+    return (
+        f"not text: {what}; bronze reads CSV or JSON Lines text (UTF-8, Windows-1252 or Latin-1):"
+        f" {advice}"
+    )
 
 
 def unreadable_reason(name: str, message: str) -> str:

@@ -40,17 +40,40 @@ NOT_IN_NAME = re.compile(r"[^0-9A-Za-z_]")
 ROW_IN_PARTITION = (1 << 33) - 1
 
 
+# Bytes 0x80-0x9F: Latin-1 reads them as C1 control characters, which text does not hold;
+# Windows-1252 (what Excel saves a CSV file in on a Western Windows) as printable ones.
+C1_CONTROLS = "[\\x{80}-\\x{9F}]"
+# The five of them Windows-1252 leaves undefined (Java decodes them as U+FFFD).
+CP1252_UNDEFINED = "[\\x{81}\\x{8D}\\x{8F}\\x{90}\\x{9D}]"
+
+
 def decode_line(raw: Column) -> tuple[Column, Column]:
-    """Decode a line's bytes as UTF-8 or, when they are not valid UTF-8, as Latin-1.
+    """Decode a line's bytes as UTF-8 or, when they are not valid UTF-8, as Windows-1252 or
+    Latin-1.
 
     Returns the text (any byte-order mark dropped) and the encoding used. Invalid UTF-8 shows up
-    as U+FFFD after decoding; Latin-1 maps every byte to a character, so it never loses one.
+    as U+FFFD after decoding. A line that is not UTF-8 is Windows-1252 when it holds a byte in
+    0x80-0x9F (``€``, curly quotes, dashes: bytes Latin-1 reads as control characters), as
+    browsers read a page labelled Latin-1 (the WHATWG Encoding Standard,
+    https://encoding.spec.whatwg.org/#names-and-labels), unless it holds one of the five bytes
+    Windows-1252 leaves undefined; otherwise it is Latin-1, which maps every byte to a character,
+    so it never loses one (the two agree on every other byte).
     """
     utf8 = F.decode(raw, "UTF-8")
     is_utf8 = F.instr(utf8, REPLACEMENT_CHAR) == 0
     without_bom = F.when(utf8.startswith(BOM), F.substring(utf8, 2, MAX_LENGTH)).otherwise(utf8)
-    text = F.when(is_utf8, without_bom).otherwise(F.decode(raw, "ISO-8859-1"))
-    encoding = F.when(is_utf8, F.lit("UTF-8")).otherwise(F.lit("ISO-8859-1"))
+    latin1 = F.decode(raw, "ISO-8859-1")
+    is_cp1252 = latin1.rlike(C1_CONTROLS) & ~latin1.rlike(CP1252_UNDEFINED)
+    text = (
+        F.when(is_utf8, without_bom)
+        .when(is_cp1252, F.decode(raw, "windows-1252"))
+        .otherwise(latin1)
+    )
+    encoding = (
+        F.when(is_utf8, F.lit("UTF-8"))
+        .when(is_cp1252, F.lit("windows-1252"))
+        .otherwise(F.lit("ISO-8859-1"))
+    )
     return text, encoding
 
 

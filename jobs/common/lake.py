@@ -260,7 +260,9 @@ class LakeFiles:
             return bytes(stream.readNBytes(count))
 
     def first_line(self, uri: str) -> str:
-        """A file's first line of content, decoded as UTF-8 (BOM dropped) or, if not valid,
+        """A file's first line of content, decoded as bronze decodes a line
+        (``jobs.bronze.transforms.decode_line``): UTF-8 (BOM dropped) or, if not valid,
+        Windows-1252 when it holds a byte in 0x80-0x9F that Windows-1252 defines, else
         Latin-1."""
         with self._content(uri) as stream:
             # Latin-1 maps bytes to characters one to one, so the raw bytes can be recovered.
@@ -271,7 +273,13 @@ class LakeFiles:
         try:
             return raw.decode("utf-8-sig")
         except UnicodeDecodeError:
-            return raw.decode("latin-1")
+            pass
+        if any(0x80 <= byte <= 0x9F for byte in raw):
+            try:
+                return raw.decode("cp1252")
+            except UnicodeDecodeError:  # one of the five bytes it leaves undefined
+                pass
+        return raw.decode("latin-1")
 
     def write_text(self, uri: str, text: str) -> None:
         """Write a whole file; the object store or a local rename makes it appear at once."""

@@ -179,7 +179,7 @@ def test_a_file_spark_cannot_read_to_its_end_fails_naming_the_file_and_the_cause
 def test_a_value_with_two_line_breaks_is_read_whole(
     tmp_path: Path, job_runner: Callable[..., JobResult]
 ) -> None:
-    """A description holding two line breaks, as Python's csv (or Excel) writes it: its middle
+    """A description holding two line breaks and a euro sign, as Excel writes it: its middle
     line has the header's eight fields, so only the lines around it tell that it is not a
     record. The record is one row under its first line, its description whole; every other line
     is a row, and the manifest counts the rows."""
@@ -190,10 +190,12 @@ def test_a_value_with_two_line_breaks_is_read_whole(
         [f"{536365 + i}", f"{i}A", f"MUG {i}", "6", "12/1/2010 8:26", "2.55", "17850", "UK"]
         for i in range(3000)
     ]
-    broken = "GIFT SET\nof tag, ribbon, box, card, bag, bow, tissue, wrap\nBOXED"
+    broken = "GIFT SET \u20ac9.95\nof tag, ribbon, box, card, bag, bow, tissue, wrap\nBOXED"
     records.insert(2000, ["566000", "22000", broken, "1", "12/1/2010 9:00", "9.95", "", "UK"])
-    with (orders / "with breaks.csv").open("w", newline="", encoding="utf-8") as f:
-        csv.writer(f).writerows(records)  # CRLF between records, as Excel writes them
+    # As Excel on a Western Windows saves it: Windows-1252 (the euro sign is byte 0x80), CRLF
+    # between records, LF inside a cell.
+    with (orders / "with breaks.csv").open("w", newline="", encoding="cp1252") as f:
+        csv.writer(f).writerows(records)
     options = {
         "lake_root": str(tmp_path / "lake"),
         "run_id": "r1",
@@ -210,4 +212,4 @@ def test_a_value_with_two_line_breaks_is_read_whole(
     assert rows[1999] == (2001, None, "566000", broken, "1")
     assert rows[-1][2] == str(536365 + 2999)
     (entry,) = manifest(tmp_path / "lake").values()
-    assert (entry["rows"], entry["malformed"]) == (3001, 0)
+    assert (entry["rows"], entry["malformed"], entry["encoding"]) == (3001, 0, "windows-1252")

@@ -58,6 +58,7 @@ def test_a_file_that_is_not_text_is_refused_with_why_and_what_to_do(
         b"",
         "InvoiceNo,Description\n536365,CR\xc8ME BR\xdbL\xc9E SET\n".encode("latin-1"),
         "\ufeffInvoiceNo,Description\r\n536365,CAFÉ MUG\r\n".encode(),
+        "InvoiceNo,Description\r\n536365,\u201cCAFÉ\u201d MUG \u20ac3\r\n".encode("cp1252"),
         b'{"InvoiceNo": "536365", "event_id": "e-1"}\n',
     ],
 )

@@ -91,6 +91,27 @@ def test_utf8_bom_latin1_lf_and_crlf_decode_to_the_same_lines(lines_of) -> None:
     assert encodings[("bom", 2)] == encodings[("utf8", 2)] == "UTF-8"
 
 
+def test_excel_windows_text_decodes_as_windows_1252_and_every_byte_is_kept(lines_of) -> None:
+    """Excel's CSV on a Western Windows: the euro sign, curly quotes and a dash are bytes
+    0x80-0x9F, control characters in Latin-1. A line holding a byte Windows-1252 leaves
+    undefined stays Latin-1, each byte one character."""
+    excel = "InvoiceNo,Description\r\n536365,\u201cCAFÉ\u201d MUG \u2013 \u20ac3\r\n"
+    rows = lines_of(
+        {
+            "excel": excel.encode("cp1252"),
+            "odd": b"InvoiceNo,Description\n536366,\x81\x93CAF\xc9\n",
+            "latin1": "InvoiceNo,Description\n536367,CAFÉ\n".encode("latin-1"),
+        }
+    )
+    got = {
+        (r["_ingest_file"], r["_ingest_line"]): (r["_line"], r["_ingest_encoding"]) for r in rows
+    }
+    assert got[("excel", 2)] == ("536365,\u201cCAFÉ\u201d MUG \u2013 \u20ac3", "windows-1252")
+    assert got[("odd", 2)] == ("536366,\x81\x93CAFÉ", "ISO-8859-1")
+    assert got[("latin1", 2)] == ("536367,CAFÉ", "ISO-8859-1")
+    assert got[("excel", 1)] == ("InvoiceNo,Description", "UTF-8")  # ASCII is UTF-8
+
+
 def test_csv_columns_follow_the_file_header_and_malformed_lines_are_kept(lines_of) -> None:
     content = (
         b"StockCode,InvoiceNo,Quantity\n"

@@ -460,7 +460,7 @@ def test_a_subject_over_snss_limit_still_sends_one_email_under_a_short_subject(
 
 REFUSED = {
     "file:/drop/order_lines/Online Retail.xlsx": "not text: a spreadsheet workbook (.xlsx); "
-    "bronze reads CSV or JSON Lines text (UTF-8 or Latin-1): save it as CSV (UTF-8)"
+    "bronze reads CSV or JSON Lines text (UTF-8, Windows-1252 or Latin-1): save it as CSV (UTF-8)"
 }
 
 
