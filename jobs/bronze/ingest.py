@@ -93,6 +93,8 @@ def ingest_dataset(
     )
     if extras := extra_names(contract, columns):
         result["extra_columns"] = extras
+    if spanning := {path: c["spanning"] for path, c in counts.items() if c.get("spanning")}:
+        result["spanning"] = spanning  # records whose quoted field holds a line break, by file
     say(
         f"bronze: {dataset}: {len(new)} new file(s), {result['rows']} rows "
         f"({result['malformed']} malformed) in batch {batch_id}"
@@ -110,7 +112,8 @@ def write_batch(
     ingested_at: datetime,
 ) -> tuple[dict[str, dict[str, Any]], dict[str, list[str]]]:
     """Write the batch of the new files that hold data; each file's row counts (from the
-    written batch) and its own column names. Nothing is written when no file holds data."""
+    written batch; ``spanning``: its records that span lines, where it has any) and its own
+    column names. Nothing is written when no file holds data."""
     if not with_data:
         return {}, {}
     dataset = contract.dataset
@@ -129,10 +132,12 @@ def write_batch(
     if records:
         # Rare: a record whose quoted field holds a line break, which a line on its own cannot
         # read. Its lines are known now; the batch is not recorded yet.
-        spans = sum(len(found) for found in records.values())
-        say(f"bronze: {dataset}: {spans} record(s) span lines: reading each as one row")
+        spanning = sum(len(found) for found in records.values())
+        say(f"bronze: {dataset}: {spanning} record(s) span lines: reading each as one row")
         write(records)
         counts, _ = count_batch(spark, path, schema)
+        for found, runs in records.items():
+            counts[found]["spanning"] = len(runs)
     unlisted = sorted(set(counts) - {f.path for f in with_data})
     if unlisted:
         # A row whose file is not one listed would leave the listed file counted as empty.

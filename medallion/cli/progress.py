@@ -336,6 +336,11 @@ def print_run(console: Console, outcome: LocalRun, lake: Path) -> bool:
     for ingested in bronze.get("datasets", {}).values():
         for path, reason in ingested.get("refused", {}).items():
             console.print(f"[yellow]bronze:[/yellow] {escape(path)} not read: {escape(reason)}")
+        for path, count in ingested.get("spanning", {}).items():
+            console.print(
+                f"bronze: {escape(path)}: {count} record(s) whose quoted field holds a line "
+                "break, each read as one row"
+            )
     for line in gold_mode_note(outcome.summaries):
         console.print(f"gold: {escape(line)}")
     for line in [*empty_marts(outcome.summaries), *value_model_notes(outcome.summaries)]:

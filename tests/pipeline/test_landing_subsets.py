@@ -76,10 +76,13 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+CELL_WITH_A_BREAK = "PAPER CHAIN KIT\nVINTAGE CHRISTMAS"
+
+
 def as_uci_export(source: Path, target: Path) -> int:
     """The generated order lines as the public file is shaped: Latin-1, CRLF, accents.
 
-    Returns the number of data lines.
+    Returns the number of records.
     """
     with source.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.reader(handle))
@@ -88,6 +91,8 @@ def as_uci_export(source: Path, target: Path) -> int:
     # Descriptions with characters Latin-1 has and UTF-8 encodes differently.
     for index in range(0, len(body), 50):
         body[index][2] = "CRÈME BRÛLÉE SET"
+    # A cell with a line break in it (Alt+Enter in Excel): its field is quoted over two lines.
+    body[3][2] = CELL_WITH_A_BREAK
     out = io.StringIO(newline="")
     csv.writer(out, lineterminator="\r\n").writerows([UCI_HEADER, *body])
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -151,6 +156,9 @@ def test_only_the_public_order_lines_file_gives_a_successful_run_and_every_view(
     assert "inventory_health is empty: needs inventory" in done.stdout
     said = " ".join(done.stdout.split())
     assert f"bronze: file:{workbook} not read: not text: a spreadsheet workbook (.xlsx)" in said
+    assert (
+        f"{name}: 1 record(s) whose quoted field holds a line break, each read as one row" in said
+    )
     assert not (tmp_path / "other-python" / "asked").exists()
     # The run succeeded, and the on-call person is told which file is not in the lake, and why.
     [email] = inbox.messages
@@ -172,6 +180,11 @@ def test_only_the_public_order_lines_file_gives_a_successful_run_and_every_view(
     assert [e["path"] for e in entries if e["status"] == "refused_not_text"] == [f"file:{workbook}"]
     assert entry["path"].endswith("/order_lines/" + name)
     assert (entry["rows"], entry["status"], entry["encoding"]) == (lines, "ingested", "ISO-8859-1")
+    broken = duckdb.sql(
+        f"select _ingest_line, Description from read_parquet('{lake}/bronze/order_lines/**/*"
+        ".parquet') where Description like '%' || chr(10) || '%'"
+    ).fetchall()
+    assert broken == [(5, CELL_WITH_A_BREAK)]  # the header, then three lines before it
     # A missing optional input gives the documented null or zero (docs/gold.md).
     products = duckdb.sql(
         f"select * from read_parquet('{lake}/gold/product_monthly/*/*.parquet')"

@@ -203,6 +203,8 @@ def test_a_value_with_two_line_breaks_is_read_whole(
     }
     result = job_runner("bronze", options)
     assert result.state == "SUCCEEDED", result.error_message
+    spanning = result.summary["datasets"]["order_lines"]["spanning"]
+    assert spanning == {f"file:{orders / 'with breaks.csv'}": 1}
     rows = duckdb.sql(
         f"select _ingest_line, _corrupt_reason, InvoiceNo, Description, Quantity from "
         f"read_parquet('{tmp_path}/lake/bronze/order_lines/**/*.parquet') order by _ingest_line"
