@@ -17,6 +17,7 @@ from typing import Any
 from pyspark.sql import SparkSession
 
 from jobs.common.records import TABLES, record_file
+from jobs.common.text import decode_line
 
 LAYERS = ("bronze", "silver", "gold")
 FOOTER_FILES = 64
@@ -261,25 +262,14 @@ class LakeFiles:
 
     def first_line(self, uri: str) -> str:
         """A file's first line of content, decoded as bronze decodes a line
-        (``jobs.bronze.transforms.decode_line``): UTF-8 (BOM dropped) or, if not valid,
-        Windows-1252 when it holds a byte in 0x80-0x9F that Windows-1252 defines, else
-        Latin-1."""
+        (``jobs.common.text.decode_line``)."""
         with self._content(uri) as stream:
             # Latin-1 maps bytes to characters one to one, so the raw bytes can be recovered.
             reader = self._jvm.java.io.BufferedReader(
                 self._jvm.java.io.InputStreamReader(stream, "ISO-8859-1")
             )
             raw = str(reader.readLine() or "").encode("latin-1")
-        try:
-            return raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            pass
-        if any(0x80 <= byte <= 0x9F for byte in raw):
-            try:
-                return raw.decode("cp1252")
-            except UnicodeDecodeError:  # one of the five bytes it leaves undefined
-                pass
-        return raw.decode("latin-1")
+        return decode_line(raw)
 
     def write_text(self, uri: str, text: str) -> None:
         """Write a whole file; the object store or a local rename makes it appear at once."""

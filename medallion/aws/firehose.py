@@ -48,6 +48,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from jobs.common.text import decode_text
 from medallion.aws import AwsError, client
 from medallion.aws.stack import stack_name, stack_outputs
 
@@ -140,10 +141,9 @@ def read_events(source: Path) -> tuple[str, list[Event]]:
     """
     raw = source.read_bytes()
     digest = hashlib.sha256(raw).hexdigest()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:  # the UCI export is Latin-1; every byte is a Latin-1 character
-        text = raw.decode("latin-1")
+    # Each line as bronze decodes it: UTF-8, Windows-1252 (an Excel export) or Latin-1 (the UCI
+    # export).
+    text = decode_text(raw)
     rows = csv.reader(io.StringIO(text, newline=""))
     header = next(rows, None)
     if not header:
