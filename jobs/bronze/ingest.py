@@ -33,6 +33,7 @@ from jobs.common.contracts import Contract, EventStream
 from jobs.common.entry import java_failure, say
 from jobs.common.errors import LandingReadError
 from jobs.common.lake import FileInfo, LakeFiles, LakePaths
+from jobs.common.text import file_encoding
 
 # Above this many new bytes in files that cannot be split, spread the parsing over every core
 # instead of one task per file.
@@ -337,15 +338,6 @@ def count_batch(
         if (spans := records_across_lines((m[0], m[1]) for m in r["marked"]))
     }
     return counts, records
-
-
-def file_encoding(encodings: list[str]) -> str:
-    """A file's encoding from its lines': a file with one line that is not valid UTF-8 is a
-    Windows-1252 file if a line is (see ``decode_line``), else a Latin-1 file."""
-    for encoding in ("windows-1252", "ISO-8859-1"):
-        if encoding in encodings:
-            return encoding
-    return "UTF-8"
 
 
 def manifest_entry(

@@ -16,6 +16,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from jobs.common.text import NOT_UTF8
+
 # A quoted field once its doubled quotes are gone: commas inside it are not separators.
 QUOTED_FIELD = r'"[^"]*"'
 
@@ -113,6 +115,14 @@ def records_across_lines(marked: Iterable[tuple[int, str]]) -> list[tuple[int, i
     return records
 
 
+def _named_by_precedence(encodings: Column) -> Column:
+    """``jobs.common.text.file_encoding`` of an array column of the lines' encodings."""
+    named = F.lit("UTF-8")
+    for name in reversed(NOT_UTF8):
+        named = F.when(F.array_contains(encodings, name), F.lit(name)).otherwise(named)
+    return named
+
+
 def joined_records(lines: DataFrame, records: Spans) -> DataFrame:
     """``lines`` (``_ingest_file``, ``_ingest_line``, ``_line``, ``_ingest_encoding``) with the
     lines of each of ``records`` as one row: their text joined by line breaks (LF), under the
@@ -139,10 +149,7 @@ def joined_records(lines: DataFrame, records: Spans) -> DataFrame:
             "_ingest_file",
             F.col("_first").alias("_ingest_line"),
             F.concat_ws("\n", F.transform("_parts", lambda part: part["_line"])).alias("_line"),
-            F.when(F.array_contains("_encodings", "windows-1252"), F.lit("windows-1252"))
-            .when(F.array_contains("_encodings", "ISO-8859-1"), F.lit("ISO-8859-1"))
-            .otherwise(F.lit("UTF-8"))
-            .alias("_ingest_encoding"),
+            _named_by_precedence(F.col("_encodings")).alias("_ingest_encoding"),
         )
     )
     return single.unionByName(joined.select(*lines.columns))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,6 +19,7 @@ from jobs.bronze.quoting import (
     quote_on_another_line,
 )
 from jobs.common.aliases import named_as_contract
+from jobs.common.text import C1_BYTES, CP1252_UNDEFINED, LATIN_1, WINDOWS_1252
 
 REPLACEMENT_CHAR = "\ufffd"
 BOM = "\ufeff"
@@ -40,11 +41,16 @@ NOT_IN_NAME = re.compile(r"[^0-9A-Za-z_]")
 ROW_IN_PARTITION = (1 << 33) - 1
 
 
-# Bytes 0x80-0x9F: Latin-1 reads them as C1 control characters, which text does not hold;
-# Windows-1252 (what Excel saves a CSV file in on a Western Windows) as printable ones.
-C1_CONTROLS = "[\\x{80}-\\x{9F}]"
-# The five of them Windows-1252 leaves undefined (Java decodes them as U+FFFD).
-CP1252_UNDEFINED = "[\\x{81}\\x{8D}\\x{8F}\\x{90}\\x{9D}]"
+def _java_class(codes: Iterable[int]) -> str:
+    """A Java regex character class of these code points (a Latin-1 decode's characters)."""
+    return "[" + "".join(f"\\x{{{code:02X}}}" for code in codes) + "]"
+
+
+# Bytes Latin-1 reads as control characters and Windows-1252 (what Excel saves a CSV file in on
+# a Western Windows) as printable ones; and the five it leaves undefined (Java decodes them as
+# U+FFFD): as ``jobs.common.text`` decodes outside Spark.
+C1_CONTROLS = _java_class(C1_BYTES)
+CP1252_UNDEFINED_CLASS = _java_class(CP1252_UNDEFINED)
 
 
 def decode_line(raw: Column) -> tuple[Column, Column]:
@@ -62,17 +68,15 @@ def decode_line(raw: Column) -> tuple[Column, Column]:
     utf8 = F.decode(raw, "UTF-8")
     is_utf8 = F.instr(utf8, REPLACEMENT_CHAR) == 0
     without_bom = F.when(utf8.startswith(BOM), F.substring(utf8, 2, MAX_LENGTH)).otherwise(utf8)
-    latin1 = F.decode(raw, "ISO-8859-1")
-    is_cp1252 = latin1.rlike(C1_CONTROLS) & ~latin1.rlike(CP1252_UNDEFINED)
+    latin1 = F.decode(raw, LATIN_1)
+    is_cp1252 = latin1.rlike(C1_CONTROLS) & ~latin1.rlike(CP1252_UNDEFINED_CLASS)
     text = (
-        F.when(is_utf8, without_bom)
-        .when(is_cp1252, F.decode(raw, "windows-1252"))
-        .otherwise(latin1)
+        F.when(is_utf8, without_bom).when(is_cp1252, F.decode(raw, WINDOWS_1252)).otherwise(latin1)
     )
     encoding = (
         F.when(is_utf8, F.lit("UTF-8"))
-        .when(is_cp1252, F.lit("windows-1252"))
-        .otherwise(F.lit("ISO-8859-1"))
+        .when(is_cp1252, F.lit(WINDOWS_1252))
+        .otherwise(F.lit(LATIN_1))
     )
     return text, encoding
 
